@@ -1,0 +1,51 @@
+package certsource
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrStaleCRL marks a CRL past its nextUpdate. Its revocations are still used:
+// a revocation is never undone, only the list's completeness is in doubt.
+var ErrStaleCRL = errors.New("CRL is past its nextUpdate")
+
+// crlReasons are the RFC 5280 CRLReason codes.
+var crlReasons = map[int]string{
+	0: "unspecified", 1: "keyCompromise", 2: "cACompromise", 3: "affiliationChanged",
+	4: "superseded", 5: "cessationOfOperation", 6: "certificateHold", 8: "removeFromCRL",
+	9: "privilegeWithdrawn", 10: "aACompromise",
+}
+
+// ParseCRL reads a PEM or DER CRL and checks its signature against trust.
+// A stale CRL returns its revocations together with ErrStaleCRL.
+func ParseCRL(data []byte, trust *Trust, now time.Time) ([]Revocation, error) {
+	if block, _ := pem.Decode(data); block != nil {
+		if block.Type != "X509 CRL" {
+			return nil, fmt.Errorf("PEM block %q is not an X509 CRL", block.Type)
+		}
+		data = block.Bytes
+	}
+	crl, err := x509.ParseRevocationList(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse CRL: %w", err)
+	}
+	issuer, ok := trust.CRLIssuer(crl)
+	if !ok {
+		return nil, fmt.Errorf("CRL issued by %q does not verify against trust.ca_files", crl.Issuer.String())
+	}
+	revs := make([]Revocation, 0, len(crl.RevokedCertificateEntries))
+	for _, e := range crl.RevokedCertificateEntries {
+		// removeFromCRL only appears in delta CRLs and means the hold is lifted.
+		if e.ReasonCode == 8 {
+			continue
+		}
+		revs = append(revs, Revocation{Issuer: issuer, Serial: e.SerialNumber, RevokedAt: e.RevocationTime, Reason: crlReasons[e.ReasonCode]})
+	}
+	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+		return revs, fmt.Errorf("%w (nextUpdate %s)", ErrStaleCRL, crl.NextUpdate.UTC().Format(time.RFC3339))
+	}
+	return revs, nil
+}

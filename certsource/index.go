@@ -1,0 +1,74 @@
+package certsource
+
+import (
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// indexEntry is one line of an OpenSSL CA's index.txt:
+// status, expiry, revocation[,reason], serial, file name, subject — tab separated.
+type indexEntry struct {
+	Status    Status
+	Expires   time.Time
+	RevokedAt time.Time
+	Reason    string
+	Serial    *big.Int
+	SerialHex string
+	File      string
+	Subject   string
+}
+
+func parseIndexLine(line string) (indexEntry, error) {
+	f := strings.Split(line, "\t")
+	if len(f) != 6 {
+		return indexEntry{}, fmt.Errorf("want 6 tab-separated fields, got %d", len(f))
+	}
+	var e indexEntry
+	switch f[0] {
+	case "V":
+		e.Status = StatusValid
+	case "R":
+		e.Status = StatusRevoked
+	case "E":
+		e.Status = StatusExpired
+	default:
+		return indexEntry{}, fmt.Errorf("unknown status %q", f[0])
+	}
+	var err error
+	if e.Expires, err = parseIndexTime(f[1]); err != nil {
+		return indexEntry{}, fmt.Errorf("expiry: %w", err)
+	}
+	if e.Status == StatusRevoked {
+		date, reason, _ := strings.Cut(f[2], ",")
+		if e.RevokedAt, err = parseIndexTime(date); err != nil {
+			return indexEntry{}, fmt.Errorf("revocation date: %w", err)
+		}
+		// openssl may append a hold instruction or invalidity date after the reason.
+		reason, _, _ = strings.Cut(reason, ",")
+		e.Reason = reason
+	} else if f[2] != "" {
+		return indexEntry{}, fmt.Errorf("revocation field %q on a line that is not revoked", f[2])
+	}
+	s := f[3]
+	n, ok := new(big.Int).SetString(s, 16)
+	if !ok || s == "" || strings.ContainsAny(s, "+-xX") || n.Sign() < 0 {
+		return indexEntry{}, fmt.Errorf("serial %q is not hexadecimal", s)
+	}
+	e.Serial, e.SerialHex = n, strings.ToUpper(s)
+	e.File, e.Subject = f[4], f[5]
+	return e, nil
+}
+
+// parseIndexTime reads ASN.1 UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime
+// (YYYYMMDDHHMMSSZ), the two forms openssl writes.
+func parseIndexTime(s string) (time.Time, error) {
+	switch len(s) {
+	case 13:
+		return time.Parse("060102150405Z", s)
+	case 15:
+		return time.Parse("20060102150405Z", s)
+	}
+	return time.Time{}, fmt.Errorf("bad time %q", s)
+}

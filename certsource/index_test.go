@@ -1,0 +1,72 @@
+package certsource
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseIndexLine(t *testing.T) {
+	tests := []struct {
+		line    string
+		want    indexEntry
+		wantErr string
+	}{
+		{line: "V\t271125120000Z\t\t1000\tunknown\t/CN=alice",
+			want: indexEntry{Status: StatusValid, Expires: time.Date(2027, 11, 25, 12, 0, 0, 0, time.UTC), SerialHex: "1000", File: "unknown", Subject: "/CN=alice"}},
+		{line: "R\t271125120000Z\t261101093000Z,keyCompromise\t1A2b\tunknown\t/CN=bob",
+			want: indexEntry{Status: StatusRevoked, Expires: time.Date(2027, 11, 25, 12, 0, 0, 0, time.UTC), RevokedAt: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), Reason: "keyCompromise", SerialHex: "1A2B", File: "unknown", Subject: "/CN=bob"}},
+		{line: "R\t20501125120000Z\t261101093000Z\t01\tunknown\t/CN=c",
+			want: indexEntry{Status: StatusRevoked, Expires: time.Date(2050, 11, 25, 12, 0, 0, 0, time.UTC), RevokedAt: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), SerialHex: "01", File: "unknown", Subject: "/CN=c"}},
+		{line: "R\t271125120000Z\t261101093000Z,certificateHold,holdInstructionReject\t02\tunknown\t/CN=d",
+			want: indexEntry{Status: StatusRevoked, Expires: time.Date(2027, 11, 25, 12, 0, 0, 0, time.UTC), RevokedAt: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), Reason: "certificateHold", SerialHex: "02", File: "unknown", Subject: "/CN=d"}},
+		{line: "E\t201125120000Z\t\t03\tunknown\t/CN=e",
+			want: indexEntry{Status: StatusExpired, Expires: time.Date(2020, 11, 25, 12, 0, 0, 0, time.UTC), SerialHex: "03", File: "unknown", Subject: "/CN=e"}},
+		{line: "V 271125120000Z 1000 unknown /CN=x", wantErr: "want 6 tab-separated fields, got 1"},
+		{line: "X\t271125120000Z\t\t1000\tunknown\t/CN=x", wantErr: `unknown status "X"`},
+		{line: "V\t2711251200Z\t\t1000\tunknown\t/CN=x", wantErr: `expiry: bad time "2711251200Z"`},
+		{line: "V\t271125120000Z\t\tXYZ\tunknown\t/CN=x", wantErr: `serial "XYZ" is not hexadecimal`},
+		{line: "V\t271125120000Z\t\t-10\tunknown\t/CN=x", wantErr: `serial "-10" is not hexadecimal`},
+		{line: "V\t271125120000Z\t\t\tunknown\t/CN=x", wantErr: `serial "" is not hexadecimal`},
+		{line: "R\t271125120000Z\t\t10\tunknown\t/CN=x", wantErr: `revocation date: bad time ""`},
+		{line: "V\t271125120000Z\t261101093000Z\t10\tunknown\t/CN=x", wantErr: `revocation field "261101093000Z" on a line that is not revoked`},
+	}
+	for _, tc := range tests {
+		got, err := parseIndexLine(tc.line)
+		if tc.wantErr != "" {
+			if err == nil || err.Error() != tc.wantErr {
+				t.Errorf("parseIndexLine(%q) error = %v, want %q", tc.line, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseIndexLine(%q): %v", tc.line, err)
+			continue
+		}
+		if got.Serial == nil || got.Serial.Text(16) == "" {
+			t.Errorf("parseIndexLine(%q): no serial", tc.line)
+		}
+		got.Serial = nil
+		if got != tc.want {
+			t.Errorf("parseIndexLine(%q) =\n%+v\nwant\n%+v", tc.line, got, tc.want)
+		}
+	}
+}
+
+func FuzzParseIndexLine(f *testing.F) {
+	f.Add("V\t271125120000Z\t\t1000\tunknown\t/CN=alice")
+	f.Add("R\t271125120000Z\t261101093000Z,keyCompromise\t1A2b\tunknown\t/CN=bob")
+	f.Add("E\t20201125120000Z\t\t03\tnewcerts/03.pem\t/CN=e")
+	f.Add("V\t\t\t\t\t")
+	f.Fuzz(func(t *testing.T, line string) {
+		e, err := parseIndexLine(line)
+		if err != nil {
+			return
+		}
+		if e.Serial == nil || e.Serial.Sign() < 0 {
+			t.Fatalf("accepted %q with serial %v", line, e.Serial)
+		}
+		if e.Status == StatusRevoked && e.RevokedAt.IsZero() {
+			t.Fatalf("revoked line %q without a date", line)
+		}
+	})
+}

@@ -1,0 +1,82 @@
+// Package certsource reads what a certificate authority has issued and revoked.
+// Each CA kind (OpenSSL directory, drop folder, step-ca, CFSSL) implements Source.
+package certsource
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"math/big"
+	"time"
+)
+
+// Source is a CA store. Read returns everything the store knows now; an error
+// means the snapshot is incomplete and nothing may be deleted because of it.
+type Source interface {
+	Read(ctx context.Context) (*Snapshot, error)
+}
+
+// Status is what the CA's own database says of a certificate.
+type Status int
+
+// The statuses a CA database records.
+const (
+	StatusValid Status = iota
+	StatusRevoked
+	StatusExpired
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusRevoked:
+		return "revoked"
+	case StatusExpired:
+		return "expired"
+	default:
+		return "valid"
+	}
+}
+
+// Certificate is one issued certificate as the CA store reports it.
+type Certificate struct {
+	// Cert is parsed once; Cert.Raw is the DER that gets published.
+	Cert      *x509.Certificate
+	Hash      [32]byte // SHA-256 of Cert.Raw
+	Status    Status
+	RevokedAt time.Time
+	Reason    string
+	// Origin tells an admin where it came from (a file path, a table row).
+	Origin string
+}
+
+// NewCertificate wraps a parsed certificate.
+func NewCertificate(c *x509.Certificate, origin string) *Certificate {
+	return &Certificate{Cert: c, Hash: sha256.Sum256(c.Raw), Origin: origin}
+}
+
+// Revocation is one entry of a CRL whose signature verified against a trusted CA.
+type Revocation struct {
+	Issuer    IssuerID
+	Serial    *big.Int
+	RevokedAt time.Time
+	Reason    string
+}
+
+// Snapshot is the content of a CA store at one moment.
+type Snapshot struct {
+	Certificates []*Certificate
+	// Revocations come from verified CRLs; they may name certificates the store
+	// no longer holds.
+	Revocations []Revocation
+	// Problems counts inputs that were skipped (bad line, bad file, bad CRL),
+	// by reason; each was also logged.
+	Problems map[string]int
+}
+
+// Problem records one skipped input.
+func (s *Snapshot) Problem(reason string) {
+	if s.Problems == nil {
+		s.Problems = map[string]int{}
+	}
+	s.Problems[reason]++
+}

@@ -1,0 +1,328 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/robfig/cron/v3"
+	"github.com/sirupsen/logrus"
+)
+
+// validate checks every rule independently and returns every violation, in
+// field order.
+func validate(c *Config) Errors {
+	var v validator
+	v.schedule(c.Schedule)
+	v.source(&c.Source)
+	v.trust(&c.Trust)
+	v.directory(&c.Dir)
+	v.policy(&c.Policy)
+	v.lookup(&c.Lookup)
+	v.listen("metrics.listen", c.Metrics.Listen)
+	v.log(&c.Log)
+	return v.errs
+}
+
+type validator struct {
+	errs Errors
+}
+
+func (v *validator) add(key, format string, args ...any) {
+	v.errs.add(key, fmt.Sprintf(format, args...))
+}
+
+// oneOf reports val unless it is one of allowed.
+func (v *validator) oneOf(key, val string, allowed ...string) {
+	if slices.Contains(allowed, val) {
+		return
+	}
+	if val == "" {
+		v.add(key, "required: one of %s", strings.Join(allowed, ", "))
+		return
+	}
+	v.add(key, "must be one of %s, not %q", strings.Join(allowed, ", "), val)
+}
+
+func (v *validator) required(key, val, why string) bool {
+	if val == "" {
+		v.add(key, "required%s", why)
+		return false
+	}
+	return true
+}
+
+// file reports path unless it names a regular file this process can open.
+// Only opening is checked; what the file holds is its reader's business.
+func (v *validator) file(key, path string) {
+	if path == "" {
+		v.add(key, "empty path")
+		return
+	}
+	if err := openable(path); err != nil {
+		v.add(key, "%v", err)
+	}
+}
+
+func openable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory, not a file", path)
+	}
+	return nil
+}
+
+func (v *validator) schedule(spec string) {
+	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	if _, err := p.Parse(spec); err != nil {
+		v.add("schedule", "cannot parse %q: %v", spec, err)
+	}
+}
+
+// source checks only the section of the selected kind: the others are
+// ignored at run time, so they may hold anything.
+func (v *validator) source(s *Source) {
+	v.oneOf("source.kind", s.Kind, "openssl", "folder", "stepca", "cfssl")
+	why := " when source.kind is " + s.Kind
+	switch s.Kind {
+	case "openssl":
+		v.required("source.openssl.dir", s.OpenSSL.Dir, why)
+		for i, f := range s.OpenSSL.CRLFiles {
+			if f == "" {
+				v.add(fmt.Sprintf("source.openssl.crl_files[%d]", i), "empty path")
+			}
+		}
+	case "folder":
+		v.required("source.folder.dir", s.Folder.Dir, why)
+	case "stepca":
+		v.required("source.stepca.dsn_file", s.StepCA.DSNFile, why)
+		if s.StepCA.CRLURL != "" {
+			u, err := url.Parse(s.StepCA.CRLURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.add("source.stepca.crl_url", "must be an http:// or https:// URL, not %q", s.StepCA.CRLURL)
+			}
+		}
+	case "cfssl":
+		v.oneOf("source.cfssl.driver", s.CFSSL.Driver, "postgres", "sqlite")
+		v.required("source.cfssl.dsn_file", s.CFSSL.DSNFile, why)
+	}
+}
+
+func (v *validator) trust(t *Trust) {
+	if len(t.CAFiles) == 0 {
+		v.add("trust.ca_files", "at least one CA certificate file is required: certgal only manages what these CAs issued")
+		return
+	}
+	for i, f := range t.CAFiles {
+		v.file(fmt.Sprintf("trust.ca_files[%d]", i), f)
+	}
+}
+
+func (v *validator) directory(d *Directory) {
+	v.directoryURL(d)
+	v.oneOf("directory.dialect", d.Dialect, "auto", "ad", "openldap")
+	v.dn("directory.base_dn", d.BaseDN, true)
+	switch {
+	case d.BindDN != "" && d.BindPasswordFile == "":
+		v.dn("directory.bind_dn", d.BindDN, false)
+		v.add("directory.bind_password_file", "required when directory.bind_dn is set")
+	case d.BindDN == "" && d.BindPasswordFile != "":
+		v.add("directory.bind_dn", "required when directory.bind_password_file is set (without it certgal binds anonymously)")
+	default:
+		v.dn("directory.bind_dn", d.BindDN, false)
+	}
+	if d.CAFile != "" {
+		v.file("directory.ca_file", d.CAFile)
+	}
+	if d.Timeout <= 0 {
+		v.add("directory.timeout", "must be greater than 0, not %s", formatDuration(d.Timeout))
+	}
+	if d.PageSize < 1 || d.PageSize > 100000 {
+		v.add("directory.page_size", "must be between 1 and 100000, not %d", d.PageSize)
+	}
+	if d.UserFilter != "" {
+		if _, err := ldap.CompileFilter(d.UserFilter); err != nil {
+			// ldap.Error's text repeats a result code that no server sent.
+			var le *ldap.Error
+			if errors.As(err, &le) && le.Err != nil {
+				err = le.Err
+			}
+			v.add("directory.user_filter", "cannot compile %q: %v", d.UserFilter, err)
+		}
+	}
+	seen := make(map[string]int, len(d.MatchAttributes))
+	for i, a := range d.MatchAttributes {
+		key := fmt.Sprintf("directory.match_attributes[%d]", i)
+		if !attributeName(a) {
+			v.add(key, "%q is not an attribute name (a letter, then letters, digits or hyphens; no ;options)", a)
+			continue
+		}
+		// Attribute names are case-insensitive in LDAP.
+		if first, dup := seen[strings.ToLower(a)]; dup {
+			v.add(key, "%q is already listed as directory.match_attributes[%d]", a, first)
+			continue
+		}
+		seen[strings.ToLower(a)] = i
+	}
+}
+
+func (v *validator) directoryURL(d *Directory) {
+	if !v.required("directory.url", d.URL, "") {
+		return
+	}
+	u, err := parseLDAPURL(d.URL)
+	if err != nil {
+		v.add("directory.url", "%v", err)
+		return
+	}
+	switch u.Scheme {
+	case "ldaps":
+		if u.Host == "" {
+			v.add("directory.url", "no host in %q", d.URL)
+		}
+	case "ldap":
+		if u.Host == "" {
+			v.add("directory.url", "no host in %q", d.URL)
+		}
+		if !d.StartTLS && !d.AllowPlaintext {
+			v.add("directory.url", "ldap:// without StartTLS sends the bind password and every certificate in clear text; use ldaps://, start_tls: true, or allow_plaintext: true")
+		}
+	case "ldapi":
+		if u.Host != "" && !strings.HasPrefix(u.Host, "/") {
+			v.add("directory.url", "ldapi:// takes an empty host or a %%2F-escaped socket path such as ldapi://%%2Fvar%%2Frun%%2Fslapd%%2Fldapi, not %q", u.Host)
+		}
+	default:
+		v.add("directory.url", "unsupported scheme %q: use ldaps://, ldap:// or ldapi://", u.Scheme)
+	}
+	if d.StartTLS && (u.Scheme == "ldaps" || u.Scheme == "ldapi") {
+		v.add("directory.start_tls", "only applies to ldap:// URLs; %s:// needs no StartTLS", u.Scheme)
+	}
+}
+
+// parseLDAPURL parses the URL the way ldap.DialURL does: net/url rejects the
+// %2F-escaped socket path that ldapi:// puts in the host.
+func parseLDAPURL(raw string) (*url.URL, error) {
+	rest, ok := strings.CutPrefix(raw, "ldapi://")
+	if !ok {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("cannot parse %q: %v", raw, unwrapURLError(err))
+		}
+		return u, nil
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	decoded, err := url.PathUnescape(host)
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse %q: bad escape in socket path %q", raw, host)
+	}
+	return &url.URL{Scheme: "ldapi", Host: decoded}, nil
+}
+
+// unwrapURLError drops url.Error's own quoting of the URL, which we print anyway.
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+func (v *validator) dn(key, dn string, required bool) {
+	if dn == "" {
+		if required {
+			v.add(key, "required")
+		}
+		return
+	}
+	if _, err := ldap.ParseDN(dn); err != nil {
+		v.add(key, "cannot parse %q as a DN: %v", dn, err)
+	}
+}
+
+// attributeName reports whether s is an RFC 4512 descriptor. Options such as
+// ";binary" are refused: certgal adds them itself where a dialect needs them.
+func attributeName(s string) bool {
+	if s == "" || !isLetter(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isLetter(s[i]) && !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}
+
+func (v *validator) policy(p *Policy) {
+	v.oneOf("policy.keep", p.Keep, "newest", "all")
+	if p.ExpiredGrace < 0 {
+		v.add("policy.expired_grace", "must not be negative, not %s", formatDuration(p.ExpiredGrace))
+	}
+	if p.MaxValues < 1 {
+		v.add("policy.max_values", "must be at least 1, not %d", p.MaxValues)
+	}
+	if p.MaxDeletes < 0 {
+		v.add("policy.max_deletes", "must not be negative, not %d (0 forbids every deletion)", p.MaxDeletes)
+	}
+	v.oneOf("policy.smime_attribute", p.SMIMEAttribute, "report", "remove-stale", "manage")
+}
+
+func (v *validator) lookup(l *Lookup) {
+	v.listen("lookup.listen", l.Listen)
+	switch {
+	case l.TLSCertFile != "" && l.TLSKeyFile == "":
+		v.add("lookup.tls_key_file", "required when lookup.tls_cert_file is set")
+	case l.TLSCertFile == "" && l.TLSKeyFile != "":
+		v.add("lookup.tls_cert_file", "required when lookup.tls_key_file is set")
+	case l.TLSCertFile != "":
+		v.file("lookup.tls_cert_file", l.TLSCertFile)
+		v.file("lookup.tls_key_file", l.TLSKeyFile)
+	}
+	// The negated form also refuses NaN.
+	if !(l.RatePerSecond > 0) || math.IsInf(l.RatePerSecond, 0) {
+		v.add("lookup.rate_per_second", "must be a number greater than 0, not %v", l.RatePerSecond)
+	}
+	if l.Burst < 1 {
+		v.add("lookup.burst", "must be at least 1, not %d", l.Burst)
+	}
+}
+
+// listen checks a listener address; empty disables the listener.
+func (v *validator) listen(key, addr string) {
+	if addr == "" {
+		return
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(key, "%q is not host:port (use \":8080\" for every interface, \"\" to disable)", addr)
+		return
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		v.add(key, "port %q in %q is not a number between 0 and 65535", port, addr)
+	}
+}
+
+func (v *validator) log(l *Log) {
+	if _, err := logrus.ParseLevel(l.Level); err != nil {
+		v.add("log.level", "must be one of panic, fatal, error, warn, info, debug, trace, not %q", l.Level)
+	}
+	v.oneOf("log.format", l.Format, "text", "json")
+}

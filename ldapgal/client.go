@@ -1,0 +1,211 @@
+package ldapgal
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/sirupsen/logrus"
+
+	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/sync"
+)
+
+// Client is a directory. It keeps a few idle connections so the pass's
+// workers each modify on their own.
+type Client struct {
+	cfg     config.Directory
+	dialect Dialect
+	filter  string
+	match   []string
+	log     logrus.FieldLogger
+	idle    chan *ldap.Conn
+}
+
+var _ sync.Directory = (*Client)(nil)
+
+// Open dials the directory once to check the credentials and learn the dialect.
+func Open(ctx context.Context, cfg config.Directory, log logrus.FieldLogger) (*Client, error) {
+	conn, err := dial(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var d Dialect
+	if cfg.Dialect == "" || cfg.Dialect == DialectAuto {
+		d, err = detectDialect(conn)
+	} else {
+		d, err = DialectByName(cfg.Dialect)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	c := &Client{cfg: cfg, dialect: d, filter: cfg.UserFilter, match: cfg.MatchAttributes, log: log, idle: make(chan *ldap.Conn, 8)}
+	if c.filter == "" {
+		c.filter = d.DefaultFilter
+	}
+	if len(c.match) == 0 {
+		c.match = d.DefaultMatch
+	}
+	c.put(conn)
+	log.WithFields(logrus.Fields{"url": cfg.URL, "dialect": d.Name}).Debug("directory connected")
+	return c, nil
+}
+
+// Dialect is the dialect in use (detected when configured as auto).
+func (c *Client) Dialect() Dialect { return c.dialect }
+
+// Close closes the idle connections.
+func (c *Client) Close() {
+	for {
+		select {
+		case conn := <-c.idle:
+			conn.Close()
+		default:
+			return
+		}
+	}
+}
+
+func (c *Client) get(ctx context.Context) (*ldap.Conn, error) {
+	for {
+		select {
+		case conn := <-c.idle:
+			if !conn.IsClosing() {
+				return conn, nil
+			}
+		default:
+			return dial(ctx, c.cfg)
+		}
+	}
+}
+
+// put returns a healthy connection to the idle set, closing it when full.
+func (c *Client) put(conn *ldap.Conn) {
+	if conn.IsClosing() {
+		return
+	}
+	select {
+	case c.idle <- conn:
+	default:
+		conn.Close()
+	}
+}
+
+// withConn runs op on a connection that is closed if ctx ends meanwhile,
+// since go-ldap's calls take no context.
+func (c *Client) withConn(ctx context.Context, op func(*ldap.Conn) error) error {
+	conn, err := c.get(ctx)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	err = op(conn)
+	if stop() {
+		c.put(conn)
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && err != nil {
+		return fmt.Errorf("%w (%v)", ctxErr, err)
+	}
+	return err
+}
+
+func (c *Client) attributes() []string {
+	return append([]string{c.dialect.CertAttr}, c.match...)
+}
+
+// Users streams every user under base_dn, one page at a time, so memory holds
+// one page and not the whole directory (go-ldap's SearchWithPaging collects all).
+func (c *Client) Users(ctx context.Context, fn func(sync.Entry) error) error {
+	return c.withConn(ctx, func(conn *ldap.Conn) error {
+		paging := ldap.NewControlPaging(uint32(c.cfg.PageSize))
+		req := ldap.NewSearchRequest(c.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			c.filter, c.attributes(), []ldap.Control{paging})
+		for {
+			res, err := conn.Search(req)
+			if err != nil {
+				return fmt.Errorf("search %s for %s: %w", c.cfg.BaseDN, c.filter, err)
+			}
+			for _, e := range res.Entries {
+				if err := fn(c.entry(e)); err != nil {
+					return err
+				}
+			}
+			ctrl, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+			if !ok || len(ctrl.Cookie) == 0 {
+				return nil
+			}
+			paging.SetCookie(ctrl.Cookie)
+		}
+	})
+}
+
+// User reads one entry again, after a conflicting write.
+func (c *Client) User(ctx context.Context, dn string) (sync.Entry, error) {
+	var out sync.Entry
+	err := c.withConn(ctx, func(conn *ldap.Conn) error {
+		req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+			"(objectClass=*)", c.attributes(), nil)
+		res, err := conn.Search(req)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", dn, err)
+		}
+		if len(res.Entries) != 1 {
+			return fmt.Errorf("read %s: %d entries", dn, len(res.Entries))
+		}
+		out = c.entry(res.Entries[0])
+		return nil
+	})
+	return out, err
+}
+
+func (c *Client) entry(e *ldap.Entry) sync.Entry {
+	out := sync.Entry{DN: e.DN}
+	cert := baseName(c.dialect.CertAttr)
+	for _, a := range e.Attributes {
+		name := baseName(a.Name)
+		if name == cert {
+			out.Certificates = append(out.Certificates, a.ByteValues...)
+			continue
+		}
+		for _, m := range c.match {
+			if strings.EqualFold(name, m) {
+				out.Addresses = append(out.Addresses, a.Values...)
+			}
+		}
+	}
+	return out
+}
+
+// Modify writes one entry's plan as a single modify: exact values deleted,
+// new values added. Results 20 and 16 mean someone else changed the same
+// values first; they are reported as sync.ErrConflict.
+func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
+	req := ldap.NewModifyRequest(m.DN, nil)
+	if len(m.Delete) > 0 {
+		req.Delete(c.dialect.CertAttr, toStrings(m.Delete))
+	}
+	if len(m.Add) > 0 {
+		req.Add(c.dialect.CertAttr, toStrings(m.Add))
+	}
+	return c.withConn(ctx, func(conn *ldap.Conn) error {
+		err := conn.Modify(req)
+		switch {
+		case err == nil:
+			return nil
+		case ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists),
+			ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute):
+			return fmt.Errorf("modify %s: %w: %w", m.DN, sync.ErrConflict, err)
+		}
+		return fmt.Errorf("modify %s: %s: %w", m.DN, c.dialect.CertAttr, err)
+	})
+}
+
+func toStrings(values [][]byte) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
+	}
+	return out
+}

@@ -1,0 +1,211 @@
+package ldapgal
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/ldapgal/ldaptest"
+	"github.com/certgal/certgal/sync"
+)
+
+func selfSigned(t *testing.T, email string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: email}, EmailAddresses: []string{email},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func dirConfig(s *ldaptest.Slapd) config.Directory {
+	cfg := config.Default().Dir
+	cfg.URL = s.LDAPSURL
+	cfg.CAFile = s.CAFile
+	cfg.BindDN = s.RootDN
+	cfg.BindPassword = config.Secret(s.RootPW)
+	cfg.BaseDN = s.Suffix
+	cfg.Timeout = 5 * time.Second
+	return cfg
+}
+
+func quiet() logrus.FieldLogger {
+	l, _ := test.NewNullLogger()
+	return l
+}
+
+func TestDialModes(t *testing.T) {
+	s := ldaptest.StartSlapd(t)
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		mod     func(*config.Directory)
+		wantErr string
+	}{
+		{"ldaps with the server's CA", func(c *config.Directory) {}, ""},
+		{"ldap with StartTLS", func(c *config.Directory) { c.URL, c.StartTLS = s.URL, true }, ""},
+		{"ldap in clear is refused", func(c *config.Directory) { c.URL = s.URL }, "sends the password in clear"},
+		{"ldap in clear when allowed", func(c *config.Directory) { c.URL, c.AllowPlaintext = s.URL, true }, ""},
+		{"ldapi", func(c *config.Directory) { c.URL = s.LDAPIURL }, ""},
+		{"ldaps without the server's CA is refused", func(c *config.Directory) { c.CAFile = "" }, "certificate signed by unknown authority"},
+		{"StartTLS without the server's CA is refused", func(c *config.Directory) { c.URL, c.StartTLS, c.CAFile = s.URL, true, "" }, "certificate signed by unknown authority"},
+		{"wrong password", func(c *config.Directory) { c.BindPassword = "wrong" }, "Invalid Credentials"},
+		{"nothing listening", func(c *config.Directory) { c.URL = "ldaps://127.0.0.1:1" }, "connection refused"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := dirConfig(s)
+			tc.mod(&cfg)
+			c, err := Open(ctx, cfg, quiet())
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Open: %v, want error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer c.Close()
+			if c.Dialect().Name != DialectOpenLDAP {
+				t.Errorf("dialect = %q, want openldap (auto)", c.Dialect().Name)
+			}
+		})
+	}
+}
+
+func TestUsersStreamsEveryPage(t *testing.T) {
+	s := ldaptest.StartSlapd(t)
+	want := map[string][]string{}
+	for i := range 25 {
+		uid := fmt.Sprintf("u%02d", i)
+		dn := s.AddUser(t, "people", uid, uid+"@corp.example", "Alias."+uid+"@Corp.example")
+		want[dn] = []string{uid + "@corp.example", "Alias." + uid + "@Corp.example"}
+	}
+	cert := selfSigned(t, "u03@corp.example")
+	s.SetCerts(t, "uid=u03,ou=people,"+s.Suffix, cert)
+
+	cfg := dirConfig(s)
+	cfg.PageSize = 7
+	c, err := Open(context.Background(), cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := map[string]sync.Entry{}
+	err = c.Users(context.Background(), func(e sync.Entry) error {
+		if _, dup := got[e.DN]; dup {
+			t.Errorf("%s streamed twice", e.DN)
+		}
+		got[e.DN] = e
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d users, want %d", len(got), len(want))
+	}
+	for dn, addrs := range want {
+		e := got[dn]
+		slices.Sort(e.Addresses)
+		slices.Sort(addrs)
+		if !slices.Equal(e.Addresses, addrs) {
+			t.Errorf("%s addresses = %v, want %v", dn, e.Addresses, addrs)
+		}
+	}
+	if e := got["uid=u03,ou=people,"+s.Suffix]; len(e.Certificates) != 1 || string(e.Certificates[0]) != string(cert) {
+		t.Errorf("certificate of u03 not read back: %d values", len(e.Certificates))
+	}
+
+	stop := errors.New("stop")
+	n := 0
+	err = c.Users(context.Background(), func(sync.Entry) error { n++; return stop })
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("callback error: got %v after %d entries, want stop after 1", err, n)
+	}
+}
+
+func TestModify(t *testing.T) {
+	s := ldaptest.StartSlapd(t)
+	dn := s.AddUser(t, "people", "alice", "alice@corp.example")
+	a, b, other := selfSigned(t, "alice@corp.example"), selfSigned(t, "alice@corp.example"), selfSigned(t, "alice@corp.example")
+	s.SetCerts(t, dn, other)
+	c, err := Open(context.Background(), dirConfig(s), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	before := s.ModifyCount(t)
+	if err := c.Modify(ctx, sync.Modification{DN: dn, Add: [][]byte{a, b}}); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	if err := c.Modify(ctx, sync.Modification{DN: dn, Delete: [][]byte{a}, Add: nil}); err != nil {
+		t.Fatalf("delete exact value: %v", err)
+	}
+	if n := s.ModifyCount(t) - before; n != 2 {
+		t.Errorf("server completed %d modify operations, want 2", n)
+	}
+	got := s.Certs(t, dn)
+	if len(got) != 2 || !slices.ContainsFunc(got, func(v []byte) bool { return string(v) == string(b) }) ||
+		!slices.ContainsFunc(got, func(v []byte) bool { return string(v) == string(other) }) {
+		t.Errorf("values after modify: %d, want b and the untouched other", len(got))
+	}
+
+	err = c.Modify(ctx, sync.Modification{DN: dn, Add: [][]byte{b}})
+	if !errors.Is(err, sync.ErrConflict) || !ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists) {
+		t.Errorf("adding an existing value: %v, want ErrConflict wrapping result 20", err)
+	}
+	err = c.Modify(ctx, sync.Modification{DN: dn, Delete: [][]byte{a}})
+	if !errors.Is(err, sync.ErrConflict) || !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+		t.Errorf("deleting an absent value: %v, want ErrConflict wrapping result 16", err)
+	}
+	err = c.Modify(ctx, sync.Modification{DN: "uid=ghost,ou=people," + s.Suffix, Add: [][]byte{a}})
+	if err == nil || errors.Is(err, sync.ErrConflict) || !strings.Contains(err.Error(), "uid=ghost") {
+		t.Errorf("modify of a missing entry: %v, want a plain error naming the DN", err)
+	}
+
+	e, err := c.User(ctx, dn)
+	if err != nil || e.DN != dn || len(e.Certificates) != 2 || !slices.Equal(e.Addresses, []string{"alice@corp.example"}) {
+		t.Errorf("User(%s) = %+v, %v", dn, e, err)
+	}
+}
+
+func TestCancelledContextStopsTheRead(t *testing.T) {
+	s := ldaptest.StartSlapd(t)
+	s.AddUser(t, "people", "alice", "alice@corp.example")
+	c, err := Open(context.Background(), dirConfig(s), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Users(ctx, func(sync.Entry) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Users with a cancelled context: %v, want context.Canceled", err)
+	}
+}

@@ -1,0 +1,76 @@
+// Package ldapgal is certgal's directory: it dials LDAP servers (Active
+// Directory, OpenLDAP), streams the users and writes one modify per entry.
+// It implements sync.Directory.
+package ldapgal
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Dialect holds every difference between directory servers, in one place.
+type Dialect struct {
+	Name string
+	// CertAttr is the name userCertificate must be written under: OpenLDAP
+	// requires the ;binary option, AD refuses it (result 16).
+	CertAttr      string
+	SMIMEAttr     string
+	DefaultFilter string
+	DefaultMatch  []string
+}
+
+// The dialects certgal knows.
+const (
+	DialectAD       = "ad"
+	DialectOpenLDAP = "openldap"
+	DialectAuto     = "auto"
+)
+
+// adCapability is LDAP_CAP_ACTIVE_DIRECTORY_OID in the rootDSE's supportedCapabilities.
+const adCapability = "1.2.840.113556.1.4.800"
+
+// DialectByName returns the named dialect.
+func DialectByName(name string) (Dialect, error) {
+	switch name {
+	case DialectAD:
+		return Dialect{
+			Name:          DialectAD,
+			CertAttr:      "userCertificate",
+			SMIMEAttr:     "userSMIMECertificate",
+			DefaultFilter: "(&(objectCategory=person)(objectClass=user))",
+			DefaultMatch:  []string{"mail", "proxyAddresses"},
+		}, nil
+	case DialectOpenLDAP:
+		return Dialect{
+			Name:          DialectOpenLDAP,
+			CertAttr:      "userCertificate;binary",
+			SMIMEAttr:     "userSMIMECertificate",
+			DefaultFilter: "(objectClass=inetOrgPerson)",
+			DefaultMatch:  []string{"mail"},
+		}, nil
+	}
+	return Dialect{}, fmt.Errorf("unknown directory dialect %q", name)
+}
+
+// detectDialect asks the rootDSE whether the server is Active Directory.
+func detectDialect(conn *ldap.Conn) (Dialect, error) {
+	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"supportedCapabilities"}, nil)
+	res, err := conn.Search(req)
+	if err != nil {
+		return Dialect{}, fmt.Errorf("read rootDSE to detect the dialect: %w", err)
+	}
+	if len(res.Entries) == 1 && slices.Contains(res.Entries[0].GetAttributeValues("supportedCapabilities"), adCapability) {
+		return DialectByName(DialectAD)
+	}
+	return DialectByName(DialectOpenLDAP)
+}
+
+// baseName strips attribute options: "userCertificate;binary" → "usercertificate".
+func baseName(attr string) string {
+	name, _, _ := strings.Cut(attr, ";")
+	return strings.ToLower(name)
+}

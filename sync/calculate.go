@@ -1,0 +1,192 @@
+package sync
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/certgal/certgal/certsource"
+)
+
+// Policy is the part of the configuration the reconcile rules read.
+type Policy struct {
+	KeepAll      bool
+	ExpiredGrace time.Duration
+	MaxValues    int
+	// MaxDeletes stops a plan that removes more values; 0 forbids removals.
+	MaxDeletes int
+}
+
+// Known is a certificate the CA store knows, with the store's verdict.
+type Known struct {
+	Cert   *Cert
+	Status certsource.Status
+}
+
+// User is a directory entry with its values classified.
+type User struct {
+	DN        string
+	Addresses []string
+	Values    []*Cert
+}
+
+// Input is everything Calculate decides from. It holds values only; building it
+// is the pass's job, so the rules can be tested without a server.
+type Input struct {
+	Known []Known
+	// Revoked holds issuer+serial pairs revoked by a verified CRL.
+	Revoked map[certsource.IssuerID]map[string]bool
+	Users   []User
+	Policy  Policy
+	Now     time.Time
+}
+
+// Calculate is the reconcile: what to add to and remove from each user, and
+// what to skip and why. It is a pure function of its input.
+func Calculate(in Input) *Plan {
+	return newCalculator(in).plan()
+}
+
+func (c *calculator) plan() *Plan {
+	in := c.in
+	p := &Plan{Skips: append([]Change(nil), c.skips...)}
+	removes := 0
+	for i := range in.Users {
+		e, skips := c.planUser(in.Users[i])
+		p.Skips = append(p.Skips, skips...)
+		removes += len(e.Removes)
+		if len(e.Adds)+len(e.Removes) > 0 {
+			p.Entries = append(p.Entries, e)
+		}
+	}
+	p.sort()
+	switch {
+	case len(in.Known) == 0 && c.ownedValues > 0:
+		p.Blocked = fmt.Sprintf("the CA store returned no certificates while the directory holds %d values issued by trusted CAs", c.ownedValues)
+	case removes > in.Policy.MaxDeletes:
+		p.Blocked = fmt.Sprintf("%d removals exceed policy.max_deletes (%d)", removes, in.Policy.MaxDeletes)
+	}
+	return p
+}
+
+// calculator holds what planning one user needs from the whole input, so a
+// user re-read after a conflict is planned by the same rules.
+type calculator struct {
+	in          Input
+	known       map[issuerSerial]Known
+	candidates  map[string][]*Cert // by DN, newest first
+	skips       []Change
+	ownedValues int
+}
+
+func newCalculator(in Input) *calculator {
+	c := &calculator{in: in, known: map[issuerSerial]Known{}, candidates: map[string][]*Cert{}}
+	byAddress := map[string][]int{}
+	for i, u := range in.Users {
+		for _, a := range u.Addresses {
+			n := normalizeAddress(a)
+			if n == "" {
+				continue
+			}
+			if l := byAddress[n]; len(l) == 0 || l[len(l)-1] != i {
+				byAddress[n] = append(l, i)
+			}
+		}
+		for _, v := range u.Values {
+			if v.Owned() {
+				c.ownedValues++
+			}
+		}
+	}
+	seen := map[[32]byte]bool{}
+	for _, k := range in.Known {
+		if k.Cert.Owned() {
+			c.known[k.Cert.key()] = k
+		}
+		if seen[k.Cert.Hash] {
+			continue
+		}
+		seen[k.Cert.Hash] = true
+		if !c.eligible(k) {
+			continue
+		}
+		c.match(k.Cert, byAddress)
+	}
+	for dn, l := range c.candidates {
+		sort.Slice(l, func(i, j int) bool { return newer(l[i], l[j]) })
+		c.candidates[dn] = l
+	}
+	return c
+}
+
+// eligible applies the rules a certificate must pass before any user may get it.
+// Revoked, expired and not-yet-valid certificates are normal states, not skips.
+func (c *calculator) eligible(k Known) bool {
+	x := k.Cert
+	switch {
+	case x.Broken:
+		c.skip("", firstEmail(x), x, ReasonBrokenSource)
+		return false
+	case !x.Owned():
+		c.skip("", firstEmail(x), x, ReasonUntrusted)
+		return false
+	case x.Unusable != "":
+		c.skip("", firstEmail(x), x, ReasonUnusablePrefx+x.Unusable)
+		return false
+	}
+	return k.Status == certsource.StatusValid && !c.revoked(x) && c.in.Now.After(x.NotBefore) && c.in.Now.Before(x.NotAfter)
+}
+
+// match finds the one user the certificate belongs to. An address two users
+// claim, or addresses that lead to different users, are skipped: never guess.
+func (c *calculator) match(x *Cert, byAddress map[string][]int) {
+	user := -1
+	for _, e := range x.Emails {
+		users := byAddress[normalizeAddress(e)]
+		switch {
+		case len(users) == 0:
+			continue
+		case len(users) > 1 || (user >= 0 && users[0] != user):
+			c.skip("", e, x, ReasonAmbiguous)
+			return
+		}
+		user = users[0]
+	}
+	if user < 0 {
+		c.skip("", firstEmail(x), x, ReasonNoUser)
+		return
+	}
+	dn := c.in.Users[user].DN
+	c.candidates[dn] = append(c.candidates[dn], x)
+}
+
+func (c *calculator) skip(dn, email string, x *Cert, reason string) {
+	c.skips = append(c.skips, newChange(ActionSkip, dn, email, x, reason))
+}
+
+func (c *calculator) revoked(x *Cert) bool {
+	if c.in.Revoked[x.Issuer][x.SerialHex] {
+		return true
+	}
+	k, ok := c.known[x.key()]
+	return ok && k.Status == certsource.StatusRevoked
+}
+
+// newer orders certificates newest first: latest notBefore, then latest
+// notAfter, then by hash so the order never depends on input order.
+func newer(a, b *Cert) bool {
+	if !a.NotBefore.Equal(b.NotBefore) {
+		return a.NotBefore.After(b.NotBefore)
+	}
+	if !a.NotAfter.Equal(b.NotAfter) {
+		return a.NotAfter.After(b.NotAfter)
+	}
+	return string(a.Hash[:]) < string(b.Hash[:])
+}
+
+func firstEmail(x *Cert) string {
+	if len(x.Emails) > 0 {
+		return x.Emails[0]
+	}
+	return ""
+}

@@ -1,0 +1,151 @@
+package sync
+
+import (
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"strings"
+	stdsync "sync"
+	"time"
+
+	"github.com/certgal/certgal/certsource"
+)
+
+// Cert is a certificate as the reconcile sees it: parsed once, its issuer
+// verified once, reduced to what the rules need.
+type Cert struct {
+	Hash [32]byte
+	// DER is kept for certificates certgal may publish or delete (owned ones);
+	// a foreign directory value is known by its hash alone.
+	DER        []byte
+	Broken     bool // the value does not parse as a certificate
+	SerialHex  string
+	Issuer     certsource.IssuerID // "" when no trusted CA signed it
+	IssuerName string
+	Subject    string
+	Emails     []string // SAN rfc822Name, as written
+	NotBefore  time.Time
+	NotAfter   time.Time
+	// Unusable says why the certificate cannot carry encrypted mail; "" when it can.
+	Unusable string
+}
+
+// Owned reports whether a trusted CA issued c, which makes its values certgal's.
+func (c *Cert) Owned() bool { return c.Issuer != "" }
+
+type issuerSerial struct {
+	issuer certsource.IssuerID
+	serial string
+}
+
+func (c *Cert) key() issuerSerial { return issuerSerial{c.Issuer, c.SerialHex} }
+
+// Classify reduces a parsed certificate to a Cert.
+func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
+	c := &Cert{
+		Hash:       sha256.Sum256(x.Raw),
+		SerialHex:  strings.ToUpper(x.SerialNumber.Text(16)),
+		IssuerName: x.Issuer.String(),
+		Subject:    x.Subject.String(),
+		Emails:     x.EmailAddresses,
+		NotBefore:  x.NotBefore,
+		NotAfter:   x.NotAfter,
+		Unusable:   unusable(x),
+	}
+	if id, ok := trust.Issuer(x); ok {
+		c.Issuer = id
+		c.DER = x.Raw
+	}
+	return c
+}
+
+// unusable checks the extended key usage and key usage an S/MIME recipient
+// certificate needs to be encrypted to.
+func unusable(x *x509.Certificate) string {
+	if len(x.ExtKeyUsage) > 0 || len(x.UnknownExtKeyUsage) > 0 {
+		ok := false
+		for _, u := range x.ExtKeyUsage {
+			ok = ok || u == x509.ExtKeyUsageEmailProtection
+		}
+		if !ok {
+			return "no_email_protection"
+		}
+	}
+	// An absent keyUsage extension permits every use (RFC 5280 4.2.1.3).
+	switch x.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
+			return "no_key_encipherment"
+		}
+	case *ecdsa.PublicKey:
+		if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageKeyAgreement == 0 {
+			return "no_key_agreement"
+		}
+	default:
+		return "key_cannot_encrypt"
+	}
+	return ""
+}
+
+// Classifier caches Classify by the SHA-256 of the DER, so a daemon parses and
+// verifies each directory value once. Entries unused for a whole pass are dropped.
+type Classifier struct {
+	trust *certsource.Trust
+	mu    stdsync.Mutex
+	cur   map[[32]byte]*Cert
+	prev  map[[32]byte]*Cert
+}
+
+// NewClassifier returns an empty cache.
+func NewClassifier(trust *certsource.Trust) *Classifier {
+	return &Classifier{trust: trust, cur: map[[32]byte]*Cert{}}
+}
+
+// Parsed classifies a certificate the source already parsed.
+func (k *Classifier) Parsed(x *x509.Certificate, hash [32]byte) *Cert {
+	if c := k.lookup(hash); c != nil {
+		return c
+	}
+	return k.store(Classify(x, k.trust))
+}
+
+// DER classifies a raw directory value.
+func (k *Classifier) DER(der []byte) *Cert {
+	h := sha256.Sum256(der)
+	if c := k.lookup(h); c != nil {
+		return c
+	}
+	x, err := x509.ParseCertificate(der)
+	if err != nil {
+		return k.store(&Cert{Hash: h, Broken: true})
+	}
+	return k.store(Classify(x, k.trust))
+}
+
+func (k *Classifier) lookup(h [32]byte) *Cert {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if c, ok := k.cur[h]; ok {
+		return c
+	}
+	if c, ok := k.prev[h]; ok {
+		k.cur[h] = c
+		return c
+	}
+	return nil
+}
+
+func (k *Classifier) store(c *Cert) *Cert {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.cur[c.Hash] = c
+	return c
+}
+
+// EndPass forgets what the last two passes did not use.
+func (k *Classifier) EndPass() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.prev, k.cur = k.cur, map[[32]byte]*Cert{}
+}

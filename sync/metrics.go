@@ -1,0 +1,68 @@
+package sync
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Metrics are the pass's Prometheus metrics. No label ever carries a DN or an
+// address: they would be unbounded and personal.
+type Metrics struct {
+	passes       *prometheus.CounterVec
+	lastSuccess  prometheus.Gauge
+	duration     prometheus.Histogram
+	changes      *prometheus.CounterVec
+	skipped      *prometheus.CounterVec
+	entryErrors  prometheus.Counter
+	sourceCerts  *prometheus.GaugeVec
+	directoryUsr prometheus.Gauge
+}
+
+// Pass results, the values of certgal_sync_passes_total's result label.
+const (
+	ResultSuccess        = "success"
+	ResultEntryErrors    = "entry_errors"
+	ResultBlocked        = "blocked"
+	ResultSourceError    = "source_error"
+	ResultDirectoryError = "directory_error"
+	ResultDryRun         = "dry_run"
+)
+
+// NewMetrics registers the pass metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	m := &Metrics{
+		passes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "certgal_sync_passes_total", Help: "Passes run, by result.",
+		}, []string{"result"}),
+		lastSuccess: f.NewGauge(prometheus.GaugeOpts{
+			Name: "certgal_sync_last_success_timestamp_seconds", Help: "Unix time the last pass completed without errors.",
+		}),
+		duration: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "certgal_sync_duration_seconds", Help: "Duration of a pass.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
+		}),
+		changes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "certgal_sync_changes_total", Help: "Values written to the directory, by action.",
+		}, []string{"action"}),
+		skipped: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "certgal_sync_skipped_total", Help: "Certificates, values and CA store inputs skipped, by reason.",
+		}, []string{"reason"}),
+		entryErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "certgal_sync_entry_errors_total", Help: "Entries whose modify failed.",
+		}),
+		sourceCerts: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "certgal_source_certificates", Help: "Certificates in the CA store at the last pass, by state.",
+		}, []string{"state"}),
+		directoryUsr: f.NewGauge(prometheus.GaugeOpts{
+			Name: "certgal_directory_users", Help: "Users read from the directory at the last pass.",
+		}),
+	}
+	for _, r := range []string{ResultSuccess, ResultEntryErrors, ResultBlocked, ResultSourceError, ResultDirectoryError, ResultDryRun} {
+		m.passes.WithLabelValues(r)
+	}
+	for _, a := range []Action{ActionAdd, ActionRemove} {
+		m.changes.WithLabelValues(string(a))
+	}
+	return m
+}

@@ -1,0 +1,263 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	stdsync "sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/certgal/certgal/certsource"
+)
+
+// Syncer runs passes: read the CA store and the directory, calculate, apply.
+// It keeps nothing between passes but the classification cache.
+type Syncer struct {
+	source  certsource.Source
+	dir     Directory
+	policy  Policy
+	log     logrus.FieldLogger
+	metrics *Metrics
+	classes *Classifier
+	// Workers is how many entries are modified at once.
+	Workers int
+	// Progress, when set, is updated during the pass.
+	Progress *Progress
+	now      func() time.Time
+}
+
+// NewSyncer wires a Syncer.
+func NewSyncer(src certsource.Source, dir Directory, trust *certsource.Trust, pol Policy, log logrus.FieldLogger, m *Metrics) *Syncer {
+	return &Syncer{source: src, dir: dir, policy: pol, log: log, metrics: m, classes: NewClassifier(trust), Workers: 4, now: time.Now}
+}
+
+// Result is the outcome of one pass.
+type Result struct {
+	Plan    *Plan
+	Status  string // one of the Result* constants
+	Applied int    // entries modified
+	Users   int
+	// Err joins every entry's error; nil when all entries were written.
+	Err error
+}
+
+// Pass runs one reconcile. With dryRun it stops after planning. The error is
+// for a pass that could not plan at all (source or directory failure); entry
+// failures are in Result.Err.
+func (s *Syncer) Pass(ctx context.Context, dryRun bool) (*Result, error) {
+	start := s.now()
+	res, err := s.pass(ctx, dryRun)
+	s.metrics.duration.Observe(time.Since(start).Seconds())
+	s.metrics.passes.WithLabelValues(res.Status).Inc()
+	if res.Status == ResultSuccess {
+		s.metrics.lastSuccess.SetToCurrentTime()
+	}
+	fields := logrus.Fields{"result": res.Status, "users": res.Users, "duration": time.Since(start).Round(time.Millisecond).String()}
+	if res.Plan != nil {
+		adds, removes, skips := res.Plan.Counts()
+		fields["adds"], fields["removes"], fields["skips"], fields["entries_modified"] = adds, removes, skips, res.Applied
+		if res.Plan.Blocked != "" {
+			fields["blocked"] = res.Plan.Blocked
+		}
+	}
+	if err != nil {
+		fields["error"] = err.Error()
+	} else if res.Err != nil {
+		fields["entry_errors"] = len(joined(res.Err))
+	}
+	s.log.WithFields(fields).Info("pass finished")
+	return res, err
+}
+
+func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
+	defer s.classes.EndPass()
+	now := s.now()
+	snap, err := s.source.Read(ctx)
+	if err != nil {
+		return &Result{Status: ResultSourceError}, fmt.Errorf("read CA store: %w", err)
+	}
+	for reason, n := range snap.Problems {
+		s.metrics.skipped.WithLabelValues(reason).Add(float64(n))
+	}
+	in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}}
+	for _, r := range snap.Revocations {
+		if in.Revoked[r.Issuer] == nil {
+			in.Revoked[r.Issuer] = map[string]bool{}
+		}
+		in.Revoked[r.Issuer][serialHex(r)] = true
+	}
+	for _, c := range snap.Certificates {
+		in.Known = append(in.Known, Known{Cert: s.classes.Parsed(c.Cert, c.Hash), Status: c.Status})
+	}
+	s.countSource(in)
+
+	err = s.dir.Users(ctx, func(e Entry) error {
+		in.Users = append(in.Users, s.user(e))
+		if s.Progress != nil {
+			s.Progress.UsersRead.Add(1)
+		}
+		return nil
+	})
+	res := &Result{Users: len(in.Users)}
+	if err != nil {
+		res.Status = ResultDirectoryError
+		return res, fmt.Errorf("read directory: %w", err)
+	}
+	s.metrics.directoryUsr.Set(float64(len(in.Users)))
+
+	calc := newCalculator(in)
+	res.Plan = calc.plan()
+	for _, c := range res.Plan.Skips {
+		s.metrics.skipped.WithLabelValues(c.Reason).Inc()
+	}
+	switch {
+	case res.Plan.Blocked != "":
+		res.Status = ResultBlocked
+		s.log.WithField("reason", res.Plan.Blocked).Error("pass blocked: nothing written")
+		return res, nil
+	case dryRun:
+		res.Status = ResultDryRun
+		return res, nil
+	}
+	res.Applied, res.Err = s.apply(ctx, calc, res.Plan.Entries)
+	res.Status = ResultSuccess
+	if res.Err != nil {
+		res.Status = ResultEntryErrors
+	}
+	return res, nil
+}
+
+func serialHex(r certsource.Revocation) string {
+	return fmt.Sprintf("%X", r.Serial)
+}
+
+func (s *Syncer) user(e Entry) User {
+	u := User{DN: e.DN, Addresses: e.Addresses, Values: make([]*Cert, len(e.Certificates))}
+	for i, v := range e.Certificates {
+		u.Values[i] = s.classes.DER(v)
+	}
+	return u
+}
+
+func (s *Syncer) countSource(in Input) {
+	counts := map[string]int{"valid": 0, "revoked": 0, "expired": 0, "not_yet_valid": 0, "untrusted": 0, "unusable": 0}
+	c := calculator{in: in, known: map[issuerSerial]Known{}}
+	for _, k := range in.Known {
+		x := k.Cert
+		switch {
+		case !x.Owned():
+			counts["untrusted"]++
+		case x.Unusable != "":
+			counts["unusable"]++
+		case k.Status == certsource.StatusRevoked || c.revoked(x):
+			counts["revoked"]++
+		case in.Now.After(x.NotAfter) || k.Status == certsource.StatusExpired:
+			counts["expired"]++
+		case in.Now.Before(x.NotBefore):
+			counts["not_yet_valid"]++
+		default:
+			counts["valid"]++
+		}
+	}
+	for state, n := range counts {
+		s.metrics.sourceCerts.WithLabelValues(state).Set(float64(n))
+	}
+}
+
+// apply writes the entries on s.Workers connections. One entry's failure never
+// stops the others; a conflict re-reads the entry and plans it once more.
+func (s *Syncer) apply(ctx context.Context, calc *calculator, entries []EntryPlan) (int, error) {
+	if s.Progress != nil {
+		s.Progress.EntriesTotal.Store(int64(len(entries)))
+	}
+	work := make(chan EntryPlan)
+	var (
+		mu      stdsync.Mutex
+		errs    []error
+		applied int
+		wg      stdsync.WaitGroup
+	)
+	for range max(s.Workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range work {
+				wrote, err := s.applyEntry(ctx, calc, e)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else if wrote {
+					applied++
+				}
+				mu.Unlock()
+				if s.Progress != nil {
+					s.Progress.EntriesDone.Add(1)
+				}
+			}
+		}()
+	}
+feed:
+	for _, e := range entries {
+		select {
+		case work <- e:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("pass interrupted: %w", err))
+	}
+	return applied, errors.Join(errs...)
+}
+
+func (s *Syncer) applyEntry(ctx context.Context, calc *calculator, e EntryPlan) (bool, error) {
+	err := s.write(ctx, e)
+	if errors.Is(err, ErrConflict) {
+		s.log.WithField("dn", e.DN).Info("entry changed meanwhile; re-reading it")
+		fresh, rerr := s.dir.User(ctx, e.DN)
+		if rerr != nil {
+			err = fmt.Errorf("re-read %s after conflict: %w", e.DN, rerr)
+		} else {
+			e, _ = calc.planUser(s.user(fresh))
+			if len(e.Adds)+len(e.Removes) == 0 {
+				return false, nil
+			}
+			err = s.write(ctx, e)
+		}
+	}
+	if err != nil {
+		s.metrics.entryErrors.Inc()
+		s.log.WithFields(logrus.Fields{"dn": e.DN, "error": err.Error()}).Error("entry not written")
+		return false, err
+	}
+	return true, nil
+}
+
+func (s *Syncer) write(ctx context.Context, e EntryPlan) error {
+	// Ownership was checked when planning; check again right before writing,
+	// as a removal of a value certgal does not own must never reach the server.
+	for _, c := range e.Removes {
+		if !c.cert.Owned() {
+			return fmt.Errorf("modify %s: refusing to remove serial %s: not issued by a trusted CA", e.DN, c.Serial)
+		}
+	}
+	if err := s.dir.Modify(ctx, e.Modification()); err != nil {
+		return err
+	}
+	for _, c := range append(e.Removes[:len(e.Removes):len(e.Removes)], e.Adds...) {
+		s.metrics.changes.WithLabelValues(string(c.Action)).Inc()
+		s.log.WithFields(logrus.Fields{"dn": c.DN, "email": c.Email, "serial": c.Serial, "issuer": c.Issuer, "reason": c.Reason}).Info(string(c.Action))
+	}
+	return nil
+}
+
+func joined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

@@ -1,0 +1,69 @@
+package sync
+
+// planUser applies the per-entry rules to one user: which owned values leave,
+// which desired certificates arrive. Values certgal does not own always stay.
+// The skips it returns are reports about this user (unknown values, max_values).
+func (c *calculator) planUser(u User) (EntryPlan, []Change) {
+	e := EntryPlan{DN: u.DN}
+	var skips []Change
+	pol, now := c.in.Policy, c.in.Now
+
+	desired := c.candidates[u.DN]
+	if !pol.KeepAll && len(desired) > 1 {
+		desired = desired[:1]
+	}
+	isCandidate := map[[32]byte]bool{}
+	for _, x := range desired {
+		isCandidate[x.Hash] = true
+	}
+
+	present := map[[32]byte]bool{}
+	staying := 0 // values that stay whatever is published: they take up max_values room
+	var superseded []*Cert
+	for _, v := range u.Values {
+		present[v.Hash] = true
+		_, known := c.known[v.key()]
+		switch {
+		case v.Broken || !v.Owned():
+			staying++
+		case isCandidate[v.Hash]:
+		case c.revoked(v):
+			e.Removes = append(e.Removes, newChange(ActionRemove, u.DN, firstEmail(v), v, ReasonRevoked))
+		case now.After(v.NotAfter.Add(pol.ExpiredGrace)):
+			e.Removes = append(e.Removes, newChange(ActionRemove, u.DN, firstEmail(v), v, ReasonExpired))
+		case now.After(v.NotAfter):
+			staying++
+		case !known:
+			staying++
+			skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(v), v, ReasonUnknownOwned))
+		case now.Before(v.NotBefore):
+			staying++
+		default:
+			superseded = append(superseded, v)
+		}
+	}
+
+	if room := max(pol.MaxValues-staying, 0); len(desired) > room {
+		for _, x := range desired[room:] {
+			if present[x.Hash] {
+				superseded = append(superseded, x)
+			} else {
+				skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonMaxValues))
+			}
+		}
+		desired = desired[:room]
+	}
+	// A user is never left without a certificate because a newer one could not
+	// be published: superseded values leave only when a desired one stays.
+	if len(desired) > 0 {
+		for _, v := range superseded {
+			e.Removes = append(e.Removes, newChange(ActionRemove, u.DN, firstEmail(v), v, ReasonSuperseded))
+		}
+	}
+	for _, x := range desired {
+		if !present[x.Hash] {
+			e.Adds = append(e.Adds, newChange(ActionAdd, u.DN, firstEmail(x), x, ReasonNew))
+		}
+	}
+	return e, skips
+}
