@@ -1,0 +1,38 @@
+# certgal — see README.md. Every target installs what it needs on Debian 12 (as root).
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH):/usr/sbin:/sbin
+GO ?= go
+# Under CI=true a server that cannot be started fails its tests instead of skipping them.
+export CI
+
+.PHONY: all build test unit lint demo fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o bin/certgal ./cmd/certgal
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Unit tests and integration tests against real slapd and Samba AD DC, with the race detector.
+test: lint
+	testdata/install-deps.sh
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+# Short fuzz runs of every fuzz target (the seed corpora also run in `make test`).
+FUZZTIME ?= 20s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+# A throwaway OpenLDAP and OpenSSL CA, certgal run against them, and what it published.
+demo: build
+	testdata/demo/demo.sh bin/certgal
+
+clean:
+	rm -rf bin

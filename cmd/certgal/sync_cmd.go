@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/certgal/certgal/sync"
+)
+
+func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	dryRun := fs.Bool("dry-run", false, "print the plan, write nothing")
+	format := fs.String("o", "text", "plan output: text or json")
+	path, err := parseFlags(fs, args, stderr)
+	if err == nil && *format != "text" && *format != "json" {
+		err = fmt.Errorf("-o must be text or json, not %q", *format)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certgal sync: %v\n", err)
+		return exitUsage
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitUsage
+	}
+	log := newLogger(cfg.Log, stderr)
+	p, err := newPipeline(ctx, cfg, log, prometheus.NewRegistry())
+	if err != nil {
+		fmt.Fprintf(stderr, "certgal sync: %v\n", err)
+		if errors.As(err, new(configError)) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	defer p.Close()
+
+	if isTerminal(stderr) {
+		p.syncer.Progress = &sync.Progress{}
+		done := make(chan struct{})
+		defer close(done)
+		go showProgress(stderr, p.syncer.Progress, done)
+	}
+	res, err := p.syncer.Pass(ctx, *dryRun)
+	if res.Plan != nil {
+		var werr error
+		if *format == "json" {
+			werr = res.Plan.WriteJSON(stdout)
+		} else {
+			werr = res.Plan.WriteText(stdout)
+		}
+		if werr != nil {
+			fmt.Fprintf(stderr, "certgal sync: write plan: %v\n", werr)
+			return exitFailed
+		}
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "certgal sync: %v\n", err)
+		return exitFailed
+	case res.Plan.Blocked != "":
+		fmt.Fprintf(stderr, "certgal sync: blocked, nothing written: %s\n", res.Plan.Blocked)
+		return exitFailed
+	case res.Err != nil:
+		fmt.Fprintf(stderr, "certgal sync: some entries were not written:\n%v\n", res.Err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// showProgress prints how far a long pass is, every few seconds, until done.
+func showProgress(w io.Writer, p *sync.Progress, done <-chan struct{}) {
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			fmt.Fprintf(w, "certgal: %d users read, %d/%d entries written\n",
+				p.UsersRead.Load(), p.EntriesDone.Load(), p.EntriesTotal.Load())
+		}
+	}
+}

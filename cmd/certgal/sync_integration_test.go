@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certgal/certgal/certsource/catest"
+	"github.com/certgal/certgal/ldapgal/ldaptest"
+)
+
+// world is one slapd and one OpenSSL CA with a certgal configuration for them.
+type world struct {
+	t      *testing.T
+	slapd  *ldaptest.Slapd
+	ca     *catest.CA
+	config string
+	extra  string // YAML appended to the policy section
+	crls   []string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	return &world{t: t, slapd: ldaptest.StartSlapd(t), ca: catest.New(t, "Corp S/MIME CA")}
+}
+
+func (w *world) writeConfig() string {
+	w.t.Helper()
+	dir := w.t.TempDir()
+	pw := filepath.Join(dir, "bind-password")
+	if err := os.WriteFile(pw, []byte(w.slapd.RootPW+"\n"), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	crls := ""
+	if len(w.crls) > 0 {
+		crls = fmt.Sprintf("    crl_files: [%s]\n", strings.Join(w.crls, ", "))
+	}
+	cfg := fmt.Sprintf(`source:
+  kind: openssl
+  openssl:
+    dir: %s
+%strust:
+  ca_files: [%s]
+directory:
+  url: %s
+  ca_file: %s
+  bind_dn: %s
+  bind_password_file: %s
+  base_dn: %s
+  timeout: 10s
+policy:
+  keep: newest
+%slookup:
+  listen: ""
+metrics:
+  listen: ""
+`, w.ca.Dir, crls, w.ca.CertFile, w.slapd.LDAPSURL, w.slapd.CAFile, w.slapd.RootDN, pw, w.slapd.Suffix, w.extra)
+	path := filepath.Join(dir, "certgal.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	return path
+}
+
+// sync runs `certgal sync` in-process and returns its exit status and output.
+func (w *world) sync(args ...string) (int, string, string) {
+	w.t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append([]string{"sync", "-config", w.writeConfig()}, args...), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// mustSync runs a pass that must succeed and returns the modify operations it caused.
+func (w *world) mustSync(args ...string) (int, string) {
+	w.t.Helper()
+	before := w.slapd.ModifyCount(w.t)
+	code, out, errOut := w.sync(args...)
+	if code != 0 {
+		w.t.Fatalf("certgal sync exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	return w.slapd.ModifyCount(w.t) - before, out
+}
+
+func (w *world) user(uid string, mails ...string) string {
+	return w.slapd.AddUser(w.t, "people", uid, mails...)
+}
+
+// assertCerts checks dn holds exactly the given values, in any order.
+func (w *world) assertCerts(dn string, want ...[]byte) {
+	w.t.Helper()
+	got := w.slapd.Certs(w.t, dn)
+	same := len(got) == len(want)
+	for _, v := range want {
+		same = same && slices.ContainsFunc(got, func(g []byte) bool { return bytes.Equal(g, v) })
+	}
+	if !same {
+		w.t.Errorf("%s holds %s, want %s", dn, describe(got), describe(want))
+	}
+}
+
+func describe(ders [][]byte) string {
+	var s []string
+	for _, d := range ders {
+		c, err := x509.ParseCertificate(d)
+		if err != nil {
+			s = append(s, "unparseable")
+			continue
+		}
+		s = append(s, fmt.Sprintf("%X(%s)", c.SerialNumber, c.Issuer.CommonName))
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+func TestSyncFirstPublishThenNothingToDo(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	bob := w.user("bob", "Bob@Corp.Example")
+	carol := w.user("carol", "carol@corp.example")
+	a := w.ca.Issue(t, "alice@corp.example")
+	b := w.ca.Issue(t, "bob@corp.example", catest.WithKey("rsa"))
+
+	mods, out := w.mustSync()
+	if mods != 2 {
+		t.Errorf("first pass: %d modify operations, want 2\n%s", mods, out)
+	}
+	w.assertCerts(alice, a.DER)
+	w.assertCerts(bob, b.DER)
+	w.assertCerts(carol)
+
+	mods, out = w.mustSync()
+	if mods != 0 {
+		t.Errorf("second pass against an unchanged CA: %d modify operations, want 0", mods)
+	}
+	if !strings.Contains(out, "plan: 0 to add, 0 to remove") {
+		t.Errorf("second pass plan:\n%s", out)
+	}
+}
+
+func TestSyncRenewalReplacesTheOldCertificate(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	now := time.Now()
+	old := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-48*time.Hour), now.Add(300*24*time.Hour)))
+	w.mustSync()
+	w.assertCerts(alice, old.DER)
+
+	renewed := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-time.Hour), now.Add(365*24*time.Hour)))
+	mods, out := w.mustSync()
+	if mods != 1 {
+		t.Errorf("renewal: %d modify operations, want 1 (delete and add in one)", mods)
+	}
+	w.assertCerts(alice, renewed.DER)
+	if !strings.Contains(out, "superseded") {
+		t.Errorf("plan does not say why the old certificate left:\n%s", out)
+	}
+}
+
+func TestSyncRevocationInTheIndex(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	a := w.ca.Issue(t, "alice@corp.example")
+	w.mustSync()
+	w.assertCerts(alice, a.DER)
+
+	w.ca.Revoke(t, a.Serial, "keyCompromise")
+	_, out := w.mustSync()
+	w.assertCerts(alice)
+	if !strings.Contains(out, "revoked") {
+		t.Errorf("plan:\n%s", out)
+	}
+}
+
+func TestSyncRevocationByCRLOnly(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	bob := w.user("bob", "bob@corp.example")
+	a := w.ca.Issue(t, "alice@corp.example")
+	b := w.ca.Issue(t, "bob@corp.example")
+	w.mustSync()
+
+	// The CRL says revoked while index.txt still says valid: put the index back
+	// as it was before `openssl ca -revoke`.
+	index := filepath.Join(w.ca.Dir, "index.txt")
+	saved, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ca.Revoke(t, a.Serial, "keyCompromise")
+	w.crls = []string{w.ca.CRL(t, true)}
+	if err := os.WriteFile(index, saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.mustSync()
+	w.assertCerts(alice)
+	w.assertCerts(bob, b.DER)
+}
+
+func TestSyncExpiredValuesLeaveAfterGrace(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	now := time.Now()
+	long := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-20*24*time.Hour), now.Add(-48*time.Hour)))
+	recent := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-20*24*time.Hour), now.Add(-time.Hour)))
+	w.slapd.SetCerts(t, alice, long.DER, recent.DER)
+
+	w.mustSync()
+	w.assertCerts(alice, recent.DER)
+}
+
+func TestSyncLeavesForeignAndSelfPublishedValues(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	// Same subject DN as our CA, different key: not ours.
+	impostor := catest.New(t, "Corp S/MIME CA")
+	foreign := impostor.Issue(t, "alice@corp.example")
+	impostor.Revoke(t, foreign.Serial, "keyCompromise")
+	other := catest.New(t, "Partner CA").Issue(t, "alice@corp.example")
+	w.slapd.SetCerts(t, alice, foreign.DER, other.DER)
+
+	ours := w.ca.Issue(t, "alice@corp.example")
+	mods, _ := w.mustSync()
+	if mods != 1 {
+		t.Errorf("%d modify operations, want 1", mods)
+	}
+	w.assertCerts(alice, foreign.DER, other.DER, ours.DER)
+
+	w.ca.Revoke(t, ours.Serial, "superseded")
+	w.mustSync()
+	w.assertCerts(alice, foreign.DER, other.DER)
+}
+
+func TestSyncSkipsAnAmbiguousAddress(t *testing.T) {
+	w := newWorld(t)
+	one := w.user("one", "shared@corp.example")
+	two := w.user("two", "SHARED@corp.example")
+	w.ca.Issue(t, "shared@corp.example")
+	mods, out := w.mustSync()
+	if mods != 0 {
+		t.Errorf("%d modify operations, want 0", mods)
+	}
+	w.assertCerts(one)
+	w.assertCerts(two)
+	if !strings.Contains(out, "ambiguous_address") {
+		t.Errorf("plan does not report the ambiguity:\n%s", out)
+	}
+}
+
+func TestSyncDryRunWritesNothing(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	a := w.ca.Issue(t, "alice@corp.example")
+
+	mods, out := w.mustSync("-dry-run")
+	if mods != 0 {
+		t.Errorf("dry run: %d modify operations, want 0", mods)
+	}
+	w.assertCerts(alice)
+	if !strings.Contains(out, "add") || !strings.Contains(out, alice) || !strings.Contains(out, "serial="+a.Serial) {
+		t.Errorf("dry-run plan:\n%s", out)
+	}
+
+	mods, out = w.mustSync("-dry-run", "-o", "json")
+	if mods != 0 {
+		t.Errorf("dry run: %d modify operations, want 0", mods)
+	}
+	var plan struct {
+		Version int
+		Summary struct{ Add, Remove, Skip int }
+		Changes []struct{ Action, DN, Email, Serial, Reason string }
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("JSON plan: %v\n%s", err, out)
+	}
+	if plan.Version != 1 || plan.Summary.Add != 1 || len(plan.Changes) != 1 ||
+		plan.Changes[0].Action != "add" || plan.Changes[0].DN != alice || plan.Changes[0].Serial != a.Serial {
+		t.Errorf("JSON plan: %+v", plan)
+	}
+}
+
+func TestSyncSafetyStopsBeforeWriting(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	bob := w.user("bob", "bob@corp.example")
+	a := w.ca.Issue(t, "alice@corp.example")
+	b := w.ca.Issue(t, "bob@corp.example")
+	w.mustSync()
+
+	// Two removals and one add; max_deletes 1 stops the pass before its first write.
+	w.ca.Revoke(t, a.Serial, "keyCompromise")
+	w.ca.Revoke(t, b.Serial, "keyCompromise")
+	w.user("carol", "carol@corp.example")
+	w.ca.Issue(t, "carol@corp.example")
+	w.extra = "  max_deletes: 1\n"
+	before := w.slapd.ModifyCount(t)
+	code, out, errOut := w.sync()
+	if code != 1 || !strings.Contains(errOut, "max_deletes") || !strings.Contains(out, "BLOCKED") {
+		t.Errorf("exit %d, want 1 with a max_deletes message\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if n := w.slapd.ModifyCount(t) - before; n != 0 {
+		t.Errorf("blocked pass wrote %d modify operations", n)
+	}
+
+	// A CA store that cannot be read deletes nothing either.
+	w.extra = ""
+	if err := os.Rename(filepath.Join(w.ca.Dir, "index.txt"), filepath.Join(w.ca.Dir, "index.txt.moved")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = w.sync()
+	if code != 1 || !strings.Contains(errOut, "index.txt") {
+		t.Errorf("unreadable CA store: exit %d, want 1\n%s", code, errOut)
+	}
+	if n := w.slapd.ModifyCount(t) - before; n != 0 {
+		t.Errorf("failed source: %d modify operations", n)
+	}
+	w.assertCerts(alice, a.DER)
+	w.assertCerts(bob, b.DER)
+}
+
+func TestSyncExitStatuses(t *testing.T) {
+	w := newWorld(t)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"sync"}, &stdout, &stderr); code != 2 {
+		t.Errorf("sync without -config: exit %d, want 2", code)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("bogus: 1\n"), 0o644)
+	stderr.Reset()
+	if code := run(context.Background(), []string{"sync", "-config", bad}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "bogus") {
+		t.Errorf("bad config: exit %d, want 2\n%s", code, stderr.String())
+	}
+	if code, _, errOut := w.sync("-o", "yaml"); code != 2 {
+		t.Errorf("-o yaml: exit %d, want 2\n%s", code, errOut)
+	}
+	w.slapd.RootPW = "wrong"
+	if code, _, errOut := w.sync(); code != 1 || !strings.Contains(errOut, "Invalid Credentials") {
+		t.Errorf("wrong bind password: exit %d, want 1\n%s", code, errOut)
+	}
+}

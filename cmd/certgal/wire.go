@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/certgal/certgal/certsource"
+	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/ldapgal"
+	"github.com/certgal/certgal/sync"
+)
+
+func newLogger(cfg config.Log, w io.Writer) *logrus.Logger {
+	log := logrus.New()
+	log.SetOutput(w)
+	if lvl, err := logrus.ParseLevel(cfg.Level); err == nil {
+		log.SetLevel(lvl)
+	}
+	if cfg.Format == "json" {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	} else {
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	}
+	return log
+}
+
+// newSource builds the configured CA store; an error is a configuration error.
+func newSource(cfg config.Source, trust *certsource.Trust, log logrus.FieldLogger) (certsource.Source, error) {
+	switch cfg.Kind {
+	case "openssl":
+		return certsource.NewOpenSSL(cfg.OpenSSL, trust, log), nil
+	}
+	return nil, fmt.Errorf("source.kind: %q is not supported by this version of certgal (supported: openssl)", cfg.Kind)
+}
+
+func policyFrom(p config.Policy) sync.Policy {
+	return sync.Policy{KeepAll: p.Keep == "all", ExpiredGrace: p.ExpiredGrace, MaxValues: p.MaxValues, MaxDeletes: p.MaxDeletes}
+}
+
+// pipeline is everything one pass needs, built from one configuration.
+type pipeline struct {
+	syncer *sync.Syncer
+	dir    *ldapgal.Client
+}
+
+// configError marks errors that are the configuration's fault (exit status 2).
+type configError struct{ error }
+
+func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, reg prometheus.Registerer) (*pipeline, error) {
+	trust, err := certsource.LoadTrust(cfg.Trust.CAFiles)
+	if err != nil {
+		return nil, configError{err}
+	}
+	src, err := newSource(cfg.Source, trust, log)
+	if err != nil {
+		return nil, configError{err}
+	}
+	dir, err := ldapgal.Open(ctx, cfg.Dir, log)
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	s := sync.NewSyncer(src, dir, trust, policyFrom(cfg.Policy), log, sync.NewMetrics(reg))
+	return &pipeline{syncer: s, dir: dir}, nil
+}
+
+func (p *pipeline) Close() { p.dir.Close() }
