@@ -68,6 +68,10 @@ type Snapshot struct {
 	// Revocations come from verified CRLs; they may name certificates the store
 	// no longer holds.
 	Revocations []Revocation
+	// Frozen names issuers whose revocation data cannot be trusted right now
+	// (a stale CRL, say), with the reason: their certificates are neither added
+	// nor removed until it is fresh again.
+	Frozen map[IssuerID]string
 	// Problems counts inputs that were skipped (bad line, bad file, bad CRL),
 	// by reason; each was also logged.
 	Problems map[string]int

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -15,6 +16,8 @@ type Policy struct {
 	MaxValues    int
 	// MaxDeletes stops a plan that removes more values; 0 forbids removals.
 	MaxDeletes int
+	// MaxValueBytes is the largest value the directory accepts (AD: 32768); 0 is no limit.
+	MaxValueBytes int
 }
 
 // Known is a certificate the CA store knows, with the store's verdict.
@@ -36,9 +39,11 @@ type Input struct {
 	Known []Known
 	// Revoked holds issuer+serial pairs revoked by a verified CRL.
 	Revoked map[certsource.IssuerID]map[string]bool
-	Users   []User
-	Policy  Policy
-	Now     time.Time
+	// Frozen issuers' certificates are neither added nor removed (see certsource.Snapshot).
+	Frozen map[certsource.IssuerID]string
+	Users  []User
+	Policy Policy
+	Now    time.Time
 }
 
 // Calculate is the reconcile: what to add to and remove from each user, and
@@ -54,6 +59,9 @@ func (c *calculator) plan() *Plan {
 	for i := range in.Users {
 		e, skips := c.planUser(in.Users[i])
 		p.Skips = append(p.Skips, skips...)
+		if len(e.desired) > 0 {
+			p.Published = append(p.Published, Published{Addresses: c.ownAddresses(in.Users[i]), Certs: e.desired})
+		}
 		removes += len(e.Removes)
 		if len(e.Adds)+len(e.Removes) > 0 {
 			p.Entries = append(p.Entries, e)
@@ -77,11 +85,12 @@ type calculator struct {
 	candidates  map[string][]*Cert // by DN, newest first
 	skips       []Change
 	ownedValues int
+	byAddress   map[string][]int // normalized address → users claiming it
 }
 
 func newCalculator(in Input) *calculator {
-	c := &calculator{in: in, known: map[issuerSerial]Known{}, candidates: map[string][]*Cert{}}
 	byAddress := map[string][]int{}
+	c := &calculator{in: in, known: map[issuerSerial]Known{}, candidates: map[string][]*Cert{}, byAddress: byAddress}
 	for i, u := range in.Users {
 		for _, a := range u.Addresses {
 			n := normalizeAddress(a)
@@ -119,6 +128,18 @@ func newCalculator(in Input) *calculator {
 	return c
 }
 
+// ownAddresses lists u's normalized addresses no other user claims.
+func (c *calculator) ownAddresses(u User) []string {
+	var out []string
+	for _, a := range u.Addresses {
+		n := normalizeAddress(a)
+		if n != "" && len(c.byAddress[n]) == 1 && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // eligible applies the rules a certificate must pass before any user may get it.
 // Revoked, expired and not-yet-valid certificates are normal states, not skips.
 func (c *calculator) eligible(k Known) bool {
@@ -132,6 +153,9 @@ func (c *calculator) eligible(k Known) bool {
 		return false
 	case x.Unusable != "":
 		c.skip("", firstEmail(x), x, ReasonUnusablePrefx+x.Unusable)
+		return false
+	case c.in.Policy.MaxValueBytes > 0 && len(x.DER) > c.in.Policy.MaxValueBytes:
+		c.skip("", firstEmail(x), x, ReasonTooLarge)
 		return false
 	}
 	return k.Status == certsource.StatusValid && !c.revoked(x) && c.in.Now.After(x.NotBefore) && c.in.Now.Before(x.NotAfter)

@@ -288,6 +288,18 @@ func TestCalculate(t *testing.T) {
 			self := f.cert(f.foreign, leaf{serial: 0x74, emails: mail(alice)})
 			f.user("cn=alice", mail(alice), self)
 		}, nil, ""},
+		{"value larger than the directory accepts: skipped", func(f *fx) {
+			f.in.Policy.MaxValueBytes = 100
+			f.valid(leaf{serial: 0x76, emails: mail(alice)})
+			f.user("cn=alice", mail(alice))
+		}, []string{"skip  alice@corp.example 76 value_too_large"}, ""},
+		{"frozen issuer: nothing added, nothing removed", func(f *fx) {
+			old := f.valid(leaf{serial: 0x77, emails: mail(alice), notBefore: now.Add(-10 * day)})
+			f.valid(leaf{serial: 0x78, emails: mail(alice), notBefore: now.Add(-day)})
+			gone := f.revokedInIndex(leaf{serial: 0x79, emails: mail(alice)})
+			f.in.Frozen = map[certsource.IssuerID]string{old.Issuer: "stale CRL"}
+			f.user("cn=alice", mail(alice), old, gone)
+		}, []string{"skip cn=alice alice@corp.example 78 issuer_frozen"}, ""},
 		{"duplicate source entries are one certificate", func(f *fx) {
 			c := f.valid(leaf{serial: 0x75, emails: mail(alice)})
 			f.in.Known = append(f.in.Known, Known{Cert: c})
@@ -331,5 +343,26 @@ func TestCalculateIsDeterministic(t *testing.T) {
 		if got := strings.Join(lines(Calculate(f.in)), "\n"); got != first {
 			t.Fatalf("plan changed with input order:\n%s\nvs\n%s", got, first)
 		}
+	}
+}
+
+func TestCalculatePublished(t *testing.T) {
+	ours := newTestCA(t, "Corp Issuing CA")
+	f := newFx(t, ours, ours)
+	old := f.valid(leaf{serial: 1, emails: mail(alice), notBefore: now.Add(-48 * time.Hour)})
+	cur := f.valid(leaf{serial: 2, emails: mail(alice), notBefore: now.Add(-time.Hour)})
+	f.revokedInIndex(leaf{serial: 3, emails: mail("bob@corp.example")})
+	f.user("cn=alice", []string{"SMTP:Alice@Corp.example", "smtp:shared@corp.example", "X500:/o=x"}, old)
+	f.user("cn=bob", mail("bob@corp.example", "shared@corp.example"))
+	p := Calculate(f.in)
+	if len(p.Published) != 1 {
+		t.Fatalf("published %d users, want 1 (bob has no valid certificate)", len(p.Published))
+	}
+	got := p.Published[0]
+	if strings.Join(got.Addresses, ",") != "alice@corp.example" {
+		t.Errorf("addresses %v: want only alice's own, normalized (shared@ is claimed twice)", got.Addresses)
+	}
+	if len(got.Certs) != 1 || got.Certs[0] != cur {
+		t.Errorf("published certs %v, want the current one only", got.Certs)
 	}
 }

@@ -81,7 +81,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	for reason, n := range snap.Problems {
 		s.metrics.skipped.WithLabelValues(reason).Add(float64(n))
 	}
-	in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}}
+	in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}, Frozen: snap.Frozen}
 	for _, r := range snap.Revocations {
 		if in.Revoked[r.Issuer] == nil {
 			in.Revoked[r.Issuer] = map[string]bool{}

@@ -34,6 +34,8 @@ const (
 	ReasonNotYetValid   = "not_yet_valid"
 	ReasonBrokenSource  = "broken_certificate"
 	ReasonUnusablePrefx = "unusable_"
+	ReasonTooLarge      = "value_too_large"
+	ReasonFrozen        = "issuer_frozen"
 )
 
 // Change is one line of a plan.
@@ -59,6 +61,8 @@ type EntryPlan struct {
 	DN      string
 	Adds    []Change
 	Removes []Change
+
+	desired []*Cert
 }
 
 // Modification turns the entry plan into the values to write.
@@ -79,6 +83,16 @@ type Plan struct {
 	Skips   []Change
 	// Blocked says why nothing may be written this pass; "" when writing is allowed.
 	Blocked string
+	// Published is what each user should hold after the pass: what a lookup serves.
+	Published []Published
+}
+
+// Published is one user's desired certificates under the addresses that are
+// the user's alone (an address two users claim leads to neither).
+type Published struct {
+	// Addresses are normalized: ASCII letters in lower case.
+	Addresses []string
+	Certs     []*Cert
 }
 
 // Counts returns the number of adds, removes and skips.

@@ -12,6 +12,14 @@ func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 	if !pol.KeepAll && len(desired) > 1 {
 		desired = desired[:1]
 	}
+	// While an issuer is frozen its certificates wait: the newest may be
+	// revoked by a CRL certgal cannot see.
+	if reason := c.frozen(desired); reason != "" {
+		for _, x := range desired {
+			skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonFrozen))
+		}
+		desired = nil
+	}
 	isCandidate := map[[32]byte]bool{}
 	for _, x := range desired {
 		isCandidate[x.Hash] = true
@@ -24,7 +32,7 @@ func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 		present[v.Hash] = true
 		_, known := c.known[v.key()]
 		switch {
-		case v.Broken || !v.Owned():
+		case v.Broken || !v.Owned() || c.in.Frozen[v.Issuer] != "":
 			staying++
 		case isCandidate[v.Hash]:
 		case c.revoked(v):
@@ -65,5 +73,16 @@ func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 			e.Adds = append(e.Adds, newChange(ActionAdd, u.DN, firstEmail(x), x, ReasonNew))
 		}
 	}
+	e.desired = desired
 	return e, skips
+}
+
+// frozen returns the reason any of certs' issuers is frozen, or "".
+func (c *calculator) frozen(certs []*Cert) string {
+	for _, x := range certs {
+		if r := c.in.Frozen[x.Issuer]; r != "" {
+			return r
+		}
+	}
+	return ""
 }
