@@ -1,0 +1,208 @@
+// Package catest runs a throwaway OpenSSL CA for tests through testdata/ca/openssl-ca.sh, so
+// that index.txt, newcerts/ and CRLs are exactly what `openssl ca` writes in production.
+//
+// When openssl is not installed and cannot be installed, tests skip, or fail under CI=true.
+package catest
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// CA is an OpenSSL CA directory: ca.pem, private/ca.key, index.txt, serial, crlnumber,
+// newcerts/, openssl.cnf. Keys of issued certificates live in KeyDir, outside Dir.
+type CA struct {
+	Dir      string            // the CA directory, as certgal would be configured with it
+	CertFile string            // Dir/ca.pem
+	KeyDir   string            // where issued keys and CSRs go (Dir + ".keys")
+	Cert     *x509.Certificate // the parsed CA certificate
+
+	script string
+}
+
+// Issued is one certificate the CA issued.
+type Issued struct {
+	Serial   string // upper-case hex, as in index.txt and newcerts/<Serial>.pem
+	DER      []byte
+	KeyFile  string // PEM private key, in the CA's KeyDir
+	CertFile string // Dir/newcerts/<Serial>.pem
+}
+
+// Option changes how Issue issues a certificate.
+type Option func(*issueOptions)
+
+type issueOptions struct {
+	args []string
+}
+
+// WithExt picks the extension section: "smime" (the default), "server" (EKU serverAuth only)
+// or "signonly" (keyUsage digitalSignature only).
+func WithExt(ext string) Option {
+	return func(o *issueOptions) { o.args = append(o.args, "--ext", ext) }
+}
+
+// WithValidity sets notBefore and notAfter (to the second, UTC), e.g. in the past for an
+// expired certificate or in the future for one not yet valid.
+func WithValidity(start, end time.Time) Option {
+	return func(o *issueOptions) {
+		o.args = append(o.args, "--start", opensslTime(start), "--end", opensslTime(end))
+	}
+}
+
+// WithKey picks the key type: "ec" (P-256, the default) or "rsa" (2048 bits).
+func WithKey(kind string) Option {
+	return func(o *issueOptions) { o.args = append(o.args, "--key", kind) }
+}
+
+func opensslTime(t time.Time) string {
+	return t.UTC().Format("20060102150405Z")
+}
+
+// New creates a CA named name (its subject CN; "" for the default "certgal Test CA") in
+// t.TempDir(). It must be called from the test's goroutine, as must the methods.
+func New(t testing.TB, name string) *CA {
+	t.Helper()
+	script, err := scriptPath()
+	if err != nil {
+		t.Fatalf("catest: %v", err)
+	}
+	root := t.TempDir()
+	ca := &CA{
+		Dir:    filepath.Join(root, "ca"),
+		KeyDir: filepath.Join(root, "ca.keys"),
+		script: script,
+	}
+	ca.CertFile = filepath.Join(ca.Dir, "ca.pem")
+	args := []string{"init", ca.Dir}
+	if name != "" {
+		args = append(args, name)
+	}
+	ca.run(t, args...)
+	ca.Cert = parseCertFile(t, ca.CertFile)
+	return ca
+}
+
+// Issue issues a certificate for email (in the SAN rfc822Name only; the subject CN is the
+// local part) and returns it.
+func (ca *CA) Issue(t testing.TB, email string, opts ...Option) Issued {
+	t.Helper()
+	var o issueOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	out := ca.run(t, append([]string{"issue", ca.Dir, email}, o.args...)...)
+	serial := strings.TrimSpace(out)
+	if serial == "" {
+		t.Fatalf("catest: issue %s: no serial printed", email)
+	}
+	is := Issued{
+		Serial:   serial,
+		KeyFile:  filepath.Join(ca.KeyDir, serial+".key"),
+		CertFile: filepath.Join(ca.Dir, "newcerts", serial+".pem"),
+	}
+	is.DER = parseCertFile(t, is.CertFile).Raw
+	return is
+}
+
+// Revoke revokes the certificate with serial; reason is an openssl -crl_reason name
+// (keyCompromise, superseded, ...) or "" for none.
+func (ca *CA) Revoke(t testing.TB, serial, reason string) {
+	t.Helper()
+	args := []string{"revoke", ca.Dir, serial}
+	if reason != "" {
+		args = append(args, reason)
+	}
+	ca.run(t, args...)
+}
+
+// CRL writes a fresh CRL next to the CA directory (crl.pem, or crl.der when der is true),
+// replacing the previous one atomically, and returns its path.
+func (ca *CA) CRL(t testing.TB, der bool) string {
+	t.Helper()
+	path := filepath.Join(filepath.Dir(ca.Dir), "crl.pem")
+	args := []string{"crl", ca.Dir, path}
+	if der {
+		path = filepath.Join(filepath.Dir(ca.Dir), "crl.der")
+		args = []string{"crl", ca.Dir, path, "--der"}
+	}
+	ca.run(t, args...)
+	return path
+}
+
+// UpdateDB marks expired certificates E in index.txt (openssl ca -updatedb).
+func (ca *CA) UpdateDB(t testing.TB) {
+	t.Helper()
+	ca.run(t, "updatedb", ca.Dir)
+}
+
+// exitUnavailable is openssl-ca.sh's exit code when openssl is missing and cannot be installed.
+const exitUnavailable = 3
+
+func (ca *CA) run(t testing.TB, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // may apt-get install
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "bash", append([]string{ca.script}, args...)...)
+	cmd.Env = append(os.Environ(), "KEYDIR="+ca.KeyDir)
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == exitUnavailable {
+			msg := strings.TrimSpace(stderr.String())
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("catest: openssl is not available (CI=true requires it): %s", msg)
+			}
+			t.Skipf("catest: openssl is not available, skipping (CI=true makes this a failure): %s", msg)
+		}
+		t.Fatalf("catest: openssl-ca.sh %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+func parseCertFile(t testing.TB, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("catest: %v", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		t.Fatalf("catest: %s: no PEM certificate", path)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatalf("catest: %s: %v", path, err)
+	}
+	return cert
+}
+
+// scriptPath finds testdata/ca/openssl-ca.sh in the module root, the nearest directory above the
+// working directory (the test's package directory) that holds go.mod.
+func scriptPath() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "testdata", "ca", "openssl-ca.sh"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
