@@ -184,7 +184,9 @@ func (s *Syncer) apply(ctx context.Context, calc *calculator, entries []EntryPla
 		go func() {
 			defer wg.Done()
 			for e := range work {
-				wrote, err := s.applyEntry(ctx, calc, e)
+				// An entry once started is finished even when the pass is being
+				// stopped: the connection's timeout still bounds it.
+				wrote, err := s.applyEntry(context.WithoutCancel(ctx), calc, e)
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)

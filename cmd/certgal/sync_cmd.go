@@ -31,7 +31,7 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(cfg.Log, stderr)
-	p, err := newPipeline(ctx, cfg, log, prometheus.NewRegistry())
+	p, err := newPipeline(ctx, cfg, log, sync.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		fmt.Fprintf(stderr, "certgal sync: %v\n", err)
 		if errors.As(err, new(configError)) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/certgal/certgal/certsource"
@@ -50,7 +49,9 @@ type pipeline struct {
 // configError marks errors that are the configuration's fault (exit status 2).
 type configError struct{ error }
 
-func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, reg prometheus.Registerer) (*pipeline, error) {
+// newPipeline builds the pass for cfg. The metrics are created once per process
+// (a registry takes each metric once) and shared by every pipeline a reload builds.
+func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, m *sync.Metrics) (*pipeline, error) {
 	trust, err := certsource.LoadTrust(cfg.Trust.CAFiles)
 	if err != nil {
 		return nil, configError{err}
@@ -63,7 +64,7 @@ func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	s := sync.NewSyncer(src, dir, trust, policyFrom(cfg.Policy), log, sync.NewMetrics(reg))
+	s := sync.NewSyncer(src, dir, trust, policyFrom(cfg.Policy), log, m)
 	return &pipeline{syncer: s, dir: dir}, nil
 }
 
