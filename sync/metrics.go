@@ -66,3 +66,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	return m
 }
+
+// CountFailedPass counts a pass that failed before Syncer.Pass could run it,
+// such as one whose directory could not be dialled.
+func (m *Metrics) CountFailedPass(result string) {
+	m.passes.WithLabelValues(result).Inc()
+}

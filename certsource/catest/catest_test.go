@@ -290,3 +290,42 @@ func certPool(certs ...*x509.Certificate) *x509.CertPool {
 	}
 	return p
 }
+
+// TestIssueManyMatchesOpenSSL checks that the Go fast path leaves the CA as
+// `openssl ca` would: openssl itself can revoke what IssueMany issued, and the
+// index lines have the same shape as the script's.
+func TestIssueManyMatchesOpenSSL(t *testing.T) {
+	ca := New(t, "Bulk CA")
+	ref := ca.Issue(t, "ref@corp.example")
+	now := time.Now()
+	many := ca.IssueMany(t, []string{"a@corp.example", "b@corp.example"}, now.Add(-time.Hour), now.Add(24*time.Hour))
+	if len(many) != 2 {
+		t.Fatalf("issued %d", len(many))
+	}
+	for _, is := range many {
+		c, err := x509.ParseCertificate(is.DER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.CheckSignatureFrom(ca.Cert); err != nil {
+			t.Errorf("%s: %v", is.Serial, err)
+		}
+		if len(is.Serial) != len(ref.Serial) {
+			t.Errorf("serial %s has another length than openssl's %s", is.Serial, ref.Serial)
+		}
+	}
+	ca.Revoke(t, many[1].Serial, "keyCompromise")
+	index, err := os.ReadFile(filepath.Join(ca.Dir, "index.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(index)), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[2], "R\t") || !strings.HasPrefix(lines[1], "V\t") {
+		t.Errorf("index.txt after openssl revoked a bulk certificate:\n%s", index)
+	}
+	for _, l := range lines {
+		if f := strings.Split(l, "\t"); len(f) != 6 || len(f[1]) != 13 {
+			t.Errorf("index line %q does not look like openssl's", l)
+		}
+	}
+}

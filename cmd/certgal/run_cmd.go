@@ -2,11 +2,113 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"os/signal"
+	stdsync "sync"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/certgal/certgal/config"
 )
 
+// cmdRun is the daemon: a pass at start-up and on schedule, SIGHUP reloads the
+// configuration, SIGTERM/SIGINT stop it after the entry being written.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "certgal run: the daemon is not implemented yet; use `certgal sync` from a timer")
-	return exitUsage
+	path, err := parseFlags(flag.NewFlagSet("run", flag.ContinueOnError), args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "certgal run: %v\n", err)
+		return exitUsage
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitUsage
+	}
+	log := newLogger(cfg.Log, stderr)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d := newDaemon(path, log, reg)
+
+	// Configuration errors the loader cannot see (a CA file that does not parse,
+	// an unsupported source kind) stop the daemon at start-up, not at the first pass.
+	if _, err := newPipelineParts(cfg, log); err != nil {
+		fmt.Fprintf(stderr, "certgal run: %v\n", err)
+		return exitUsage
+	}
+
+	var ln net.Listener
+	if cfg.Metrics.Listen != "" {
+		if ln, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			fmt.Fprintf(stderr, "certgal run: metrics.listen: %v\n", err)
+			return exitFailed
+		}
+	}
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg stdsync.WaitGroup
+	errs := make(chan error, 2)
+	if ln != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := serve(ctx, newHTTPServer(opsHandler(d, reg)), ln, log); err != nil {
+				errs <- fmt.Errorf("metrics listener: %w", err)
+				stop()
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		watchReload(ctx, d)
+	}()
+	log.WithFields(map[string]any{"config": path, "schedule": cfg.Schedule, "metrics": cfg.Metrics.Listen, "version": versionString()}).Info("certgal started")
+	d.loop(ctx, cfg)
+	stop()
+	wg.Wait()
+	close(errs)
+	code := exitOK
+	for err := range errs {
+		fmt.Fprintf(stderr, "certgal run: %v\n", err)
+		code = exitFailed
+	}
+	log.Info("certgal stopped")
+	return code
+}
+
+// watchReload turns SIGHUP into a reload; an invalid file keeps the old configuration.
+func watchReload(ctx context.Context, d *daemon) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		cfg, err := config.LoadFile(d.path)
+		if err == nil {
+			_, err = newPipelineParts(cfg, d.log)
+		}
+		if err != nil {
+			d.log.WithError(err).Error("reload refused: invalid configuration; keeping the running one")
+			continue
+		}
+		select {
+		case d.reload <- cfg:
+		default: // a reload is already waiting for the loop: replace it
+			select {
+			case <-d.reload:
+			default:
+			}
+			d.reload <- cfg
+		}
+	}
 }

@@ -24,7 +24,10 @@ type world struct {
 	ca     *catest.CA
 	config string
 	extra  string // YAML appended to the policy section
-	crls   []string
+	head   string // YAML put before everything else (schedule, log)
+	// metricsListen is metrics.listen; "" disables the listener.
+	metricsListen string
+	crls          []string
 }
 
 func newWorld(t *testing.T) *world {
@@ -43,7 +46,7 @@ func (w *world) writeConfig() string {
 	if len(w.crls) > 0 {
 		crls = fmt.Sprintf("    crl_files: [%s]\n", strings.Join(w.crls, ", "))
 	}
-	cfg := fmt.Sprintf(`source:
+	cfg := w.head + fmt.Sprintf(`source:
   kind: openssl
   openssl:
     dir: %s
@@ -61,8 +64,8 @@ policy:
 %slookup:
   listen: ""
 metrics:
-  listen: ""
-`, w.ca.Dir, crls, w.ca.CertFile, w.slapd.LDAPSURL, w.slapd.CAFile, w.slapd.RootDN, pw, w.slapd.Suffix, w.extra)
+  listen: "%s"
+`, w.ca.Dir, crls, w.ca.CertFile, w.slapd.LDAPSURL, w.slapd.CAFile, w.slapd.RootDN, pw, w.slapd.Suffix, w.extra, w.metricsListen)
 	path := filepath.Join(dir, "certgal.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		w.t.Fatal(err)

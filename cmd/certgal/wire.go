@@ -49,22 +49,37 @@ type pipeline struct {
 // configError marks errors that are the configuration's fault (exit status 2).
 type configError struct{ error }
 
-// newPipeline builds the pass for cfg. The metrics are created once per process
-// (a registry takes each metric once) and shared by every pipeline a reload builds.
-func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, m *sync.Metrics) (*pipeline, error) {
+// sourceParts are the CA side of a pipeline: building them reads only local
+// files, so their errors are configuration errors.
+type sourceParts struct {
+	trust *certsource.Trust
+	src   certsource.Source
+}
+
+func newPipelineParts(cfg *config.Config, log logrus.FieldLogger) (sourceParts, error) {
 	trust, err := certsource.LoadTrust(cfg.Trust.CAFiles)
 	if err != nil {
-		return nil, configError{err}
+		return sourceParts{}, configError{err}
 	}
 	src, err := newSource(cfg.Source, trust, log)
 	if err != nil {
-		return nil, configError{err}
+		return sourceParts{}, configError{err}
+	}
+	return sourceParts{trust, src}, nil
+}
+
+// newPipeline builds the pass for cfg. The metrics are created once per process
+// (a registry takes each metric once) and shared by every pipeline a reload builds.
+func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, m *sync.Metrics) (*pipeline, error) {
+	parts, err := newPipelineParts(cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	dir, err := ldapgal.Open(ctx, cfg.Dir, log)
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	s := sync.NewSyncer(src, dir, trust, policyFrom(cfg.Policy), log, m)
+	s := sync.NewSyncer(parts.src, dir, parts.trust, policyFrom(cfg.Policy), log, m)
 	return &pipeline{syncer: s, dir: dir}, nil
 }
 
