@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/certgal/certgal/config"
+)
+
+// tool finds a validator from a Debian package; testdata/install-deps.sh installs it.
+func tool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing (Debian package %s; testdata/install-deps.sh installs it)", name, pkg)
+		}
+		t.Skipf("%s is missing (Debian package %s)", name, pkg)
+	}
+	return p
+}
+
+func TestDeploySystemdUnitVerifies(t *testing.T) {
+	analyze := tool(t, "systemd-analyze", "systemd")
+	bin := buildCertgal(t)
+	unit, err := os.ReadFile("../../deploy/systemd/certgal.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// verify checks that ExecStart exists: point it at the binary just built.
+	path := filepath.Join(t.TempDir(), "certgal.service")
+	os.WriteFile(path, bytes.ReplaceAll(unit, []byte("/usr/local/bin/certgal"), []byte(bin)), 0o644)
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	// systemd-analyze exits 0 on unknown keys and bad values; any output is a finding.
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	for _, want := range []string{"User=certgal", "NoNewPrivileges=yes", "ProtectSystem=strict", "LoadCredential=", "ReadOnlyPaths=", "ExecReload=/bin/kill -HUP $MAINPID"} {
+		if !bytes.Contains(unit, []byte(want)) {
+			t.Errorf("unit lacks %s", want)
+		}
+	}
+}
+
+func TestDeployAlertRules(t *testing.T) {
+	promtool := tool(t, "promtool", "prometheus")
+	for _, args := range [][]string{{"check", "rules", "certgal-rules.yaml"}, {"test", "rules", "certgal-rules_test.yaml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = "../../deploy/prometheus"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+func TestDeployKubernetesManifests(t *testing.T) {
+	f, err := os.Open("../../deploy/kubernetes/certgal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	var kinds []string
+	for {
+		var doc struct {
+			Kind string `yaml:"kind"`
+			Data map[string]string
+			Spec struct {
+				Replicas *int `yaml:"replicas"`
+				Template struct {
+					Spec struct {
+						SecurityContext struct {
+							RunAsNonRoot bool `yaml:"runAsNonRoot"`
+						} `yaml:"securityContext"`
+					}
+				}
+			}
+		}
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("manifest does not parse: %v", err)
+		}
+		kinds = append(kinds, doc.Kind)
+		switch doc.Kind {
+		case "Deployment":
+			if doc.Spec.Replicas == nil || *doc.Spec.Replicas != 1 || !doc.Spec.Template.Spec.SecurityContext.RunAsNonRoot {
+				t.Errorf("Deployment: want one replica running as non-root")
+			}
+		case "ConfigMap":
+			// The shipped configuration must only lack the files that live in the cluster.
+			_, err := config.Load([]byte(doc.Data["certgal.yaml"]))
+			var errs *config.Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("ConfigMap certgal.yaml: want only missing-file errors, got %v", err)
+			}
+			for _, e := range *errs {
+				if !strings.Contains(e.Msg, "no such file") {
+					t.Errorf("ConfigMap certgal.yaml: %s", e.Error())
+				}
+			}
+		}
+	}
+	sort.Strings(kinds)
+	want := "ConfigMap Deployment PodDisruptionBudget Secret Service Service ServiceMonitor"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Errorf("kinds %q, want %q", got, want)
+	}
+}
+
+// TestDeployQueriesUseExportedMetrics scrapes a real daemon and checks every
+// metric the dashboard and the alert rules query is one it exports.
+func TestDeployQueriesUseExportedMetrics(t *testing.T) {
+	bin := buildCertgal(t)
+	w := newWorld(t)
+	w.user("alice", "alice@corp.example")
+	w.ca.Issue(t, "alice@corp.example")
+	addr := freePort(t)
+	w.metricsListen = addr
+	d := startDaemon(t, bin, w.writeConfig())
+	var scrape string
+	eventually(t, 20*time.Second, "a scrape after the first pass", func() bool {
+		res, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		scrape = string(b)
+		return strings.Contains(scrape, `certgal_sync_passes_total{result="success"} 1`)
+	})
+	exported := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(scrape, -1) {
+		exported[m[1]] = true
+	}
+
+	var queries []string
+	dash, err := os.ReadFile("../../deploy/grafana/certgal-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var board struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(dash, &board); err != nil {
+		t.Fatalf("dashboard is not valid JSON: %v", err)
+	}
+	for _, p := range board.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, q := range p.Targets {
+			queries = append(queries, q.Expr)
+		}
+	}
+	rules, err := os.ReadFile("../../deploy/prometheus/certgal-rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups struct {
+		Groups []struct{ Rules []struct{ Expr string } }
+	}
+	if err := yaml.Unmarshal(rules, &groups); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups.Groups {
+		for _, r := range g.Rules {
+			queries = append(queries, r.Expr)
+		}
+	}
+	suffix := regexp.MustCompile(`_(bucket|sum|count)$`)
+	for _, q := range queries {
+		for _, name := range regexp.MustCompile(`\b(certgal_[a-z_]+|process_[a-z_]+)\b`).FindAllString(q, -1) {
+			if !exported[name] && !exported[suffix.ReplaceAllString(name, "")] {
+				t.Errorf("query uses %s, which the daemon does not export: %s", name, q)
+			}
+		}
+	}
+	d.cmd.Process.Signal(os.Interrupt)
+	d.wait(t, 15*time.Second)
+}
