@@ -1,0 +1,204 @@
+package certsource
+
+import (
+	"context"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/certgal/certgal/certsource/catest"
+	"github.com/certgal/certgal/config"
+)
+
+func newOpenSSL(t *testing.T, ca *catest.CA, crls ...string) (*OpenSSL, *test.Hook) {
+	t.Helper()
+	trust, err := LoadTrust([]string{ca.CertFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, hook := test.NewNullLogger()
+	return NewOpenSSL(config.OpenSSL{Dir: ca.Dir, CRLFiles: crls}, trust, log), hook
+}
+
+func serials(snap *Snapshot) []string {
+	var out []string
+	for _, c := range snap.Certificates {
+		out = append(out, strings.ToUpper(c.Cert.SerialNumber.Text(16))+":"+c.Status.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestOpenSSLReadsIndexAndCRL(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	a := ca.Issue(t, "alice@corp.example")
+	b := ca.Issue(t, "bob@corp.example")
+	ca.Revoke(t, b.Serial, "keyCompromise")
+	crl := ca.CRL(t, true)
+	src, hook := newOpenSSL(t, ca, crl)
+	snap, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{a.Serial + ":valid", b.Serial + ":revoked"}
+	sort.Strings(want)
+	if got := serials(snap); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("certificates %v, want %v", got, want)
+	}
+	for _, c := range snap.Certificates {
+		if c.Status == StatusRevoked && (c.Reason != "keyCompromise" || c.RevokedAt.IsZero()) {
+			t.Errorf("revocation of %s: reason %q at %v", b.Serial, c.Reason, c.RevokedAt)
+		}
+	}
+	if len(snap.Revocations) != 1 || strings.ToUpper(snap.Revocations[0].Serial.Text(16)) != b.Serial || snap.Revocations[0].Reason != "keyCompromise" {
+		t.Errorf("CRL revocations %+v", snap.Revocations)
+	}
+	if len(snap.Problems) != 0 || len(hook.Entries) != 0 {
+		t.Errorf("problems %v, log %d lines", snap.Problems, len(hook.Entries))
+	}
+}
+
+func TestOpenSSLSkipsBrokenInputAndGoesOn(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	good := ca.Issue(t, "alice@corp.example")
+	broken := ca.Issue(t, "bob@corp.example")
+	missing := ca.Issue(t, "carol@corp.example")
+	swapped := ca.Issue(t, "dave@corp.example")
+	keyed := ca.Issue(t, "erin@corp.example")
+	os.WriteFile(broken.CertFile, []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"), 0o644)
+	os.Remove(missing.CertFile)
+	os.WriteFile(swapped.CertFile, mustRead(t, good.CertFile), 0o644)
+	// A key where a certificate should be: refused, and its content never logged.
+	os.WriteFile(keyed.CertFile, mustRead(t, keyed.KeyFile), 0o644)
+	index := filepath.Join(ca.Dir, "index.txt")
+	f, _ := os.OpenFile(index, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("this is not an index line\nV\t271125120000Z\t\tZZ\tunknown\t/CN=x\n")
+	f.Close()
+	otherCRL := catest.New(t, "Other CA").CRL(t, false)
+	badCRL := filepath.Join(t.TempDir(), "bad.crl")
+	os.WriteFile(badCRL, []byte("garbage"), 0o644)
+
+	src, hook := newOpenSSL(t, ca, otherCRL, badCRL, "does-not-exist.crl")
+	snap, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatalf("broken input must not fail the read: %v", err)
+	}
+	if got := serials(snap); len(got) != 1 || got[0] != good.Serial+":valid" {
+		t.Errorf("certificates %v, want only %s", got, good.Serial)
+	}
+	want := map[string]int{"bad_index_line": 2, "bad_certificate": 2, "missing_certificate": 1, "serial_mismatch": 1, "bad_crl": 2, "missing_crl": 1}
+	for k, v := range want {
+		if snap.Problems[k] != v {
+			t.Errorf("problem %s counted %d, want %d (all: %v)", k, snap.Problems[k], v, snap.Problems)
+		}
+	}
+	key := string(mustRead(t, keyed.KeyFile))
+	for _, e := range hook.Entries {
+		if e.Level != logrus.WarnLevel || e.Data["reason"] == nil {
+			t.Errorf("log line without level warning and a reason: %v", e.Data)
+		}
+		for _, v := range e.Data {
+			if s, ok := v.(string); ok && (strings.Contains(s, "PRIVATE KEY") || strings.Contains(key, s) && len(s) > 40) {
+				t.Errorf("log line carries key material: %v", e.Data)
+			}
+		}
+	}
+}
+
+func TestOpenSSLNeverOpensPrivate(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	a := ca.Issue(t, "alice@corp.example")
+	// An index line pointing into private/ (or out of the CA dir) is refused:
+	// the certificate is then looked up in newcerts/ as usual.
+	index := filepath.Join(ca.Dir, "index.txt")
+	data := strings.Replace(string(mustRead(t, index)), "\tunknown\t", "\tprivate/ca.key\t", 1)
+	os.WriteFile(index, []byte(data), 0o644)
+	os.Chmod(filepath.Join(ca.Dir, "private"), 0) // root ignores this; the path check must not
+	defer os.Chmod(filepath.Join(ca.Dir, "private"), 0o700)
+	src, _ := newOpenSSL(t, ca, "private/crl.pem", "../outside.crl")
+	snap, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Certificates) != 1 || !strings.HasSuffix(snap.Certificates[0].Origin, "newcerts/"+a.Serial+".pem") {
+		t.Errorf("certificate read from %v", snap.Certificates)
+	}
+	if snap.Problems["bad_crl"] != 2 {
+		t.Errorf("CRL paths into private/ or out of the CA dir: problems %v", snap.Problems)
+	}
+	for _, p := range []string{"private/ca.key", "../x", "/etc/passwd"} {
+		if got, ok := src.inside(p); ok && strings.Contains(got, "private") {
+			t.Errorf("inside(%q) = %q", p, got)
+		}
+	}
+	if _, ok := src.inside("private/../private/ca.key"); ok {
+		t.Error("private/ reached through ..")
+	}
+}
+
+func TestOpenSSLEasyRSALayout(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	a := ca.Issue(t, "alice@corp.example")
+	// easy-rsa keeps issued/<name>.crt (with openssl's text dump before the PEM block).
+	issued := filepath.Join(ca.Dir, "issued")
+	os.Mkdir(issued, 0o755)
+	text := append([]byte("Certificate:\n    Data: ...\n"), mustRead(t, a.CertFile)...)
+	os.WriteFile(filepath.Join(issued, "alice.crt"), text, 0o644)
+	os.RemoveAll(filepath.Join(ca.Dir, "newcerts"))
+	src, _ := newOpenSSL(t, ca)
+	snap, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := serials(snap); len(got) != 1 || got[0] != a.Serial+":valid" {
+		t.Errorf("easy-rsa layout: %v", got)
+	}
+}
+
+func TestOpenSSLParsesEachCertificateOnce(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	ca.IssueMany(t, []string{"a@corp.example", "b@corp.example"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	src, _ := newOpenSSL(t, ca)
+	first, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byOrigin := map[string]*x509.Certificate{}
+	for _, c := range first.Certificates {
+		byOrigin[c.Origin] = c.Cert
+	}
+	for _, c := range second.Certificates {
+		if byOrigin[c.Origin] != c.Cert {
+			t.Errorf("%s parsed again on the second read", c.Origin)
+		}
+	}
+}
+
+func TestOpenSSLMissingIndexIsAnError(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	os.Remove(filepath.Join(ca.Dir, "index.txt"))
+	src, _ := newOpenSSL(t, ca)
+	if _, err := src.Read(context.Background()); err == nil || !strings.Contains(err.Error(), "index.txt") {
+		t.Errorf("Read without index.txt: %v", err)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
