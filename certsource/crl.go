@@ -32,9 +32,22 @@ func ParseCRL(data []byte, trust *Trust, now time.Time) ([]Revocation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse CRL: %w", err)
 	}
+	_, revs, err := verifyCRL(crl, trust)
+	if err != nil {
+		return nil, err
+	}
+	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+		return revs, fmt.Errorf("%w (nextUpdate %s)", ErrStaleCRL, crl.NextUpdate.UTC().Format(time.RFC3339))
+	}
+	return revs, nil
+}
+
+// verifyCRL checks a parsed CRL's signature against trust and returns its
+// issuer and revocations; it does not look at nextUpdate.
+func verifyCRL(crl *x509.RevocationList, trust *Trust) (IssuerID, []Revocation, error) {
 	issuer, ok := trust.CRLIssuer(crl)
 	if !ok {
-		return nil, fmt.Errorf("CRL issued by %q does not verify against trust.ca_files", crl.Issuer.String())
+		return "", nil, fmt.Errorf("CRL issued by %q does not verify against trust.ca_files", crl.Issuer.String())
 	}
 	revs := make([]Revocation, 0, len(crl.RevokedCertificateEntries))
 	for _, e := range crl.RevokedCertificateEntries {
@@ -44,8 +57,5 @@ func ParseCRL(data []byte, trust *Trust, now time.Time) ([]Revocation, error) {
 		}
 		revs = append(revs, Revocation{Issuer: issuer, Serial: e.SerialNumber, RevokedAt: e.RevocationTime, Reason: crlReasons[e.ReasonCode]})
 	}
-	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
-		return revs, fmt.Errorf("%w (nextUpdate %s)", ErrStaleCRL, crl.NextUpdate.UTC().Format(time.RFC3339))
-	}
-	return revs, nil
+	return issuer, revs, nil
 }
