@@ -18,6 +18,11 @@ type Policy struct {
 	MaxDeletes int
 	// MaxValueBytes is the largest value the directory accepts (AD: 32768); 0 is no limit.
 	MaxValueBytes int
+	// SMIME is what becomes of userSMIMECertificate blobs (policy.smime_attribute).
+	SMIME SMIMEMode
+	// SMIMEWholeAttribute says the directory can only replace or delete
+	// userSMIMECertificate whole, never one value (OpenLDAP: no equality rule).
+	SMIMEWholeAttribute bool
 }
 
 // Known is a certificate the CA store knows, with the store's verdict.
@@ -31,6 +36,8 @@ type User struct {
 	DN        string
 	Addresses []string
 	Values    []*Cert
+	// SMIME are the user's userSMIMECertificate blobs.
+	SMIME []*Blob
 }
 
 // Input is everything Calculate decides from. It holds values only; building it
@@ -62,8 +69,8 @@ func (c *calculator) plan() *Plan {
 		if len(e.desired) > 0 {
 			p.Published = append(p.Published, Published{Addresses: c.ownAddresses(in.Users[i]), Certs: e.desired})
 		}
-		removes += len(e.Removes)
-		if len(e.Adds)+len(e.Removes) > 0 {
+		removes += e.removals()
+		if !e.empty() {
 			p.Entries = append(p.Entries, e)
 		}
 	}

@@ -12,18 +12,33 @@ type Entry struct {
 	Addresses []string
 	// Certificates are the values of userCertificate.
 	Certificates [][]byte
+	// SMIME are the values of userSMIMECertificate (PKCS#7 blobs).
+	SMIME [][]byte
 }
 
-// Modification is the one modify a changed entry gets: exact values out, new values in.
+// Modification is the one modify a changed entry gets: exact values out, new
+// values in, for userCertificate and userSMIMECertificate alike.
 type Modification struct {
 	DN     string
 	Add    [][]byte
 	Delete [][]byte
+	// SMIMEAdd and SMIMEDelete are exact userSMIMECertificate values.
+	SMIMEAdd    [][]byte
+	SMIMEDelete [][]byte
+	// SMIMEReplace replaces userSMIMECertificate whole with SMIMEAdd (none:
+	// removes the attribute), for directories that cannot delete one value.
+	SMIMEReplace bool
 }
 
 // ErrConflict wraps a modify that failed because someone else changed the same
 // values first (LDAP results 20 and 16): re-read the entry and plan it again.
 var ErrConflict = errors.New("entry changed concurrently")
+
+// ErrValueRejected wraps a modify the directory refused because of a value it
+// adds (LDAP results 21 invalidAttributeSyntax and 19 constraintViolation: AD
+// answers so to a value above the attribute's rangeUpper). Nothing of that
+// modify was written.
+var ErrValueRejected = errors.New("directory refused a value")
 
 // Directory is what a pass needs from the directory; ldapgal implements it.
 type Directory interface {

@@ -21,6 +21,7 @@ type Syncer struct {
 	log     logrus.FieldLogger
 	metrics *Metrics
 	classes *Classifier
+	blobs   *blobCache
 	// Workers is how many entries are modified at once.
 	Workers int
 	// Progress, when set, is updated during the pass.
@@ -30,7 +31,7 @@ type Syncer struct {
 
 // NewSyncer wires a Syncer.
 func NewSyncer(src certsource.Source, dir Directory, trust *certsource.Trust, pol Policy, log logrus.FieldLogger, m *Metrics) *Syncer {
-	return &Syncer{source: src, dir: dir, policy: pol, log: log, metrics: m, classes: NewClassifier(trust), Workers: 4, now: time.Now}
+	return &Syncer{source: src, dir: dir, policy: pol, log: log, metrics: m, classes: NewClassifier(trust), blobs: newBlobCache(), Workers: 4, now: time.Now}
 }
 
 // Result is the outcome of one pass.
@@ -73,6 +74,7 @@ func (s *Syncer) Pass(ctx context.Context, dryRun bool) (*Result, error) {
 
 func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	defer s.classes.EndPass()
+	defer s.blobs.endPass()
 	now := s.now()
 	snap, err := s.source.Read(ctx)
 	if err != nil {
@@ -138,6 +140,9 @@ func (s *Syncer) user(e Entry) User {
 	for i, v := range e.Certificates {
 		u.Values[i] = s.classes.DER(v)
 	}
+	for _, v := range e.SMIME {
+		u.SMIME = append(u.SMIME, s.blobs.get(v, s.classes))
+	}
 	return u
 }
 
@@ -190,7 +195,8 @@ func (s *Syncer) apply(ctx context.Context, calc *calculator, entries []EntryPla
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
-				} else if wrote {
+				}
+				if wrote {
 					applied++
 				}
 				mu.Unlock()
@@ -225,18 +231,47 @@ func (s *Syncer) applyEntry(ctx context.Context, calc *calculator, e EntryPlan) 
 			err = fmt.Errorf("re-read %s after conflict: %w", e.DN, rerr)
 		} else {
 			e, _ = calc.planUser(s.user(fresh))
-			if len(e.Adds)+len(e.Removes) == 0 {
+			if e.empty() {
 				return false, nil
 			}
 			err = s.write(ctx, e)
 		}
 	}
+	wrote := err == nil
+	if errors.Is(err, ErrValueRejected) {
+		wrote, err = s.writeWithoutAdds(ctx, e, err)
+	}
 	if err != nil {
 		s.metrics.entryErrors.Inc()
-		s.log.WithFields(logrus.Fields{"dn": e.DN, "error": err.Error()}).Error("entry not written")
-		return false, err
+		msg := "entry not written"
+		if wrote {
+			msg = "entry written in part"
+		}
+		s.log.WithFields(logrus.Fields{"dn": e.DN, "error": err.Error()}).Error(msg)
+		return wrote, err
 	}
 	return true, nil
+}
+
+// writeWithoutAdds is the fallback when the directory refused a value e adds
+// (MaxValueBytes catches the limits certgal knows; this is for the others):
+// the entry's other changes are written without the adds, so a revoked value
+// still leaves. The entry still counts as failed, as its new values are missing.
+func (s *Syncer) writeWithoutAdds(ctx context.Context, e EntryPlan, rejected error) (bool, error) {
+	for _, c := range append(e.Adds[:len(e.Adds):len(e.Adds)], e.SMIMEAdds...) {
+		s.metrics.skipped.WithLabelValues(ReasonValueRejected).Inc()
+		s.log.WithFields(logrus.Fields{"dn": c.DN, "email": c.Email, "serial": c.Serial, "sha256": c.SHA256,
+			"attribute": c.Attribute, "reason": ReasonValueRejected}).Warn("skip")
+	}
+	rest := e.withoutAdds()
+	if rest.empty() {
+		return false, rejected
+	}
+	s.log.WithField("dn", e.DN).Warn("directory refused a new value; writing the entry's other changes without it")
+	if err := s.write(ctx, rest); err != nil {
+		return false, errors.Join(rejected, fmt.Errorf("modify %s without its new values: %w", e.DN, err))
+	}
+	return true, fmt.Errorf("%w; the entry's removals were written without its new values", rejected)
 }
 
 func (s *Syncer) write(ctx context.Context, e EntryPlan) error {
@@ -247,12 +282,23 @@ func (s *Syncer) write(ctx context.Context, e EntryPlan) error {
 			return fmt.Errorf("modify %s: refusing to remove serial %s: not issued by a trusted CA", e.DN, c.Serial)
 		}
 	}
+	for _, c := range e.SMIMERemoves {
+		if !c.blob.owned() {
+			return fmt.Errorf("modify %s: refusing to remove %s blob %s: it holds a certificate certgal does not own", e.DN, AttrSMIME, c.SHA256)
+		}
+	}
 	if err := s.dir.Modify(ctx, e.Modification()); err != nil {
 		return err
 	}
-	for _, c := range append(e.Removes[:len(e.Removes):len(e.Removes)], e.Adds...) {
+	lines := append(e.Removes[:len(e.Removes):len(e.Removes)], e.Adds...)
+	lines = append(append(lines, e.SMIMERemoves...), e.SMIMEAdds...)
+	for _, c := range lines {
 		s.metrics.changes.WithLabelValues(string(c.Action)).Inc()
-		s.log.WithFields(logrus.Fields{"dn": c.DN, "email": c.Email, "serial": c.Serial, "issuer": c.Issuer, "reason": c.Reason}).Info(string(c.Action))
+		f := logrus.Fields{"dn": c.DN, "email": c.Email, "serial": c.Serial, "issuer": c.Issuer, "reason": c.Reason}
+		if c.Attribute != "" {
+			f["attribute"], f["sha256"] = c.Attribute, c.SHA256
+		}
+		s.log.WithFields(f).Info(string(c.Action))
 	}
 	return nil
 }

@@ -36,7 +36,23 @@ const (
 	ReasonUnusablePrefx = "unusable_"
 	ReasonTooLarge      = "value_too_large"
 	ReasonFrozen        = "issuer_frozen"
+
+	// userSMIMECertificate (policy.smime_attribute). A blob is stale when every
+	// certificate in it is certgal's and none should still be published.
+	ReasonStaleSMIME    = "stale_smime"    // skip (report, or not removable here) or remove
+	ReasonManagedSMIME  = "managed_smime"  // add: the certs-only PKCS#7 of the desired certificates
+	ReasonReplacedSMIME = "replaced_smime" // remove: an owned blob the managed one replaces
+	ReasonBrokenSMIME   = "broken_smime"   // skip: not a PKCS#7 SignedData with certificates; never deleted
+	ReasonForeignSMIME  = "foreign_smime"  // skip: the attribute holds a blob certgal does not own and can only be replaced whole
+
+	// ReasonValueRejected counts (metric and log, not a plan line) values the
+	// directory refused when written, e.g. beyond a size limit certgal did not know.
+	ReasonValueRejected = "value_rejected"
 )
+
+// AttrSMIME names the attribute of a plan line about Outlook's blob; lines
+// about userCertificate carry no attribute.
+const AttrSMIME = "userSMIMECertificate"
 
 // Change is one line of a plan.
 type Change struct {
@@ -47,8 +63,13 @@ type Change struct {
 	Issuer string `json:"issuer"`
 	Reason string `json:"reason"`
 	SHA256 string `json:"sha256"`
+	// Attribute is AttrSMIME for a line about a userSMIMECertificate blob; its
+	// SHA256 is then the whole blob's, and Email, Serial and Issuer those of
+	// the blob's first certificate.
+	Attribute string `json:"attribute,omitempty"`
 
 	cert *Cert
+	blob *Blob
 }
 
 func newChange(a Action, dn, email string, c *Cert, reason string) Change {
@@ -56,25 +77,80 @@ func newChange(a Action, dn, email string, c *Cert, reason string) Change {
 		Reason: reason, SHA256: hex.EncodeToString(c.Hash[:]), cert: c}
 }
 
+func newBlobChange(a Action, dn string, b *Blob, reason string) Change {
+	c := Change{Action: a, DN: dn, Reason: reason, SHA256: hex.EncodeToString(b.Hash[:]), Attribute: AttrSMIME, blob: b}
+	if first := b.first(); first != nil {
+		c.Email, c.Serial, c.Issuer = firstEmail(first), first.SerialHex, first.IssuerName
+	}
+	return c
+}
+
 // EntryPlan is the one modify a changed entry gets.
 type EntryPlan struct {
 	DN      string
 	Adds    []Change
 	Removes []Change
+	// SMIMEAdds and SMIMERemoves are userSMIMECertificate blobs, written in
+	// the same modify as the certificates.
+	SMIMEAdds    []Change
+	SMIMERemoves []Change
+	// SMIMEReplace writes userSMIMECertificate whole: its values become
+	// SMIMEAdds' blobs (none: the attribute goes). SMIMERemoves then lists
+	// every blob the entry held, each one certgal's.
+	SMIMEReplace bool
 
 	desired []*Cert
 }
 
+func (e EntryPlan) empty() bool {
+	return len(e.Adds)+len(e.Removes)+len(e.SMIMEAdds)+len(e.SMIMERemoves) == 0
+}
+
+func (e EntryPlan) removals() int { return len(e.Removes) + len(e.SMIMERemoves) }
+
 // Modification turns the entry plan into the values to write.
 func (e EntryPlan) Modification() Modification {
-	m := Modification{DN: e.DN}
+	m := Modification{DN: e.DN, SMIMEReplace: e.SMIMEReplace}
 	for _, c := range e.Adds {
 		m.Add = append(m.Add, c.cert.DER)
 	}
 	for _, c := range e.Removes {
 		m.Delete = append(m.Delete, c.cert.DER)
 	}
+	for _, c := range e.SMIMEAdds {
+		m.SMIMEAdd = append(m.SMIMEAdd, c.blob.DER)
+	}
+	if !e.SMIMEReplace {
+		for _, c := range e.SMIMERemoves {
+			m.SMIMEDelete = append(m.SMIMEDelete, c.blob.DER)
+		}
+	}
 	return m
+}
+
+// withoutAdds is what is left of e once the directory refused a value it
+// adds: removals that do not depend on an add (revoked, expired, stale blobs).
+// Superseded values stay, as their successor did not arrive.
+func (e EntryPlan) withoutAdds() EntryPlan {
+	r := EntryPlan{DN: e.DN}
+	for _, c := range e.Removes {
+		if c.Reason != ReasonSuperseded {
+			r.Removes = append(r.Removes, c)
+		}
+	}
+	switch {
+	case e.SMIMEReplace && len(e.SMIMEAdds) > 0:
+		// The old blobs were to be replaced, not just removed: keep them all.
+	case e.SMIMEReplace:
+		r.SMIMEReplace, r.SMIMERemoves = true, e.SMIMERemoves
+	default:
+		for _, c := range e.SMIMERemoves {
+			if c.Reason == ReasonStaleSMIME {
+				r.SMIMERemoves = append(r.SMIMERemoves, c)
+			}
+		}
+	}
+	return r
 }
 
 // Plan is what a pass will do (or, with -dry-run, would do).
@@ -98,19 +174,21 @@ type Published struct {
 // Counts returns the number of adds, removes and skips.
 func (p *Plan) Counts() (adds, removes, skips int) {
 	for _, e := range p.Entries {
-		adds += len(e.Adds)
-		removes += len(e.Removes)
+		adds += len(e.Adds) + len(e.SMIMEAdds)
+		removes += e.removals()
 	}
 	return adds, removes, len(p.Skips)
 }
 
-// Changes lists every line of the plan: per entry removes then adds, sorted by
-// DN, then the skips.
+// Changes lists every line of the plan: per entry removes then adds, then the
+// userSMIMECertificate removes and adds, sorted by DN, then the skips.
 func (p *Plan) Changes() []Change {
 	var out []Change
 	for _, e := range p.Entries {
 		out = append(out, e.Removes...)
 		out = append(out, e.Adds...)
+		out = append(out, e.SMIMERemoves...)
+		out = append(out, e.SMIMEAdds...)
 	}
 	return append(out, p.Skips...)
 }
@@ -137,7 +215,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 		if dn == "" {
 			dn = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\tserial=%s\tissuer=%q\treason=%s\n", c.Action, dn, c.Email, c.Serial, c.Issuer, c.Reason)
+		attr := ""
+		if c.Attribute != "" {
+			attr = "\tattribute=" + c.Attribute
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\tserial=%s\tissuer=%q\treason=%s%s\n", c.Action, dn, c.Email, c.Serial, c.Issuer, c.Reason, attr)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

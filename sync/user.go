@@ -1,12 +1,49 @@
 package sync
 
+// fate is what the rules make of one owned or foreign value on a user.
+type fate int
+
+const (
+	fateStays      fate = iota // kept whatever is published (foreign, broken, frozen, in grace, not yet valid)
+	fateUnknown                // owned, unknown to the source: kept and reported
+	fateCandidate              // one of the certificates to publish
+	fateRevoked                // owned and revoked: leaves
+	fateExpired                // owned and expired past grace: leaves
+	fateSuperseded             // owned and valid, but not what is published: leaves once a desired one stays
+)
+
+// judge applies the per-value rules to v. isCandidate holds the certificates
+// the user should get, before max_values.
+func (c *calculator) judge(v *Cert, isCandidate map[[32]byte]bool) fate {
+	pol, now := c.in.Policy, c.in.Now
+	_, known := c.known[v.key()]
+	switch {
+	case v.Broken || !v.Owned() || c.in.Frozen[v.Issuer] != "":
+		return fateStays
+	case isCandidate[v.Hash]:
+		return fateCandidate
+	case c.revoked(v):
+		return fateRevoked
+	case now.After(v.NotAfter.Add(pol.ExpiredGrace)):
+		return fateExpired
+	case now.After(v.NotAfter):
+		return fateStays
+	case !known:
+		return fateUnknown
+	case now.Before(v.NotBefore):
+		return fateStays
+	}
+	return fateSuperseded
+}
+
 // planUser applies the per-entry rules to one user: which owned values leave,
-// which desired certificates arrive. Values certgal does not own always stay.
-// The skips it returns are reports about this user (unknown values, max_values).
+// which desired certificates arrive, and what becomes of the user's
+// userSMIMECertificate blobs. Values certgal does not own always stay.
+// The skips it returns are reports about this user (unknown values, max_values, blobs).
 func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 	e := EntryPlan{DN: u.DN}
 	var skips []Change
-	pol, now := c.in.Policy, c.in.Now
+	pol := c.in.Policy
 
 	desired := c.candidates[u.DN]
 	if !pol.KeepAll && len(desired) > 1 {
@@ -30,23 +67,18 @@ func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 	var superseded []*Cert
 	for _, v := range u.Values {
 		present[v.Hash] = true
-		_, known := c.known[v.key()]
-		switch {
-		case v.Broken || !v.Owned() || c.in.Frozen[v.Issuer] != "":
+		switch c.judge(v, isCandidate) {
+		case fateStays:
 			staying++
-		case isCandidate[v.Hash]:
-		case c.revoked(v):
+		case fateCandidate:
+		case fateRevoked:
 			e.Removes = append(e.Removes, newChange(ActionRemove, u.DN, firstEmail(v), v, ReasonRevoked))
-		case now.After(v.NotAfter.Add(pol.ExpiredGrace)):
+		case fateExpired:
 			e.Removes = append(e.Removes, newChange(ActionRemove, u.DN, firstEmail(v), v, ReasonExpired))
-		case now.After(v.NotAfter):
-			staying++
-		case !known:
+		case fateUnknown:
 			staying++
 			skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(v), v, ReasonUnknownOwned))
-		case now.Before(v.NotBefore):
-			staying++
-		default:
+		case fateSuperseded:
 			superseded = append(superseded, v)
 		}
 	}
@@ -74,6 +106,7 @@ func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 		}
 	}
 	e.desired = desired
+	skips = append(skips, c.planSMIME(u, &e, isCandidate)...)
 	return e, skips
 }
 

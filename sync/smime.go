@@ -1,0 +1,356 @@
+package sync
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	stdsync "sync"
+
+	"github.com/smallstep/pkcs7"
+)
+
+// SMIMEMode is what certgal does with userSMIMECertificate, the PKCS#7 blob
+// Outlook's "Publish to GAL" writes and prefers over userCertificate.
+type SMIMEMode int
+
+// The values of policy.smime_attribute.
+const (
+	// SMIMEReport reports blobs that hold only certgal's certificates and none
+	// that should still be published, and changes nothing.
+	SMIMEReport SMIMEMode = iota
+	// SMIMERemoveStale deletes such blobs.
+	SMIMERemoveStale
+	// SMIMEManage keeps one certs-only PKCS#7 of the desired certificates in
+	// the attribute, replacing certgal's other blobs.
+	SMIMEManage
+)
+
+// ParseSMIMEMode reads policy.smime_attribute; "" is report.
+func ParseSMIMEMode(s string) (SMIMEMode, error) {
+	switch s {
+	case "", "report":
+		return SMIMEReport, nil
+	case "remove-stale":
+		return SMIMERemoveStale, nil
+	case "manage":
+		return SMIMEManage, nil
+	}
+	return SMIMEReport, fmt.Errorf("policy.smime_attribute: %q is not report, remove-stale or manage", s)
+}
+
+// Blob is one userSMIMECertificate value as the reconcile sees it.
+type Blob struct {
+	Hash [32]byte
+	DER  []byte
+	// Broken says the value is not a PKCS#7 SignedData holding certificates.
+	// A broken blob is reported and never deleted: certgal cannot tell whose it is.
+	Broken bool
+	// Leaves are the end-entity certificates: the keys senders encrypt to.
+	// CA certificates (the chain Outlook may add) are not leaves and do not
+	// make a blob anyone's.
+	Leaves []*Cert
+	// certs holds the SHA-256 of every certificate in the blob, chain included.
+	certs [][32]byte
+}
+
+// owned reports whether every key in b is certgal's, which lets certgal delete it.
+func (b *Blob) owned() bool {
+	if b.Broken || len(b.Leaves) == 0 {
+		return false
+	}
+	for _, x := range b.Leaves {
+		if !x.Owned() {
+			return false
+		}
+	}
+	return true
+}
+
+// holdsExactly reports whether b holds the certificates certs and nothing else.
+func (b *Blob) holdsExactly(certs []*Cert) bool {
+	if b.Broken || len(b.certs) != len(certs) {
+		return false
+	}
+	for _, x := range certs {
+		if !slices.Contains(b.certs, x.Hash) {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *Blob) first() *Cert {
+	if len(b.Leaves) > 0 {
+		return b.Leaves[0]
+	}
+	return nil
+}
+
+// ParseSMIME reads a userSMIMECertificate value: the certificates of a PKCS#7
+// SignedData (BER or DER, signed or certs-only). It never panics on hostile
+// input; a value without certificates is an error.
+func ParseSMIME(der []byte) (certs []*x509.Certificate, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			certs, err = nil, fmt.Errorf("parse PKCS#7: %v", r)
+		}
+	}()
+	if err := wholeValue(der); err != nil {
+		return nil, fmt.Errorf("parse PKCS#7: %w", err)
+	}
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse PKCS#7: %w", err)
+	}
+	if len(p7.Certificates) == 0 {
+		return nil, errors.New("parse PKCS#7: no certificates (not a SignedData, or an empty one)")
+	}
+	return p7.Certificates, nil
+}
+
+// wholeValue checks that the outer DER SEQUENCE of der spans all of it: the
+// PKCS#7 parser tolerates bytes after it, which no honest blob carries. A BER
+// indefinite length is left to the parser.
+func wholeValue(der []byte) error {
+	if len(der) < 2 || der[0] != 0x30 {
+		return errors.New("not a SEQUENCE")
+	}
+	n, head := int(der[1]), 2
+	switch {
+	case n == 0x80:
+		return nil
+	case n > 0x80:
+		k := n & 0x7f
+		if k > 4 || len(der) < 2+k {
+			return errors.New("bad length")
+		}
+		n, head = 0, 2+k
+		for _, b := range der[2 : 2+k] {
+			n = n<<8 | int(b)
+		}
+	}
+	if head+n != len(der) {
+		return fmt.Errorf("%d bytes after the value", len(der)-head-n)
+	}
+	return nil
+}
+
+// EncodeSMIME writes certs as a certs-only PKCS#7 SignedData (DER), the form
+// `openssl crl2pkcs7 -nocrl` makes and Outlook reads, in the given order.
+func EncodeSMIME(certs []*Cert) ([]byte, error) {
+	var concat bytes.Buffer
+	for _, x := range certs {
+		if len(x.DER) == 0 {
+			return nil, fmt.Errorf("encode PKCS#7: certificate %s has no DER", x.SerialHex)
+		}
+		concat.Write(x.DER)
+	}
+	der, err := pkcs7.DegenerateCertificate(concat.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("encode PKCS#7: %w", err)
+	}
+	return der, nil
+}
+
+// NewBlob classifies a userSMIMECertificate value with classify, which turns
+// each certificate found in it into a Cert (a Classifier's Parsed, say).
+func NewBlob(der []byte, classify func(x *x509.Certificate, hash [32]byte) *Cert) *Blob {
+	b := &Blob{Hash: sha256.Sum256(der), DER: der}
+	certs, err := ParseSMIME(der)
+	if err != nil {
+		b.Broken = true
+		return b
+	}
+	for _, x := range certs {
+		h := sha256.Sum256(x.Raw)
+		b.certs = append(b.certs, h)
+		if !x.IsCA {
+			b.Leaves = append(b.Leaves, classify(x, h))
+		}
+	}
+	return b
+}
+
+// managedBlob is the blob certgal writes under policy manage: its DER is the
+// certs-only PKCS#7 of desired, its leaves the desired certificates.
+func managedBlob(desired []*Cert) (*Blob, error) {
+	der, err := EncodeSMIME(desired)
+	if err != nil {
+		return nil, err
+	}
+	b := &Blob{Hash: sha256.Sum256(der), DER: der, Leaves: desired}
+	for _, x := range desired {
+		b.certs = append(b.certs, x.Hash)
+	}
+	return b, nil
+}
+
+// planSMIME decides what becomes of u's userSMIMECertificate blobs and writes
+// it into e, next to the userCertificate changes, so one modify carries both.
+// e.desired must be final. It is part of Calculate: a pure function of its input.
+//
+// A blob is stale when every certificate in it is certgal's and each of them
+// would leave userCertificate too (revoked, expired past grace, or superseded
+// by a certificate that is published). Blobs certgal does not own, and broken
+// ones, are never deleted. Where the directory can only replace the attribute
+// whole (OpenLDAP), certgal writes it only when every blob in it is certgal's.
+func (c *calculator) planSMIME(u User, e *EntryPlan, isCandidate map[[32]byte]bool) []Change {
+	pol := c.in.Policy
+	var skips []Change
+	var stale, owned, others []*Blob
+	for _, b := range u.SMIME {
+		switch {
+		case b.Broken:
+			skips = append(skips, newBlobChange(ActionSkip, u.DN, b, ReasonBrokenSMIME))
+			others = append(others, b)
+		case !b.owned():
+			others = append(others, b)
+		case c.staleBlob(b, isCandidate, e.desired):
+			stale = append(stale, b)
+			owned = append(owned, b)
+		default:
+			owned = append(owned, b)
+		}
+	}
+	report := func(blobs []*Blob) {
+		for _, b := range blobs {
+			skips = append(skips, newBlobChange(ActionSkip, u.DN, b, ReasonStaleSMIME))
+		}
+	}
+	remove := func(b *Blob, reason string) {
+		// Ownership decides; checked again right before writing.
+		e.SMIMERemoves = append(e.SMIMERemoves, newBlobChange(ActionRemove, u.DN, b, reason))
+	}
+
+	mode := pol.SMIME
+	if mode == SMIMEManage && len(e.desired) == 0 {
+		// Nothing to publish: certgal's blobs leave when stale, as with remove-stale.
+		mode = SMIMERemoveStale
+	}
+	switch mode {
+	case SMIMERemoveStale:
+		switch {
+		case len(stale) == 0:
+		case pol.SMIMEWholeAttribute && len(stale) < len(u.SMIME):
+			report(stale) // deleting the attribute would take other blobs with it
+		default:
+			e.SMIMEReplace = pol.SMIMEWholeAttribute
+			for _, b := range stale {
+				remove(b, ReasonStaleSMIME)
+			}
+		}
+		return skips
+
+	case SMIMEManage:
+		exact := slices.IndexFunc(owned, func(b *Blob) bool { return b.holdsExactly(e.desired) })
+		switch {
+		case exact >= 0 && pol.SMIMEWholeAttribute:
+			// Published already. Dropping certgal's other blobs would mean
+			// rewriting the attribute; only a lone exact blob is left alone.
+			if len(others) > 0 || len(u.SMIME) == 1 {
+				report(stale)
+				return skips
+			}
+		case exact >= 0:
+			for i, b := range owned {
+				if i != exact {
+					remove(b, replacedOrStale(b, stale))
+				}
+			}
+			return skips
+		case pol.SMIMEWholeAttribute && len(others) > 0:
+			report(stale)
+			if nb, err := managedBlob(e.desired); err == nil {
+				skips = append(skips, newBlobChange(ActionSkip, u.DN, nb, ReasonForeignSMIME))
+			}
+			return skips
+		}
+		nb, err := managedBlob(e.desired)
+		if err == nil && pol.MaxValueBytes > 0 && len(nb.DER) > pol.MaxValueBytes {
+			skips = append(skips, newBlobChange(ActionSkip, u.DN, nb, ReasonTooLarge))
+			err = errors.New("too large")
+		}
+		if err != nil {
+			// No managed blob: certgal's blobs leave only when stale.
+			if pol.SMIMEWholeAttribute && len(stale) < len(u.SMIME) {
+				report(stale)
+				return skips
+			}
+			e.SMIMEReplace = pol.SMIMEWholeAttribute && len(stale) > 0
+			for _, b := range stale {
+				remove(b, ReasonStaleSMIME)
+			}
+			return skips
+		}
+		e.SMIMEReplace = pol.SMIMEWholeAttribute
+		for _, b := range owned {
+			remove(b, replacedOrStale(b, stale))
+		}
+		e.SMIMEAdds = append(e.SMIMEAdds, newBlobChange(ActionAdd, u.DN, nb, ReasonManagedSMIME))
+		return skips
+	}
+	report(stale)
+	return skips
+}
+
+func replacedOrStale(b *Blob, stale []*Blob) string {
+	if slices.Contains(stale, b) {
+		return ReasonStaleSMIME
+	}
+	return ReasonReplacedSMIME
+}
+
+// staleBlob reports whether every key in the owned blob b would leave
+// userCertificate: revoked, expired past grace, or valid but not published
+// while something else is.
+func (c *calculator) staleBlob(b *Blob, isCandidate map[[32]byte]bool, desired []*Cert) bool {
+	for _, x := range b.Leaves {
+		switch c.judge(x, isCandidate) {
+		case fateRevoked, fateExpired:
+		case fateSuperseded, fateCandidate:
+			// A candidate max_values left out is superseded too.
+			if len(desired) == 0 || slices.ContainsFunc(desired, func(d *Cert) bool { return d.Hash == x.Hash }) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// blobCache keeps classified blobs by hash between passes, as Classifier
+// does certificates: most blobs are the same from one pass to the next.
+type blobCache struct {
+	mu   stdsync.Mutex
+	cur  map[[32]byte]*Blob
+	prev map[[32]byte]*Blob
+}
+
+func newBlobCache() *blobCache { return &blobCache{cur: map[[32]byte]*Blob{}} }
+
+func (k *blobCache) get(der []byte, classes *Classifier) *Blob {
+	h := sha256.Sum256(der)
+	k.mu.Lock()
+	b, ok := k.cur[h]
+	if !ok {
+		b, ok = k.prev[h]
+	}
+	k.mu.Unlock()
+	if !ok {
+		b = NewBlob(der, classes.Parsed)
+	}
+	k.mu.Lock()
+	k.cur[h] = b
+	k.mu.Unlock()
+	return b
+}
+
+func (k *blobCache) endPass() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.prev, k.cur = k.cur, map[[32]byte]*Blob{}
+}
