@@ -112,7 +112,7 @@ func (c *Client) withConn(ctx context.Context, op func(*ldap.Conn) error) error 
 }
 
 func (c *Client) attributes() []string {
-	return append([]string{c.dialect.CertAttr}, c.match...)
+	return append([]string{c.dialect.CertAttr, c.dialect.SMIMEAttr}, c.match...)
 }
 
 // Users streams every user under base_dn, one page at a time, so memory holds
@@ -162,11 +162,15 @@ func (c *Client) User(ctx context.Context, dn string) (sync.Entry, error) {
 
 func (c *Client) entry(e *ldap.Entry) sync.Entry {
 	out := sync.Entry{DN: e.DN}
-	cert := baseName(c.dialect.CertAttr)
+	cert, smime := baseName(c.dialect.CertAttr), baseName(c.dialect.SMIMEAttr)
 	for _, a := range e.Attributes {
 		name := baseName(a.Name)
-		if name == cert {
+		switch name {
+		case cert:
 			out.Certificates = append(out.Certificates, a.ByteValues...)
+			continue
+		case smime:
+			out.SMIME = append(out.SMIME, a.ByteValues...)
 			continue
 		}
 		for _, m := range c.match {
@@ -179,16 +183,39 @@ func (c *Client) entry(e *ldap.Entry) sync.Entry {
 }
 
 // Modify writes one entry's plan as a single modify: exact values deleted,
-// new values added. Results 20 and 16 mean someone else changed the same
-// values first; they are reported as sync.ErrConflict.
+// new values added, userCertificate and userSMIMECertificate together (or the
+// latter replaced whole, where the dialect allows nothing else). Results 20
+// and 16 mean someone else changed the same values first; they are reported
+// as sync.ErrConflict. Results 21 and 19 to a modify that adds values mean
+// the server refused one of them; they are reported as sync.ErrValueRejected.
 func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
+	d := c.dialect
 	req := ldap.NewModifyRequest(m.DN, nil)
+	var attrs []string
 	if len(m.Delete) > 0 {
-		req.Delete(c.dialect.CertAttr, toStrings(m.Delete))
+		req.Delete(d.CertAttr, toStrings(m.Delete))
 	}
 	if len(m.Add) > 0 {
-		req.Add(c.dialect.CertAttr, toStrings(m.Add))
+		req.Add(d.CertAttr, toStrings(m.Add))
 	}
+	if len(m.Delete)+len(m.Add) > 0 {
+		attrs = append(attrs, d.CertAttr)
+	}
+	switch {
+	case m.SMIMEReplace:
+		req.Replace(d.SMIMEAttr, toStrings(m.SMIMEAdd))
+		attrs = append(attrs, "replace "+d.SMIMEAttr)
+	case len(m.SMIMEDelete)+len(m.SMIMEAdd) > 0:
+		if len(m.SMIMEDelete) > 0 {
+			req.Delete(d.SMIMEAttr, toStrings(m.SMIMEDelete))
+		}
+		if len(m.SMIMEAdd) > 0 {
+			req.Add(d.SMIMEAttr, toStrings(m.SMIMEAdd))
+		}
+		attrs = append(attrs, d.SMIMEAttr)
+	}
+	what := strings.Join(attrs, ", ")
+	adds := len(m.Add)+len(m.SMIMEAdd) > 0
 	return c.withConn(ctx, func(conn *ldap.Conn) error {
 		err := conn.Modify(req)
 		switch {
@@ -196,9 +223,12 @@ func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
 			return nil
 		case ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists),
 			ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute):
-			return fmt.Errorf("modify %s: %w: %w", m.DN, sync.ErrConflict, err)
+			return fmt.Errorf("modify %s: %s: %w: %w", m.DN, what, sync.ErrConflict, err)
+		case adds && (ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidAttributeSyntax) ||
+			ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation)):
+			return fmt.Errorf("modify %s: %s: %w: %w", m.DN, what, sync.ErrValueRejected, err)
 		}
-		return fmt.Errorf("modify %s: %s: %w", m.DN, c.dialect.CertAttr, err)
+		return fmt.Errorf("modify %s: %s: %w", m.DN, what, err)
 	})
 }
 

@@ -16,10 +16,18 @@ type Dialect struct {
 	Name string
 	// CertAttr is the name userCertificate must be written under: OpenLDAP
 	// requires the ;binary option, AD refuses it (result 16).
-	CertAttr      string
-	SMIMEAttr     string
-	DefaultFilter string
-	DefaultMatch  []string
+	CertAttr string
+	// SMIMEAttr is Outlook's userSMIMECertificate: plain on both servers.
+	SMIMEAttr string
+	// SMIMEWholeAttribute says SMIMEAttr can only be replaced or deleted whole:
+	// OpenLDAP has no equality rule for it, so deleting one value, or adding
+	// one to those present, gets result 18 (inappropriateMatching).
+	SMIMEWholeAttribute bool
+	DefaultFilter       string
+	DefaultMatch        []string
+	// MaxValueBytes is the largest value the server stores in CertAttr and
+	// SMIMEAttr (AD: rangeUpper 32768, result 21 above it); 0 is no limit.
+	MaxValueBytes int
 }
 
 // The dialects certgal knows.
@@ -42,14 +50,16 @@ func DialectByName(name string) (Dialect, error) {
 			SMIMEAttr:     "userSMIMECertificate",
 			DefaultFilter: "(&(objectCategory=person)(objectClass=user))",
 			DefaultMatch:  []string{"mail", "proxyAddresses"},
+			MaxValueBytes: 32768,
 		}, nil
 	case DialectOpenLDAP:
 		return Dialect{
-			Name:          DialectOpenLDAP,
-			CertAttr:      "userCertificate;binary",
-			SMIMEAttr:     "userSMIMECertificate",
-			DefaultFilter: "(objectClass=inetOrgPerson)",
-			DefaultMatch:  []string{"mail"},
+			Name:                DialectOpenLDAP,
+			CertAttr:            "userCertificate;binary",
+			SMIMEAttr:           "userSMIMECertificate",
+			SMIMEWholeAttribute: true,
+			DefaultFilter:       "(objectClass=inetOrgPerson)",
+			DefaultMatch:        []string{"mail"},
 		}, nil
 	}
 	return Dialect{}, fmt.Errorf("unknown directory dialect %q", name)

@@ -36,8 +36,14 @@ func newSource(cfg config.Source, trust *certsource.Trust, log logrus.FieldLogge
 	return nil, fmt.Errorf("source.kind: %q is not supported by this version of certgal (supported: openssl)", cfg.Kind)
 }
 
+// policyFrom reads the policy section; the directory's limits are added by
+// newPipeline once the dialect is known.
 func policyFrom(p config.Policy) sync.Policy {
-	return sync.Policy{KeepAll: p.Keep == "all", ExpiredGrace: p.ExpiredGrace, MaxValues: p.MaxValues, MaxDeletes: p.MaxDeletes}
+	// config validation admits only known modes; anything else reads as
+	// report, the mode that writes nothing.
+	smime, _ := sync.ParseSMIMEMode(p.SMIMEAttribute)
+	return sync.Policy{KeepAll: p.Keep == "all", ExpiredGrace: p.ExpiredGrace, MaxValues: p.MaxValues, MaxDeletes: p.MaxDeletes,
+		SMIME: smime}
 }
 
 // pipeline is everything one pass needs, built from one configuration.
