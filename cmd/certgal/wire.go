@@ -85,7 +85,10 @@ func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	s := sync.NewSyncer(parts.src, dir, parts.trust, policyFrom(cfg.Policy), log, m)
+	pol := policyFrom(cfg.Policy)
+	d := dir.Dialect()
+	pol.MaxValueBytes, pol.SMIMEWholeAttribute = d.MaxValueBytes, d.SMIMEWholeAttribute
+	s := sync.NewSyncer(parts.src, dir, parts.trust, pol, log, m)
 	return &pipeline{syncer: s, dir: dir}, nil
 }
 
