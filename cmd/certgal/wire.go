@@ -32,8 +32,14 @@ func newSource(cfg config.Source, trust *certsource.Trust, log logrus.FieldLogge
 	switch cfg.Kind {
 	case "openssl":
 		return certsource.NewOpenSSL(cfg.OpenSSL, trust, log), nil
+	case "folder":
+		return certsource.NewFolder(cfg.Folder, trust, log), nil
+	case "stepca":
+		return certsource.NewStepCA(cfg.StepCA, trust, log)
+	case "cfssl":
+		return certsource.NewCFSSL(cfg.CFSSL, trust, log)
 	}
-	return nil, fmt.Errorf("source.kind: %q is not supported by this version of certgal (supported: openssl)", cfg.Kind)
+	return nil, fmt.Errorf("source.kind: %q is not supported by this version of certgal (supported: openssl, folder, stepca, cfssl)", cfg.Kind)
 }
 
 // policyFrom reads the policy section; the directory's limits are added by

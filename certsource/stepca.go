@@ -1,0 +1,179 @@
+package certsource
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sirupsen/logrus"
+
+	"github.com/certgal/certgal/config"
+)
+
+// step-ca keeps its data as key-value tables (nkey bytea, nvalue bytea), one
+// per bucket (smallstep/nosql). Seen in step-ca v0.30.2's PostgreSQL database
+// after issuing and revoking:
+//
+//	x509_certs          nkey: decimal serial   nvalue: the certificate, DER
+//	revoked_x509_certs  nkey: decimal serial   nvalue: JSON, see stepcaRevocation
+const (
+	stepcaCertsQuery   = `SELECT nkey, nvalue FROM x509_certs`
+	stepcaRevokedQuery = `SELECT nkey, nvalue FROM revoked_x509_certs`
+)
+
+// stepcaRevocation is step-ca's db.RevokedCertificateInfo, as much as we use.
+type stepcaRevocation struct {
+	Serial     string
+	ReasonCode int
+	Reason     string
+	RevokedAt  time.Time
+}
+
+// Reasons a step-ca or CFSSL database row is not used.
+const (
+	ReasonSerialMismatch    = "serial_mismatch"
+	ReasonBadRevocation     = "bad_revocation"
+	ReasonUnknownRevocation = "revocation_of_unknown_certificate"
+	ReasonCRLUnavailable    = "crl_unavailable"
+	ReasonUnknownCertStatus = "unknown_certificate_status"
+)
+
+// StepCA reads Smallstep step-ca's PostgreSQL database, read-only: every
+// issued X.509 certificate and every revocation. When crl_url is set, step-ca's
+// CRL is fetched too and verified against trust.
+type StepCA struct {
+	db     *pgx.ConnConfig
+	crlURL string
+	trust  *Trust
+	log    logrus.FieldLogger
+	now    func() time.Time
+	client *http.Client
+	cache  *certCache
+}
+
+// NewStepCA returns a source for cfg; an error is a configuration error.
+func NewStepCA(cfg config.StepCA, trust *Trust, log logrus.FieldLogger) (*StepCA, error) {
+	db, err := parsePGConfig("stepca", string(cfg.DSN))
+	if err != nil {
+		return nil, err
+	}
+	return &StepCA{db: db, crlURL: cfg.CRLURL, trust: trust, log: log, now: time.Now, client: newCRLClient(trust), cache: newCertCache()}, nil
+}
+
+// Read implements Source. A database that cannot be read is an error; a row
+// that cannot be used is skipped, counted and logged.
+func (s *StepCA) Read(ctx context.Context) (*Snapshot, error) {
+	var keys []string
+	var ders [][]byte
+	revoked := map[string]stepcaRevocation{}
+	snap := &Snapshot{}
+	err := pgReadOnly(ctx, s.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, stepcaCertsQuery)
+		if err != nil {
+			return fmt.Errorf("read x509_certs: %w", err)
+		}
+		var k, v []byte
+		_, err = pgx.ForEachRow(rows, []any{&k, &v}, func() error {
+			keys = append(keys, string(k))
+			ders = append(ders, v)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read x509_certs: %w", err)
+		}
+		rows, err = tx.Query(ctx, stepcaRevokedQuery)
+		if err != nil {
+			return fmt.Errorf("read revoked_x509_certs: %w", err)
+		}
+		_, err = pgx.ForEachRow(rows, []any{&k, &v}, func() error {
+			var r stepcaRevocation
+			if err := json.Unmarshal(v, &r); err != nil {
+				s.skip(snap, ReasonBadRevocation, logrus.Fields{"table": "revoked_x509_certs", "serial": string(k), "error": err.Error()})
+				return nil
+			}
+			revoked[string(k)] = r
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read revoked_x509_certs: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stepca source: %w", err)
+	}
+
+	certs, errs, err := s.cache.parseAll(ctx, keys, ders, x509.ParseCertificate)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for i, key := range keys {
+		fields := logrus.Fields{"table": "x509_certs", "serial": key}
+		switch {
+		case errs[i] != nil:
+			fields["error"] = errs[i].Error()
+			s.skip(snap, ReasonBadCertificate, fields)
+			continue
+		case certs[i].SerialNumber.String() != key:
+			s.skip(snap, ReasonSerialMismatch, fields)
+			continue
+		}
+		known[key] = true
+		c := NewCertificate(certs[i], "stepca:x509_certs/"+key)
+		if r, ok := revoked[key]; ok {
+			c.Status, c.RevokedAt, c.Reason = StatusRevoked, r.RevokedAt, reasonName(r.ReasonCode)
+			// Also as a revocation, so that a directory value of this certificate
+			// leaves even if the row were gone one day.
+			if issuer, ok := s.trust.Issuer(certs[i]); ok {
+				snap.Revocations = append(snap.Revocations, Revocation{Issuer: issuer, Serial: certs[i].SerialNumber, RevokedAt: r.RevokedAt, Reason: c.Reason})
+			}
+		}
+		snap.Certificates = append(snap.Certificates, c)
+	}
+	for key := range revoked {
+		if !known[key] {
+			// step-ca revokes by serial, known or not; without the certificate the
+			// issuer is unknown, and step-ca's CRL (crl_url) covers it.
+			s.skip(snap, ReasonUnknownRevocation, logrus.Fields{"table": "revoked_x509_certs", "serial": key})
+		}
+	}
+	if s.crlURL != "" {
+		s.readCRL(ctx, snap)
+	}
+	return snap, nil
+}
+
+// readCRL adds step-ca's CRL. The database stays the authority on revocation,
+// so an unavailable or stale CRL is reported and counted but neither fails
+// the pass nor freezes the issuer.
+func (s *StepCA) readCRL(ctx context.Context, snap *Snapshot) {
+	crl, err := fetchCRL(ctx, s.client, s.crlURL, s.trust)
+	if err != nil {
+		s.skip(snap, ReasonCRLUnavailable, logrus.Fields{"crl_url": redactURL(s.crlURL), "error": err.Error()})
+		return
+	}
+	if !crl.nextUpdate.IsZero() && s.now().After(crl.nextUpdate) {
+		snap.Problem(ReasonStaleCRL)
+		s.log.WithFields(logrus.Fields{"crl_url": redactURL(s.crlURL), "next_update": crl.nextUpdate.UTC().Format(time.RFC3339), "reason": ReasonStaleCRL}).
+			Warn("stepca source: stale CRL used")
+	}
+	snap.Revocations = append(snap.Revocations, crl.revs...)
+}
+
+func (s *StepCA) skip(snap *Snapshot, reason string, fields logrus.Fields) {
+	snap.Problem(reason)
+	s.log.WithFields(fields).WithField("reason", reason).Warn("stepca source: skipped")
+}
+
+// reasonName names an RFC 5280 CRLReason code.
+func reasonName(code int) string {
+	if r, ok := crlReasons[code]; ok {
+		return r
+	}
+	return fmt.Sprintf("code %d", code)
+}
