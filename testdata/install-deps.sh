@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Installs the Debian packages `make test` needs when any is missing (as root, Debian 12).
+# Installs the Debian packages `make test` needs when any is missing (as root, Debian 12):
+# openssl, a private slapd, and a private Samba AD DC (testdata/samba/start.sh's packages).
 # The server start scripts install their own packages too; doing it once up front keeps the
-# test timeouts for the tests.
+# test timeouts for the tests, and CI does not depend on a test's install path.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
+
+# Keep in step with PACKAGES in testdata/samba/start.sh.
+samba_packages=(samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools)
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v slapd >/dev/null || need+=(slapd)
 command -v ldapsearch >/dev/null || need+=(ldap-utils)
-command -v promtool >/dev/null || need+=(prometheus)               # promtool checks deploy/prometheus
-command -v systemd-analyze >/dev/null || need+=(systemd)           # verifies deploy/systemd
+for p in "${samba_packages[@]}"; do
+	installed "$p" || need+=("$p")
+done
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: missing ${need[*]}; run as root or install them" >&2
@@ -20,4 +28,18 @@ export DEBIAN_FRONTEND=noninteractive
 # Debian's slapd postinst would start a system instance on port 389 (where the Samba DC of the
 # tests listens); its init script honours this file. The tests run private instances.
 if [ ! -e /var/lib/dpkg/info/slapd.list ]; then mkdir -p /etc/ldap && touch /etc/ldap/noslapd; fi
-apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }
+# Nor may the samba packages start system daemons (smbd, nmbd, samba-ad-dc) from /etc/samba: a
+# policy-rc.d that refuses every start, for the length of this install only, unless the machine
+# has its own.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && own_policy=1
+fi
+cleanup() { [ -z "$own_policy" ] || rm -f "$policy"; }
+trap cleanup EXIT
+apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
+# Where systemd runs, the units are enabled anyway: disable them so no reboot starts them.
+if [ -d /run/systemd/system ]; then
+	systemctl disable --now samba-ad-dc.service smbd.service nmbd.service winbind.service >/dev/null 2>&1 || true
+fi
