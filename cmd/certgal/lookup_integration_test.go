@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/certgal/certgal/certsource/catest"
+	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/lookup"
+	"github.com/certgal/certgal/sync"
+)
+
+// TestLookupEndToEnd is what a sender with curl and openssl does: a real pass against slapd
+// and an `openssl ca` CA publishes, the lookup serves the pass's index over HTTP, the sender
+// fetches a colleague's certificate and encrypts to it, and the colleague's key (from the
+// test CA) decrypts. After a renewal the new key is served and the old one is gone.
+func TestLookupEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	w.user("alice", "alice@corp.example", "Alice.Smith@Corp.Example")
+	w.user("bob", "bob@corp.example")
+	w.user("carol", "carol@corp.example") // in the directory, without a certificate
+	alice := w.ca.Issue(t, "alice@corp.example")
+	bob := w.ca.Issue(t, "bob@corp.example", catest.WithKey("rsa"))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	cfg, ok := loadConfig(w.writeConfig(), os.Stderr)
+	if !ok {
+		t.Fatal("configuration")
+	}
+	p, err := newPipeline(ctx, cfg, log, sync.NewMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	srv := lookup.NewServer(config.Lookup{RatePerSecond: 100, Burst: 100}, prometheus.NewRegistry(), log)
+	pass := func() {
+		t.Helper()
+		res, err := p.syncer.Pass(ctx, false)
+		if err != nil || res.Status != sync.ResultSuccess {
+			t.Fatalf("pass: %v, %v", res.Status, err)
+		}
+		srvIndexBefore := srv.Current()
+		publishLookup(srv, res)
+		if srv.Current() == srvIndexBefore {
+			t.Fatal("the index was not swapped")
+		}
+	}
+	pass()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("lookup server: %v", err)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+	dir := t.TempDir()
+	s := sender{t: t, dir: dir}
+
+	// Alice by her second address, as PEM; Bob (RSA) as DER converted by openssl.
+	alicePEM := s.fetch(base+"/certs/alice.smith@corp.example?format=pem", 200)
+	if blk, _ := pem.Decode(alicePEM); blk == nil || !bytes.Equal(blk.Bytes, alice.DER) {
+		t.Fatal("the PEM served for Alice is not her certificate")
+	}
+	aliceFile := s.write("alice.pem", alicePEM)
+	bobDER := s.fetch(base+"/certs/Bob@corp.example", 200)
+	if !bytes.Equal(bobDER, bob.DER) {
+		t.Fatal("the DER served for Bob is not his certificate")
+	}
+	bobFile := filepath.Join(dir, "bob.pem")
+	s.openssl("x509", "-inform", "DER", "-in", s.write("bob.cer", bobDER), "-out", bobFile)
+
+	secret := []byte("The merger closes on Friday.\n")
+	s.encryptDecrypt(secret, aliceFile, alice.KeyFile, "")
+	s.encryptDecrypt(secret, bobFile, bob.KeyFile, "")
+
+	// RFC 4387 finds her too.
+	if got := s.fetch(base+"/search.cgi?email=alice@corp.example", 200); !bytes.Equal(got, alice.DER) {
+		t.Error("search.cgi does not serve Alice's certificate")
+	}
+
+	// Carol (a user without a certificate) and an address nobody has look the same.
+	carol := s.fetchRaw(base + "/certs/carol@corp.example")
+	nobody := s.fetchRaw(base + "/certs/nobody@corp.example")
+	if carol != nobody || !strings.HasPrefix(carol, "HTTP/1.1 404") {
+		t.Errorf("a user without a certificate and an unknown address answer differently:\n%s\n---\n%s", carol, nobody)
+	}
+
+	// Alice renews with a new key: after the next pass the new certificate is served and a
+	// message to the old key cannot be read with the new one.
+	renewed := w.ca.Issue(t, "alice@corp.example")
+	pass()
+	newPEM := s.fetch(base+"/certs/alice@corp.example?format=pem", 200)
+	if blk, _ := pem.Decode(newPEM); blk == nil || !bytes.Equal(blk.Bytes, renewed.DER) {
+		t.Fatal("after the renewal the old certificate is still served")
+	}
+	s.encryptDecrypt(secret, s.write("alice-new.pem", newPEM), renewed.KeyFile, alice.KeyFile)
+	if st := srv.Current().Stats(); st.Reused != 1 || st.Certificates != 2 {
+		t.Errorf("second index %+v: Bob's prepared certificate should be reused", st)
+	}
+}
+
+// sender does what a sender with curl and openssl does, in dir.
+type sender struct {
+	t   *testing.T
+	dir string
+}
+
+// encryptDecrypt encrypts msg to the certificate in certFile with `openssl cms`, decrypts
+// it with keyFile and compares; a wrongKey, when given, must fail to decrypt.
+func (s sender) encryptDecrypt(msg []byte, certFile, keyFile, wrongKey string) {
+	t, dir := s.t, s.dir
+	t.Helper()
+	in := s.write("msg.txt", msg)
+	enc := filepath.Join(dir, "msg.p7m")
+	s.openssl("cms", "-encrypt", "-aes256", "-in", in, "-out", enc, certFile)
+	dec := filepath.Join(dir, "msg.out")
+	s.openssl("cms", "-decrypt", "-in", enc, "-recip", certFile, "-inkey", keyFile, "-out", dec)
+	got, err := os.ReadFile(dec)
+	if err != nil || !bytes.Equal(bytes.ReplaceAll(got, []byte("\r\n"), []byte("\n")), msg) {
+		t.Errorf("decrypted %q, want %q (%v)", got, msg, err)
+	}
+	if wrongKey != "" {
+		cmd := exec.Command("openssl", "cms", "-decrypt", "-in", enc, "-inkey", wrongKey, "-out", filepath.Join(dir, "wrong.out"))
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("the old key decrypts a message to the new certificate:\n%s", out)
+		}
+	}
+}
+
+func (s sender) openssl(args ...string) {
+	t := s.t
+	t.Helper()
+	if out, err := exec.Command("openssl", args...).CombinedOutput(); err != nil {
+		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (s sender) write(name string, b []byte) string {
+	t := s.t
+	t.Helper()
+	path := filepath.Join(s.dir, name)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func (s sender) fetch(url string, code int) []byte {
+	t := s.t
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != code {
+		t.Fatalf("GET %s: %d %v, want %d\n%s", url, resp.StatusCode, err, code, b)
+	}
+	return b
+}
+
+// fetchRaw is the whole response as on the wire, less the Date header.
+func (s sender) fetchRaw(url string) string {
+	t := s.t
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	resp.Header.Del("Date")
+	var b bytes.Buffer
+	if err := resp.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
