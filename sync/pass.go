@@ -113,6 +113,11 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	res.Plan = calc.plan()
 	for _, c := range res.Plan.Skips {
 		s.metrics.skipped.WithLabelValues(c.Reason).Inc()
+		if c.Attribute != "" {
+			// policy.smime_attribute report: say which blob, as nothing changes it.
+			s.log.WithFields(logrus.Fields{"dn": c.DN, "email": c.Email, "serial": c.Serial, "sha256": c.SHA256,
+				"attribute": c.Attribute, "reason": c.Reason}).Info("blob left as it is")
+		}
 	}
 	switch {
 	case res.Plan.Blocked != "":
