@@ -5,7 +5,7 @@ GO ?= go
 # Under CI=true a server that cannot be started fails its tests instead of skipping them.
 export CI
 
-.PHONY: all build test unit lint demo fuzz clean
+.PHONY: all build test test-sources unit lint demo fuzz clean
 
 all: build
 
@@ -21,6 +21,15 @@ lint:
 test: lint
 	testdata/install-deps.sh
 	$(GO) test -race -count=1 -timeout 12m ./...
+
+# The stepca and cfssl sources against real step-ca and CFSSL servers over a private PostgreSQL,
+# end to end into slapd. The CAs are built from their released modules on first use (minutes)
+# and cached under /var/cache/certgal-tools; later runs take seconds.
+test-sources:
+	testdata/install-deps.sh
+	testdata/stepca/build.sh >/dev/null
+	testdata/cfssl/build.sh >/dev/null
+	CERTGAL_SOURCES=1 $(GO) test -race -count=1 -timeout 15m -run 'StepCA|CFSSL|Sources' ./certsource/ ./cmd/certgal/
 
 # Short fuzz runs of every fuzz target (the seed corpora also run in `make test`).
 FUZZTIME ?= 20s
