@@ -179,6 +179,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	base := "http://" + addr
 	w.head = "schedule: \"@every 1s\"\n"
 	w.metricsListen = addr
+	w.lookupListen = freePort(t)
 	config := w.writeConfig()
 	d := startDaemon(t, bin, config)
 
@@ -190,6 +191,15 @@ func TestDaemonLifecycle(t *testing.T) {
 		return len(w.slapd.Certs(t, alice)) == 1
 	})
 	w.assertCerts(alice, a.DER)
+	eventually(t, 5*time.Second, "the lookup serves alice's certificate", func() bool {
+		res, err := http.Get("http://" + w.lookupListen + "/certs/Alice@corp.example")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode == 200 && bytes.Equal(body, a.DER)
+	})
 	success := `certgal_sync_passes_total{result="success"}`
 	eventually(t, 10*time.Second, "three scheduled passes", func() bool { return metric(t, base, success) >= 3 })
 

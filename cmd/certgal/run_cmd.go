@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/lookup"
+	"github.com/certgal/certgal/sync"
 )
 
 // cmdRun is the daemon: a pass at start-up and on schedule, SIGHUP reloads the
@@ -41,10 +43,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	var ln net.Listener
+	// Both listeners are opened before anything runs, so a taken port is an
+	// error at start-up and not a log line later.
+	var ln, lookupLn net.Listener
 	if cfg.Metrics.Listen != "" {
 		if ln, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
 			fmt.Fprintf(stderr, "certgal run: metrics.listen: %v\n", err)
+			return exitFailed
+		}
+	}
+	lookupSrv := lookup.NewServer(cfg.Lookup, reg, log)
+	d.OnPass = func(res *sync.Result) { publishLookup(lookupSrv, res) }
+	if cfg.Lookup.Listen != "" {
+		if lookupLn, err = net.Listen("tcp", cfg.Lookup.Listen); err != nil {
+			fmt.Fprintf(stderr, "certgal run: lookup.listen: %v\n", err)
 			return exitFailed
 		}
 	}
@@ -52,7 +64,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg stdsync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	if ln != nil {
 		wg.Add(1)
 		go func() {
@@ -63,12 +75,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
+	if lookupLn != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := lookupSrv.Serve(ctx, lookupLn); err != nil {
+				errs <- err
+				stop()
+			}
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		watchReload(ctx, d)
 	}()
-	log.WithFields(map[string]any{"config": path, "schedule": cfg.Schedule, "metrics": cfg.Metrics.Listen, "version": versionString()}).Info("certgal started")
+	log.WithFields(map[string]any{"config": path, "schedule": cfg.Schedule, "metrics": cfg.Metrics.Listen, "lookup": cfg.Lookup.Listen, "version": versionString()}).Info("certgal started")
 	d.loop(ctx, cfg)
 	stop()
 	wg.Wait()

@@ -25,8 +25,9 @@ type world struct {
 	config string
 	extra  string // YAML appended to the policy section
 	head   string // YAML put before everything else (schedule, log)
-	// metricsListen is metrics.listen; "" disables the listener.
+	// metricsListen and lookupListen are the listeners' addresses; "" disables them.
 	metricsListen string
+	lookupListen  string
 	crls          []string
 }
 
@@ -62,10 +63,10 @@ directory:
 policy:
   keep: newest
 %slookup:
-  listen: ""
+  listen: "%s"
 metrics:
   listen: "%s"
-`, w.ca.Dir, crls, w.ca.CertFile, w.slapd.LDAPSURL, w.slapd.CAFile, w.slapd.RootDN, pw, w.slapd.Suffix, w.extra, w.metricsListen)
+`, w.ca.Dir, crls, w.ca.CertFile, w.slapd.LDAPSURL, w.slapd.CAFile, w.slapd.RootDN, pw, w.slapd.Suffix, w.extra, w.lookupListen, w.metricsListen)
 	path := filepath.Join(dir, "certgal.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		w.t.Fatal(err)
