@@ -64,6 +64,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, a := range []Action{ActionAdd, ActionRemove} {
 		m.changes.WithLabelValues(string(a))
 	}
+	// Present from the start, so rates and alerts see the first skip as a change.
+	for _, r := range []string{ReasonNoUser, ReasonAmbiguous, ReasonUntrusted, ReasonMaxValues, ReasonUnknownOwned,
+		ReasonTooLarge, ReasonFrozen, ReasonStaleSMIME, ReasonBrokenSMIME, ReasonForeignSMIME, ReasonValueRejected} {
+		m.skipped.WithLabelValues(r)
+	}
 	return m
 }
 

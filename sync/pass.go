@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	stdsync "sync"
 	"time"
 
@@ -40,6 +42,8 @@ type Result struct {
 	Status  string // one of the Result* constants
 	Applied int    // entries modified
 	Users   int
+	// Certificates is how many certificates the CA store returned.
+	Certificates int
 	// Err joins every entry's error; nil when all entries were written.
 	Err error
 }
@@ -55,10 +59,12 @@ func (s *Syncer) Pass(ctx context.Context, dryRun bool) (*Result, error) {
 	if res.Status == ResultSuccess {
 		s.metrics.lastSuccess.SetToCurrentTime()
 	}
-	fields := logrus.Fields{"result": res.Status, "users": res.Users, "duration": time.Since(start).Round(time.Millisecond).String()}
+	fields := logrus.Fields{"result": res.Status, "users": res.Users, "certificates": res.Certificates,
+		"duration": time.Since(start).Round(time.Millisecond).String()}
 	if res.Plan != nil {
-		adds, removes, skips := res.Plan.Counts()
-		fields["adds"], fields["removes"], fields["skips"], fields["entries_modified"] = adds, removes, skips, res.Applied
+		adds, removes, _ := res.Plan.Counts()
+		fields["adds"], fields["removes"], fields["entries_modified"] = adds, removes, res.Applied
+		fields["skips"] = skipsByReason(res.Plan.Skips)
 		if res.Plan.Blocked != "" {
 			fields["blocked"] = res.Plan.Blocked
 		}
@@ -80,6 +86,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	if err != nil {
 		return &Result{Status: ResultSourceError}, fmt.Errorf("read CA store: %w", err)
 	}
+	res := &Result{Certificates: len(snap.Certificates)}
 	for reason, n := range snap.Problems {
 		s.metrics.skipped.WithLabelValues(reason).Add(float64(n))
 	}
@@ -102,7 +109,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		}
 		return nil
 	})
-	res := &Result{Users: len(in.Users)}
+	res.Users = len(in.Users)
 	if err != nil {
 		res.Status = ResultDirectoryError
 		return res, fmt.Errorf("read directory: %w", err)
@@ -313,4 +320,25 @@ func joined(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// skipsByReason renders skip counts for the pass's summary line: "no_user=2 max_values=1".
+func skipsByReason(skips []Change) string {
+	counts := map[string]int{}
+	for _, c := range skips {
+		counts[c.Reason]++
+	}
+	reasons := make([]string, 0, len(counts))
+	for r := range counts {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	var b strings.Builder
+	for i, r := range reasons {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", r, counts[r])
+	}
+	return b.String()
 }
