@@ -45,3 +45,11 @@ demo: build
 
 clean:
 	rm -rf bin
+
+# Benchmark, not a test: certgal's GET /certs/{email} against nginx serving the same DER files,
+# same run, wrk at 4 and 32 connections over BENCH_N random addresses (installs nginx, wrk).
+.PHONY: bench-lookup
+BENCH_N ?= 100000
+BENCH_SECONDS ?= 15
+bench-lookup:
+	BENCH_N=$(BENCH_N) BENCH_SECONDS=$(BENCH_SECONDS) GO=$(GO) lookup/bench/bench.sh
