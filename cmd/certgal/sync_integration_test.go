@@ -348,3 +348,21 @@ func TestSyncExitStatuses(t *testing.T) {
 		t.Errorf("wrong bind password: exit %d, want 1\n%s", code, errOut)
 	}
 }
+
+// TestSyncAddressWithFilterMetacharacters: an address built to break an LDAP
+// filter reaches only its own entry. certgal puts no address into a filter at
+// all (users are matched in memory after one search), and this keeps it so.
+func TestSyncAddressWithFilterMetacharacters(t *testing.T) {
+	w := newWorld(t)
+	odd := `*)(uid=*))(|(uid=*@corp.example`
+	mallory := w.user("mallory", odd)
+	alice := w.user("alice", "alice@corp.example")
+	now := time.Now()
+	issued := w.ca.IssueMany(t, []string{odd}, now.Add(-time.Hour), now.Add(24*time.Hour))
+	mods, out := w.mustSync()
+	if mods != 1 {
+		t.Errorf("%d modifies, want 1\n%s", mods, out)
+	}
+	w.assertCerts(mallory, issued[0].DER)
+	w.assertCerts(alice)
+}
