@@ -172,6 +172,8 @@ func restartSlapd(t *testing.T, w *world, stopOnly bool) {
 
 func TestDaemonLifecycle(t *testing.T) {
 	bin := buildCertgal(t)
+	password := fmt.Sprintf("pw-%d-never-logged", time.Now().UnixNano())
+	t.Setenv("ROOTPW", password) // read by testdata/slapd/start.sh
 	w := newWorld(t)
 	alice := w.user("alice", "alice@corp.example")
 	a := w.ca.Issue(t, "alice@corp.example")
@@ -256,6 +258,9 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(d.logText(), "certgal stopped") {
 		t.Errorf("no clean stop logged:\n%s", d.logText())
+	}
+	if strings.Contains(d.logText(), password) || strings.Contains(d.logText(), "BEGIN CERTIFICATE") {
+		t.Errorf("the log carries the bind password or a certificate body:\n%s", d.logText())
 	}
 	w.assertCerts(alice, a.DER)
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/sirupsen/logrus/hooks/test"
+)
+
+func TestDaemonSkipsAPassWhileOneRuns(t *testing.T) {
+	log, hook := test.NewNullLogger()
+	d := newDaemon("unused.yaml", log, prometheus.NewRegistry())
+	// Nobody receives on kick: that is the loop busy with a pass.
+	if d.request("schedule") || d.request("http") {
+		t.Fatal("a pass was started while one runs")
+	}
+	if n := testutil.ToFloat64(d.skipped); n != 2 {
+		t.Errorf("skipped passes counted %v, want 2", n)
+	}
+	if len(hook.Entries) != 2 || hook.LastEntry().Data["trigger"] != "http" {
+		t.Errorf("skips not logged with their trigger: %v", hook.AllEntries())
+	}
+	got := make(chan string)
+	go func() { got <- <-d.kick }()
+	for !d.request("http") { // the receiver may not be waiting yet
+		time.Sleep(time.Millisecond)
+	}
+	if why := <-got; why != "http" {
+		t.Errorf("kick carried %q", why)
+	}
+}
+
+func TestDaemonReadiness(t *testing.T) {
+	log, _ := test.NewNullLogger()
+	now := time.Now()
+	tests := []struct {
+		name        string
+		firstDone   bool
+		lastSuccess time.Time
+		want        bool
+	}{
+		{"first pass still running", false, time.Time{}, true},
+		{"first pass failed", true, time.Time{}, false},
+		{"success one interval ago", true, now.Add(-time.Minute), true},
+		{"success three intervals ago", true, now.Add(-3 * time.Minute), true},
+		{"success four intervals ago", true, now.Add(-4 * time.Minute), false},
+	}
+	for _, tc := range tests {
+		d := newDaemon("unused.yaml", log, prometheus.NewRegistry())
+		d.interval.Store(int64(time.Minute))
+		d.firstDone.Store(tc.firstDone)
+		if !tc.lastSuccess.IsZero() {
+			d.lastSuccess.Store(tc.lastSuccess.UnixNano())
+		}
+		if got := d.ready(now); got != tc.want {
+			t.Errorf("%s: ready = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestScheduleInterval(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 17, 3, 0, time.UTC)
+	for spec, want := range map[string]time.Duration{
+		"@every 5m": 5 * time.Minute, "@hourly": time.Hour, "*/10 * * * *": 10 * time.Minute, "30 2 * * *": 24 * time.Hour,
+	} {
+		s, err := cronParser.Parse(spec)
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		if got := scheduleInterval(s, now); got != want {
+			t.Errorf("%s: interval %s, want %s", spec, got, want)
+		}
+	}
+}
