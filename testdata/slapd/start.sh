@@ -11,6 +11,9 @@
 #   SLAPD_DEBUG      slapd -d level (default none: errors only; "stats" logs every operation)
 #   SLAPD_OWNER_PID  if set, a watchdog stops slapd when that process exits (the Go helper sets it
 #                    so a killed `go test` does not leave slapd running)
+#   PRELOAD_LDIF     an LDIF of entries below the suffix (e.g. cmd/certgal-gen's users-*.ldif) that
+#                    `slapadd -q` loads into the new database before slapd starts; ignored when DIR
+#                    already holds a database
 #
 # It never touches the system instance (/etc/ldap/slapd.d, the init script, port 389): everything
 # lives in DIR. On success it writes DIR/env (shell-sourceable) and prints it. Stop with stop.sh DIR.
@@ -286,6 +289,12 @@ EOF
 	if ! out="$(slapadd -q -f "$DIR/slapd.conf" -b "$SUFFIX" -l "$DIR/base.ldif.tmp" 2>&1)"; then
 		echo "$out" >&2
 		die "loading base LDIF failed"
+	fi
+	if [[ -n "${PRELOAD_LDIF:-}" ]]; then
+		if ! out="$(slapadd -q -f "$DIR/slapd.conf" -b "$SUFFIX" -l "$PRELOAD_LDIF" 2>&1)"; then
+			echo "$out" >&2
+			die "loading PRELOAD_LDIF $PRELOAD_LDIF failed"
+		fi
 	fi
 	mv "$DIR/base.ldif.tmp" "$DIR/base.ldif"
 fi

@@ -1,0 +1,268 @@
+// Command certgal-gen builds a world to try certgal at scale: N directory users
+// as LDIF (OpenLDAP inetOrgPerson for slapadd; optionally Active Directory
+// users with proxyAddresses) and an `openssl ca` directory that issued them
+// certificates, with renewals, revocations (index.txt R lines and a CRL),
+// expiries, certificates for departed users, and directory values certgal does
+// not own (a partner CA's, a CA copying our CA's name, self-published ones).
+//
+//	certgal-gen -n 100000 -out /tmp/world -published none,current
+//
+// writes into -out:
+//
+//	ca/                     the CA directory: ca.pem, private/ca.key, index.txt, newcerts/SERIAL.pem, crl.pem, ...
+//	users-STATE.ldif        the users for `slapadd -q` (entries below ou=people,SUFFIX; the suffix and
+//	                        ou=people themselves are not in it), holding the values of STATE
+//	changes-STATE.ldif      the one pass from STATE as `ldapmodify -f` input: what certgal should write
+//	users-STATE-ad.ldif     with -ad-base: the same for Active Directory / Samba (objectClass user)
+//	changes-STATE-ad.ldif
+//	certgal.yaml            a configuration for this world (the directory part for testdata/slapd/start.sh)
+//	summary.json            what was generated and what a pass from each state must do
+//
+// STATE (-published) is none (no value of our CA in the directory yet: the
+// initial publish), previous (what an earlier pass left before the latest
+// renewals, revocations and expiries) or current (converged: nothing to change).
+//
+// Certificates are ECDSA P-256, signed on every core. To save time one leaf key
+// is shared by 1000 certificates; nothing certgal does depends on distinct keys.
+// The CA's key is written to ca/private/ca.key as `openssl ca` keeps it: the
+// world is for tests, never for real mail.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	n                int
+	out              string
+	suffix           string
+	domain           string
+	adBase           string
+	published        []state
+	seed             uint64
+	workers          int
+	now              time.Time
+	url              string
+	bindDN           string
+	bindPasswordFile string
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("certgal-gen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.IntVar(&o.n, "n", 1000, "number of users")
+	fs.StringVar(&o.out, "out", "", "output directory (created; must be empty if it exists)")
+	fs.StringVar(&o.suffix, "suffix", "dc=example,dc=com", "slapd suffix; users go below ou=people,SUFFIX")
+	fs.StringVar(&o.domain, "domain", "example.com", "mail domain of the users")
+	fs.StringVar(&o.adBase, "ad-base", "", "also write AD LDIFs with users below this DN (e.g. OU=bench,DC=corp,DC=example,DC=com)")
+	published := fs.String("published", "none", "comma-separated directory states to write: none, previous, current")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the mix (which users are renewed, revoked, ...)")
+	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "signing goroutines")
+	nowFlag := fs.String("now", "", "reference time, RFC 3339 (default: now); validity windows are drawn around it")
+	fs.StringVar(&o.url, "url", "ldap://127.0.0.1:389", "directory.url written to certgal.yaml")
+	fs.StringVar(&o.bindDN, "bind-dn", "", "directory.bind_dn written to certgal.yaml (default cn=admin,SUFFIX)")
+	fs.StringVar(&o.bindPasswordFile, "bind-password-file", "bind-password", "directory.bind_password_file written to certgal.yaml")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	err := func() error {
+		if fs.NArg() > 0 {
+			return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		}
+		if o.out == "" {
+			return errors.New("-out is required")
+		}
+		if o.n < 1 {
+			return errors.New("-n must be at least 1")
+		}
+		var err error
+		if o.published, err = parseStates(*published); err != nil {
+			return err
+		}
+		o.now = time.Now()
+		if *nowFlag != "" {
+			if o.now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
+				return fmt.Errorf("-now: %w", err)
+			}
+		}
+		o.now = o.now.UTC().Truncate(time.Second)
+		if o.bindDN == "" {
+			o.bindDN = "cn=admin," + o.suffix
+		}
+		return nil
+	}()
+	if err != nil {
+		fmt.Fprintf(stderr, "certgal-gen: %v\n", err)
+		return 2
+	}
+	if err := generate(o, stdout); err != nil {
+		fmt.Fprintf(stderr, "certgal-gen: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// summary is summary.json: what was generated, and what a pass must do.
+type summary struct {
+	Users        int              `json:"users"`
+	Now          time.Time        `json:"now"`
+	Certificates map[string]int   `json:"ca_certificates"` // by role
+	Foreign      map[string]int   `json:"foreign_values"`  // by issuer
+	KeyReuse     int              `json:"certificates_per_leaf_key"`
+	States       map[state]stateN `json:"states"`
+	Seconds      float64          `json:"seconds"`
+}
+
+// stateN describes one directory state and the pass from it.
+type stateN struct {
+	Values      int `json:"directory_values"` // userCertificate values in the users LDIF
+	ValueBytes  int `json:"directory_value_bytes"`
+	OwnedValues int `json:"owned_values"`
+	Entries     int `json:"entries_to_modify"`
+	Adds        int `json:"adds"`
+	Removes     int `json:"removes"`
+}
+
+func generate(o options, stdout io.Writer) error {
+	start := time.Now()
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	if ents, err := os.ReadDir(o.out); err != nil {
+		return err
+	} else if len(ents) > 0 {
+		return fmt.Errorf("%s is not empty", o.out)
+	}
+	caDir := filepath.Join(o.out, "ca")
+	for _, d := range []string{filepath.Join(caDir, "newcerts"), filepath.Join(caDir, "private")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(filepath.Join(caDir, "private"), 0o700); err != nil {
+		return err
+	}
+
+	p := newPopulation(o.n, o.domain, o.now, o.seed, defaultMix)
+	cas, err := newAuthorities(o.now)
+	if err != nil {
+		return err
+	}
+	if err := issueAll(p, cas, caDir, o.workers); err != nil {
+		return err
+	}
+	if err := writeCA(caDir, p, cas.ours, o.now); err != nil {
+		return err
+	}
+	if err := writePEM(filepath.Join(o.out, "foreign-ca.pem"), "CERTIFICATE", cas.foreign.cert.Raw, 0o644); err != nil {
+		return err
+	}
+
+	sum := summary{Users: o.n, Now: o.now, Certificates: map[string]int{}, Foreign: map[string]int{},
+		KeyReuse: keyReuse, States: map[state]stateN{}}
+	roles := map[role]string{roleCurrent: "current", roleSuperseded: "superseded", roleRevoked: "revoked",
+		roleExpired: "expired", roleOrphan: "no_user", roleUnusable: "unusable"}
+	for _, c := range p.ours {
+		sum.Certificates[roles[c.role]]++
+	}
+	issuers := map[issuerKind]string{issuerForeign: "partner_ca", issuerLookalike: "lookalike_ca", issuerSelf: "self_signed"}
+	for _, c := range p.others {
+		sum.Foreign[issuers[c.issuer]]++
+	}
+	flavours := []flavour{slapdFlavour(o.suffix)}
+	if o.adBase != "" {
+		flavours = append(flavours, adFlavour(o.adBase))
+	}
+	maxRemoves := 0
+	for _, st := range o.published {
+		var n stateN
+		for i := range p.users {
+			for _, c := range p.users[i].values(st) {
+				n.Values++
+				n.ValueBytes += len(c.der)
+				if c.issuer == issuerOurs {
+					n.OwnedValues++
+				}
+			}
+		}
+		for _, fl := range flavours {
+			suffix := ""
+			adOU := ""
+			if fl.name == "ad" {
+				suffix = "-ad"
+				if strings.HasPrefix(strings.ToUpper(o.adBase), "OU=") {
+					adOU = o.adBase
+				}
+			}
+			if err := writeUsers(filepath.Join(o.out, "users-"+string(st)+suffix+".ldif"), fl, p, st, adOU); err != nil {
+				return err
+			}
+			if n.Entries, n.Adds, n.Removes, err = writeChanges(filepath.Join(o.out, "changes-"+string(st)+suffix+".ldif"), fl, p, st); err != nil {
+				return err
+			}
+		}
+		maxRemoves = max(maxRemoves, n.Removes)
+		sum.States[st] = n
+	}
+	if err := writeConfig(filepath.Join(o.out, "certgal.yaml"), o, caDir, maxRemoves); err != nil {
+		return err
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(o.out, "summary.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "certgal-gen: %d users, %d CA certificates, %d foreign values in %s (%.1fs)\n",
+		o.n, len(p.ours), len(p.others), o.out, sum.Seconds)
+	return nil
+}
+
+// writeConfig writes a certgal configuration for the world. max_deletes is
+// raised to what the largest generated pass removes, or the pass would stop.
+func writeConfig(path string, o options, caDir string, maxRemoves int) error {
+	abs, err := filepath.Abs(caDir)
+	if err != nil {
+		return err
+	}
+	cfg := fmt.Sprintf(`# Written by certgal-gen for a generated world; the directory part fits
+# testdata/slapd/start.sh (plain ldap:// on loopback).
+source:
+  kind: openssl
+  openssl:
+    dir: %[1]s
+    crl_files: [crl.pem]
+trust:
+  ca_files: [%[1]s/ca.pem]
+directory:
+  url: %[2]s
+  dialect: openldap
+  allow_plaintext: true
+  bind_dn: %[3]s
+  bind_password_file: %[4]s
+  base_dn: %[5]s
+policy:
+  max_deletes: %[6]d
+lookup:
+  listen: ""
+metrics:
+  listen: ""
+`, abs, o.url, o.bindDN, o.bindPasswordFile, o.suffix, max(500, maxRemoves))
+	return os.WriteFile(path, []byte(cfg), 0o644)
+}
