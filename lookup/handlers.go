@@ -96,7 +96,7 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request) int {
 	}
 	var certs []*cert
 	if q.byKey {
-		certs = ix.search[q.key][q.hash]
+		certs = ix.lookupKey(q.key, q.hash)
 	} else if set := ix.lookupAddr(q.email); set != nil {
 		certs = set.certs
 	}

@@ -43,7 +43,11 @@ type Stats struct {
 type Index struct {
 	byAddr map[string]*set
 	bySum  map[[32]byte]*cert
-	search [numKeys]map[[20]byte][]*cert
+	// search finds a certificate by an RFC 4387 key; a key several certificates share (a
+	// subject renewed, every certificate of one issuer) is in dups instead, with at most
+	// maxSearchResults+1 of them. Two maps keep the common case to one pointer a key.
+	search [numKeys]map[[20]byte]*cert
+	dups   [numKeys]map[[20]byte][]*cert
 	stats  Stats
 }
 
@@ -56,7 +60,8 @@ func NewIndex(entries []Entry) *Index { return (*Index)(nil).Rebuild(entries) }
 func (ix *Index) Rebuild(entries []Entry) *Index {
 	next := &Index{byAddr: make(map[string]*set, len(entries)), bySum: make(map[[32]byte]*cert, len(entries))}
 	for k := range next.search {
-		next.search[k] = make(map[[20]byte][]*cert, len(entries))
+		next.search[k] = make(map[[20]byte]*cert, len(entries))
+		next.dups[k] = map[[20]byte][]*cert{}
 	}
 
 	// First every distinct certificate, taken over or queued for preparing.
@@ -108,7 +113,7 @@ func (ix *Index) Rebuild(entries []Entry) *Index {
 		if len(certs) == 0 {
 			continue
 		}
-		s := certs[0].self
+		s := &certs[0].self
 		if len(certs) > 1 {
 			s = newSet(certs)
 		}
@@ -146,19 +151,23 @@ func (ix *Index) Rebuild(entries []Entry) *Index {
 			if k == keySKID && !c.hasSKID {
 				continue
 			}
-			m := next.search[k]
-			// More than maxSearchResults answers is refused anyway; keeping one more says so.
-			if len(m[c.keys[k]]) <= maxSearchResults {
-				m[c.keys[k]] = append(m[c.keys[k]], c)
+			key := c.keys[k]
+			if d, ok := next.dups[k][key]; ok {
+				// More than maxSearchResults is refused anyway; one more says so.
+				if len(d) <= maxSearchResults {
+					next.dups[k][key] = append(d, c)
+				}
+			} else if other := next.search[k][key]; other != nil {
+				delete(next.search[k], key)
+				next.dups[k][key] = []*cert{other, c}
+			} else {
+				next.search[k][key] = c
 			}
 		}
 	}
 	for k := range numKeys {
-		for key, cs := range next.search[k] {
-			if len(cs) > 1 {
-				sortNewestFirst(cs)
-				next.search[k][key] = cs
-			}
+		for _, cs := range next.dups[k] {
+			sortNewestFirst(cs)
 		}
 	}
 	next.stats.Addresses = len(next.byAddr)
@@ -196,6 +205,17 @@ func (ix *Index) lookupAddr(addr string) *set {
 	return ix.byAddr[asciiLower(addr)]
 }
 
+// lookupKey finds the certificates with an RFC 4387 search key, newest first.
+func (ix *Index) lookupKey(k int, key [20]byte) []*cert {
+	if d, ok := ix.dups[k][key]; ok {
+		return d
+	}
+	if c := ix.search[k][key]; c != nil {
+		return c.self.certs
+	}
+	return nil
+}
+
 // The formats a certificate set is served in.
 const (
 	fmtDER = iota
@@ -205,7 +225,9 @@ const (
 	numFormats
 )
 
-// cert is one certificate with everything a response needs, prepared once.
+// cert is one certificate with everything a response needs, prepared once. At 100,000
+// of them the garbage collector visits every object of the index in every cycle, so the
+// small parts of self live inside cert rather than in allocations of their own.
 type cert struct {
 	sum       [32]byte
 	der       []byte
@@ -215,7 +237,12 @@ type cert struct {
 	notAfter  time.Time
 	keys      [numKeys][20]byte
 	hasSKID   bool
-	self      *set // this certificate alone, in every format
+	self      set // this certificate alone, in every format
+
+	one    [1]*cert               // backs self.certs
+	segs   [8][]byte              // back self.reps' segments
+	hdrs   [2 * numFormats]string // back self.reps' ETag and Content-Length
+	p7cHdr [p7cMaxHeader]byte     // backs the p7c's header
 }
 
 // set is what one address resolves to: its certificates, newest first, and a prepared
@@ -239,14 +266,6 @@ func newRep(etag string, segs ...[]byte) rep {
 		n += len(s)
 	}
 	return rep{segs: segs, length: []string{strconv.Itoa(n)}, etag: []string{etag}}
-}
-
-func (r *rep) size() int {
-	n := 0
-	for _, s := range r.segs {
-		n += len(s)
-	}
-	return n
 }
 
 // certJSON is the JSON form of one certificate (documented in the README).
@@ -290,12 +309,26 @@ func prepare(sum [32]byte, der []byte) *cert {
 	if err != nil {
 		return nil
 	}
-	c.self = &set{certs: []*cert{c}}
-	c.self.reps[fmtDER] = newRep(etagOf(sum, 'd'), der)
-	c.self.reps[fmtPEM] = newRep(etagOf(sum, 'p'), c.pem)
-	c.self.reps[fmtP7C] = newRep(etagOf(sum, 'c'), p7cSegments([][]byte{der})...)
-	c.self.reps[fmtJSON] = newRep(etagOf(sum, 'j'), jsonHead, c.jsonElem, jsonTail)
+	c.one[0] = c
+	c.self.certs = c.one[:]
+	c.setRep(fmtDER, 'd', 0, der)
+	c.setRep(fmtPEM, 'p', 1, c.pem)
+	c.setRep(fmtP7C, 'c', 2, appendP7CHeader(c.p7cHdr[:0], len(der)), der, p7cTrailer)
+	c.setRep(fmtJSON, 'j', 5, jsonHead, c.jsonElem, jsonTail)
 	return c
+}
+
+// setRep fills self.reps[f] with segs, keeping the slices in c's own arrays from segment
+// index at on.
+func (c *cert) setRep(f int, letter byte, at int, segs ...[]byte) {
+	n := copy(c.segs[at:], segs)
+	size := 0
+	for _, s := range segs {
+		size += len(s)
+	}
+	c.hdrs[2*f] = etagOf(c.sum, letter)
+	c.hdrs[2*f+1] = strconv.Itoa(size)
+	c.self.reps[f] = rep{segs: c.segs[at : at+n : at+n], etag: c.hdrs[2*f : 2*f+1 : 2*f+1], length: c.hdrs[2*f+1 : 2*f+2 : 2*f+2]}
 }
 
 // newSet prepares the representations of several certificates for one address: DER is the

@@ -103,6 +103,9 @@ func TestIndexSeveralCertificatesNewestFirst(t *testing.T) {
 		etags[s.reps[f].etag[0]] = true
 	}
 	etags[s.certs[0].self.reps[fmtPEM].etag[0]] = true
+	if got := p7cCerts(t, body(&s.certs[0].self.reps[fmtP7C])); len(got) != 1 {
+		t.Errorf("a certificate's own p7c holds %d", len(got))
+	}
 	if len(etags) != numFormats+1 {
 		t.Errorf("ETags are not distinct per representation: %v", etags)
 	}
@@ -133,7 +136,7 @@ func TestIndexRebuildReusesPreparedCertificates(t *testing.T) {
 		t.Error("Bob is still served")
 	}
 	bx, _ := x509.ParseCertificate(b)
-	if got := second.search[keyCert][sha1.Sum(bx.Raw)]; len(got) != 0 {
+	if got := second.lookupKey(keyCert, sha1.Sum(bx.Raw)); len(got) != 0 {
 		t.Error("Bob's certificate is still searchable")
 	}
 	if first.lookupAddr("bob@corp.example") == nil {
@@ -201,7 +204,7 @@ func TestP7CIsACertsOnlySignedData(t *testing.T) {
 	}
 	// Lengths that need two and three length octets.
 	for _, n := range []int{0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000} {
-		l := tlvLen(n)
+		l := appendTLVLen(nil, n)
 		var v asn1.RawValue
 		enc := append([]byte{0x04}, l...)
 		enc = append(enc, make([]byte, n)...)

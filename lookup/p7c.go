@@ -21,49 +21,64 @@ func p7cSegments(ders [][]byte) [][]byte {
 	for _, d := range sorted {
 		certsLen += len(d)
 	}
-	oidSignedData := []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02}
-	fixed := []byte{
+	segs := make([][]byte, 0, len(sorted)+2)
+	segs = append(segs, appendP7CHeader(nil, certsLen))
+	segs = append(segs, sorted...)
+	return append(segs, p7cTrailer)
+}
+
+// The constant parts of a certs-only SignedData. Read-only.
+var (
+	p7cOIDSignedData = []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02}
+	p7cFixed         = []byte{
 		0x02, 0x01, 0x01, // version 1
 		0x31, 0x00, // digestAlgorithms: none
 		0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01, // id-data, no content
 	}
-	trailer := []byte{0x31, 0x00} // signerInfos: none
+	p7cTrailer = []byte{0x31, 0x00} // signerInfos: none
+)
 
-	certsTLV := tlvLen(certsLen)
-	sdLen := len(fixed) + 1 + len(certsTLV) + certsLen + len(trailer)
-	sdHdr := tlvLen(sdLen)
-	explicitLen := 1 + len(sdHdr) + sdLen
-	explicitHdr := tlvLen(explicitLen)
-	ciLen := len(oidSignedData) + 1 + len(explicitHdr) + explicitLen
+// p7cMaxHeader is the longest header of a p7c holding less than 16 MiB of certificates.
+const p7cMaxHeader = 4*5 + 11 + 18
 
-	var h []byte
-	h = append(h, 0x30)
-	h = append(h, tlvLen(ciLen)...)
-	h = append(h, oidSignedData...)
-	h = append(h, 0xa0)
-	h = append(h, explicitHdr...)
-	h = append(h, 0x30)
-	h = append(h, sdHdr...)
-	h = append(h, fixed...)
-	h = append(h, 0xa0)
-	h = append(h, certsTLV...)
+// appendP7CHeader appends everything a p7c holds before certsLen bytes of certificates.
+func appendP7CHeader(h []byte, certsLen int) []byte {
+	certsTLV := lenOctets(certsLen)
+	sdLen := len(p7cFixed) + 1 + certsTLV + certsLen + len(p7cTrailer)
+	explicitLen := 1 + lenOctets(sdLen) + sdLen
+	ciLen := len(p7cOIDSignedData) + 1 + lenOctets(explicitLen) + explicitLen
 
-	segs := make([][]byte, 0, len(sorted)+2)
-	segs = append(segs, h)
-	segs = append(segs, sorted...)
-	return append(segs, trailer)
+	h = appendTLVLen(append(h, 0x30), ciLen)
+	h = append(h, p7cOIDSignedData...)
+	h = appendTLVLen(append(h, 0xa0), explicitLen)
+	h = appendTLVLen(append(h, 0x30), sdLen)
+	h = append(h, p7cFixed...)
+	return appendTLVLen(append(h, 0xa0), certsLen)
 }
 
-// tlvLen is the DER length octets of n.
-func tlvLen(n int) []byte {
+// lenOctets is how many octets DER takes to encode the length n.
+func lenOctets(n int) int {
 	if n < 0x80 {
-		return []byte{byte(n)}
+		return 1
 	}
-	var b []byte
+	k := 1
 	for v := n; v > 0; v >>= 8 {
-		b = append([]byte{byte(v)}, b...)
+		k++
 	}
-	return append([]byte{0x80 | byte(len(b))}, b...)
+	return k
+}
+
+// appendTLVLen appends the DER length octets of n.
+func appendTLVLen(b []byte, n int) []byte {
+	if n < 0x80 {
+		return append(b, byte(n))
+	}
+	k := lenOctets(n) - 1
+	b = append(b, 0x80|byte(k))
+	for i := k - 1; i >= 0; i-- {
+		b = append(b, byte(n>>(8*i)))
+	}
+	return b
 }
 
 // sortDER orders encodings as DER's SET OF wants: as octet strings, the shorter padded with
