@@ -50,6 +50,7 @@ clean:
 # same run, wrk at 4 and 32 connections over BENCH_N random addresses (installs nginx, wrk).
 .PHONY: bench-lookup
 BENCH_N ?= 100000
-BENCH_SECONDS ?= 15
+BENCH_SECONDS ?= 10
+BENCH_ROUNDS ?= 3
 bench-lookup:
-	BENCH_N=$(BENCH_N) BENCH_SECONDS=$(BENCH_SECONDS) GO=$(GO) lookup/bench/bench.sh
+	BENCH_N=$(BENCH_N) BENCH_SECONDS=$(BENCH_SECONDS) BENCH_ROUNDS=$(BENCH_ROUNDS) GO=$(GO) lookup/bench/bench.sh

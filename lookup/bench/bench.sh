@@ -12,7 +12,8 @@ cd "$(dirname "$0")/../.."
 export PATH="$PATH:/usr/sbin:/sbin:/usr/local/go/bin"
 
 N=${BENCH_N:-100000}
-SECS=${BENCH_SECONDS:-15}
+SECS=${BENCH_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-"4 32"}
 CPORT=${BENCH_CERTGAL_PORT:-18080}
 NPORT=${BENCH_NGINX_PORT:-18081}
@@ -124,39 +125,58 @@ export BENCH_N="$N"
 run() { # server url conns secs
 	wrk -t2 -c"$3" -d"$4"s --latency -s lookup/bench/bench.lua "$2" | grep '^RESULT'
 }
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A urls=([certgal]="http://127.0.0.1:$CPORT" [nginx]="http://127.0.0.1:$NPORT" [go-bare]="http://127.0.0.1:$BPORT")
 echo "bench: warming up the servers"
 for s in certgal nginx go-bare; do run "$s" "${urls[$s]}" 32 3 >/dev/null; done
 
+# Rounds interleave the servers (in a rotating order) so that load from anything else on the
+# machine falls on all of them alike; the table shows each server's median over the rounds.
+servers=(certgal nginx go-bare)
 results=()
 for c in $CONNS; do
-	for s in certgal nginx go-bare; do
-		line=$(run "$s" "${urls[$s]}" "$c" "$SECS")
-		echo "bench: $s, $c connections: $line"
-		results+=("$c $s $line")
+	for r in $(seq "$ROUNDS"); do
+		for i in 0 1 2; do
+			s=${servers[$(((i + r) % 3))]}
+			line=$(run "$s" "${urls[$s]}" "$c" "$SECS")
+			echo "bench: round $r, $s, $c connections: $line"
+			results+=("$c $s $line")
+		done
 	done
 done
 
-echo
-echo "GET /certs/{email}, $N random addresses, wrk -t2, ${SECS}s per run, $(nproc) cores, same run"
-printf '%s\n' "${results[@]}" | awk '
-function field(name,   i, kv) { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] } return "" }
-{
-	c = $1; s = $2
-	rps[c, s] = field("rps"); p50[c, s] = field("p50_us"); p99[c, s] = field("p99_us")
-	bad[c, s] = field("socket_errors") + field("non_2xx")
-	if (!(c in seen)) { seen[c] = 1; order[++n] = c }
+median() { # conns server field
+	printf '%s\n' "${results[@]}" | awk -v c="$1" -v s="$2" -v f="$3" '$1 == c && $2 == s {
+		for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) print kv[2] } }' |
+		sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-END {
-	printf "%-6s %-8s %10s %10s %10s %8s\n", "conns", "server", "req/s", "p50 ms", "p99 ms", "errors"
-	for (i = 1; i <= n; i++) {
-		c = order[i]
-		split("certgal nginx go-bare", ss, " ")
-		for (j = 1; j <= 3; j++) { s = ss[j]
-			printf "%-6s %-8s %10d %10.3f %10.3f %8d\n", c, s, rps[c, s], p50[c, s] / 1000, p99[c, s] / 1000, bad[c, s] }
-		printf "%-6s %-8s %9.2fx %9.2fx %9.2fx\n", c, "c/nginx", rps[c, "certgal"] / rps[c, "nginx"], p50[c, "certgal"] / p50[c, "nginx"], p99[c, "certgal"] / p99[c, "nginx"]
-		printf "%-6s %-8s %9.2fx %9.2fx %9.2fx\n", c, "c/bare", rps[c, "certgal"] / rps[c, "go-bare"], p50[c, "certgal"] / p50[c, "go-bare"], p99[c, "certgal"] / p99[c, "go-bare"]
-	}
-	print "c/nginx = certgal / nginx, c/bare = certgal / a bare net/http handler serving a map (no rate limit, ETag, metrics or timeouts)"
-	print "above 1 is better for req/s, below 1 is better for latency"
-}'
+total() { # conns server field
+	printf '%s\n' "${results[@]}" | awk -v c="$1" -v s="$2" -v f="$3" '$1 == c && $2 == s {
+		for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) t += kv[2] } } END { print t + 0 }'
+}
+
+echo
+echo "GET /certs/{email}, $N random addresses, wrk -t2, $ROUNDS rounds of ${SECS}s per server and connection count,"
+echo "$(nproc) cores, load average before the runs: $load_before; medians over the rounds"
+printf '%-6s %-8s %10s %10s %10s %8s\n' conns server "req/s" "p50 ms" "p99 ms" errors
+for c in $CONNS; do
+	declare -A rps p50 p99
+	for s in "${servers[@]}"; do
+		rps[$s]=$(median "$c" "$s" rps)
+		p50[$s]=$(median "$c" "$s" p50_us)
+		p99[$s]=$(median "$c" "$s" p99_us)
+		errs=$(($(total "$c" "$s" socket_errors) + $(total "$c" "$s" non_2xx)))
+		awk -v c="$c" -v s="$s" -v r="${rps[$s]}" -v a="${p50[$s]}" -v b="${p99[$s]}" -v e="$errs" \
+			'BEGIN { printf "%-6s %-8s %10d %10.3f %10.3f %8d\n", c, s, r, a / 1000, b / 1000, e }'
+	done
+	for ref in nginx go-bare; do
+		name=c/nginx
+		[ "$ref" = go-bare ] && name=c/bare
+		awk -v c="$c" -v n="$name" -v r1="${rps[certgal]}" -v r2="${rps[$ref]}" -v a1="${p50[certgal]}" -v a2="${p50[$ref]}" \
+			-v b1="${p99[certgal]}" -v b2="${p99[$ref]}" \
+			'BEGIN { printf "%-6s %-8s %9.2fx %9.2fx %9.2fx\n", c, n, r1 / r2, a1 / a2, b1 / b2 }'
+	done
+	unset rps p50 p99
+done
+echo "c/nginx = certgal / nginx; c/bare = certgal / a bare net/http handler serving a map (no rate limit,"
+echo "ETag, metrics or timeouts). Above 1 is better for req/s, below 1 is better for latency."
