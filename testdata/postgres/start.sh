@@ -49,7 +49,9 @@ if ! PGBIN="$(find_bin)" || ! command -v psql >/dev/null 2>&1; then
 	fi
 	echo "postgres/start.sh: installing postgresql" >&2
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q postgresql >&2 || { apt-get update -q >&2 && apt-get install -y -q postgresql >&2; } ||
+	# confold: keep the createcluster.conf written above when the package brings its own.
+	apt=(apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql)
+	"${apt[@]}" >&2 || { apt-get update -q >&2 && "${apt[@]}" >&2; } ||
 		unavailable "apt-get install postgresql failed"
 	PGBIN="$(find_bin)" || unavailable "postgresql installed but no initdb found under /usr/lib/postgresql"
 fi
