@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,4 +274,25 @@ func TestFolderFailures(t *testing.T) {
 	if _, err := f.Read(ctx); err == nil {
 		t.Error("cancelled context: no error")
 	}
+}
+
+// BenchmarkFolder reads a drop folder of 10,000 certificates: the first pass parses every file,
+// later passes only stat them.
+func BenchmarkFolder(b *testing.B) {
+	ca := newTestCA(b, "Bench CA")
+	dir := b.TempDir()
+	for i := range 10000 {
+		c := ca.issue(b, fmt.Sprintf("user%d@corp.example", i))
+		writeFile(b, filepath.Join(dir, fmt.Sprintf("%02d", i%100), fmt.Sprintf("%d.cer", i)), c.Raw)
+	}
+	f, _ := newTestFolder(b, dir, true, ca.trust())
+	start := time.Now()
+	if n := len(readSnapshot(b, f).Certificates); n != 10000 {
+		b.Fatalf("%d certificates", n)
+	}
+	first := time.Since(start)
+	for b.Loop() {
+		readSnapshot(b, f)
+	}
+	b.ReportMetric(float64(first.Milliseconds()), "first-pass-ms")
 }
