@@ -299,7 +299,9 @@ func TestSearch(t *testing.T) {
 	f := newFixture(t, config.Lookup{})
 	keys, _, _ := searchKeys(f.aliceX)
 	bobKeys, _, _ := searchKeys(f.bobNewX)
-	q := func(attr string, k [20]byte) string { return "/search.cgi?" + attr + "=" + url.QueryEscape(SearchKey(k)) }
+	q := func(attr string, k [20]byte) string {
+		return "/search.cgi?" + attr + "=" + url.QueryEscape(SearchKey(k))
+	}
 	for _, tc := range []struct {
 		name, path string
 		want       [][]byte

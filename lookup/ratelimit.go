@@ -34,11 +34,15 @@ type client struct {
 }
 
 func newClients(perSecond float64, burst, max int) *clients {
-	idle := time.Duration(float64(burst) / perSecond * float64(time.Second))
-	if perSecond <= 0 || idle <= 0 || idle > time.Hour {
+	limit := rate.Limit(perSecond)
+	if !(perSecond > 0) {
+		limit = rate.Inf
+	}
+	idle := time.Duration(float64(burst) / float64(limit) * float64(time.Second))
+	if idle <= 0 || idle > time.Hour {
 		idle = time.Hour
 	}
-	return &clients{limit: rate.Limit(perSecond), burst: burst, idle: idle, max: max, m: map[netip.Addr]*client{}}
+	return &clients{limit: limit, burst: burst, idle: idle, max: max, m: map[netip.Addr]*client{}}
 }
 
 // clientKey is what a client is counted by.

@@ -64,3 +64,15 @@ func TestClientsEvictIdleFirstThenOldest(t *testing.T) {
 		t.Errorf("after a flood eviction: %d clients", cs.size())
 	}
 }
+
+// Configuration validation refuses a rate of 0; should one get here, it limits nothing rather
+// than refusing everyone.
+func TestClientsZeroRateMeansUnlimited(t *testing.T) {
+	cs := newClients(0, 1, 10)
+	a := netip.MustParseAddr("192.0.2.1")
+	for i := range 100 {
+		if ok, _ := cs.allow(a, time.Unix(1000, 0)); !ok {
+			t.Fatalf("request %d refused", i+1)
+		}
+	}
+}

@@ -42,7 +42,8 @@ type Server struct {
 
 // NewServer builds the service for cfg (the lookup section). Its metrics are registered on
 // reg. Until the first Swap, certificate requests answer 503: an empty index would tell
-// senders that nobody has a certificate.
+// senders that nobody has a certificate. A rate_per_second of 0 or less (which
+// configuration validation refuses) means no limit.
 func NewServer(cfg config.Lookup, reg prometheus.Registerer, log logrus.FieldLogger) *Server {
 	s := &Server{
 		cfg:     cfg,
@@ -62,9 +63,12 @@ func NewServer(cfg config.Lookup, reg prometheus.Registerer, log logrus.FieldLog
 }
 
 // Swap makes ix the index every following request is answered from. Requests already being
-// answered finish with the index they started with.
+// answered finish with the index they started with. A nil ix puts the service back to 503.
 func (s *Server) Swap(ix *Index) {
 	s.index.Store(ix)
+	if ix == nil {
+		return
+	}
 	st := ix.Stats()
 	s.log.WithFields(logrus.Fields{"addresses": st.Addresses, "certificates": st.Certificates,
 		"reused": st.Reused, "unparseable": st.Unparseable, "ambiguous": st.Ambiguous}).Debug("lookup index swapped")

@@ -197,3 +197,16 @@ func (s sender) fetchRaw(url string) string {
 	}
 	return b.String()
 }
+
+func TestLookupEntries(t *testing.T) {
+	a, b := []byte("a"), []byte("b")
+	got := lookupEntries([]sync.Published{
+		{Addresses: []string{"alice@corp.example", "a.smith@corp.example"}, Certs: []*sync.Cert{{DER: a}, {DER: nil}, {DER: b}}},
+		{Addresses: []string{"carol@corp.example"}},                         // nothing to publish
+		{Addresses: nil, Certs: []*sync.Cert{{DER: a}}},                     // no address of its own
+		{Addresses: []string{"dave@corp.example"}, Certs: []*sync.Cert{{}}}, // known by hash only
+	})
+	if len(got) != 1 || len(got[0].Addresses) != 2 || len(got[0].DER) != 2 || !bytes.Equal(got[0].DER[1], b) {
+		t.Errorf("lookupEntries = %+v", got)
+	}
+}

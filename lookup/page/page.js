@@ -89,7 +89,11 @@
 
   // /#name@example.com looks the address up straight away, so a link can be shared.
   if (location.hash.length > 1) {
-    input.value = decodeURIComponent(location.hash.slice(1));
-    lookup(input.value.trim());
+    try {
+      input.value = decodeURIComponent(location.hash.slice(1));
+      lookup(input.value.trim());
+    } catch (e) {
+      say("That is not an e-mail address.", true);
+    }
   }
 })();
