@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -32,23 +34,40 @@ type OpenSSL struct {
 	now      func() time.Time
 
 	mu    stdsync.Mutex
-	cache map[string]cachedFile // by path; a file is parsed again only when it changes
+	cache map[string]*cachedFile // by path; a file is read and parsed again only when it changes
 }
 
+// cachedFile is what is known of one certificate file while it is unchanged.
+// cert is kept only once Read asked for it: ReadUnparsed keeps the DER alone,
+// as a parsed certificate takes several times the memory.
 type cachedFile struct {
-	size  int64
-	mtime time.Time
-	cert  *x509.Certificate
+	size   int64
+	mtime  time.Time
+	der    []byte
+	hash   [32]byte
+	serial *big.Int
+	cert   *x509.Certificate
 }
 
 // NewOpenSSL returns a source for cfg. The cache of parsed certificates lives as
 // long as the returned value, so a daemon parses each certificate once.
 func NewOpenSSL(cfg config.OpenSSL, trust *Trust, log logrus.FieldLogger) *OpenSSL {
-	return &OpenSSL{dir: cfg.Dir, crlFiles: cfg.CRLFiles, trust: trust, log: log, now: time.Now, cache: map[string]cachedFile{}}
+	return &OpenSSL{dir: cfg.Dir, crlFiles: cfg.CRLFiles, trust: trust, log: log, now: time.Now, cache: map[string]*cachedFile{}}
 }
 
 // Read implements Source.
 func (o *OpenSSL) Read(ctx context.Context) (*Snapshot, error) {
+	return o.read(ctx, true)
+}
+
+// ReadUnparsed implements UnparsedSource: the snapshot of Read, but a
+// certificate seen before comes without Cert, and the source keeps no parsed
+// copy of it.
+func (o *OpenSSL) ReadUnparsed(ctx context.Context) (*Snapshot, error) {
+	return o.read(ctx, false)
+}
+
+func (o *OpenSSL) read(ctx context.Context, parsed bool) (*Snapshot, error) {
 	index := filepath.Join(o.dir, "index.txt")
 	data, err := os.ReadFile(index)
 	if err != nil {
@@ -77,20 +96,35 @@ func (o *OpenSSL) Read(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 
-	var bySerial map[string]string // easy-rsa issued/: serial → file, built only when needed
-	paths := make([]string, len(entries))
-	for i, e := range entries {
-		paths[i] = o.locate(e)
-		if paths[i] == "" {
-			if bySerial == nil {
-				bySerial = o.issuedBySerial(ctx, snap)
-			}
-			paths[i] = bySerial[e.SerialHex]
-		}
-	}
-	certs, errs := o.parseAll(ctx, paths)
+	// Find and read every file on every core; only the lines whose file is in
+	// none of openssl's layouts wait for easy-rsa's issued/ to be read.
+	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, fs.FileInfo) { return o.locate(entries[i]) }, parsed)
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	var missing []int
+	for i := range entries {
+		if errs[i] == nil {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 {
+		bySerial := o.issuedBySerial(ctx, snap) // easy-rsa issued/: serial → file
+		more, moreErrs := o.parseAll(ctx, len(missing), func(k int) (string, fs.FileInfo) {
+			return bySerial[entries[missing[k]].SerialHex], nil
+		}, parsed)
+		for k, i := range missing {
+			files[i], errs[i] = more[k], moreErrs[k]
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	paths := make([]string, len(entries))
+	for i := range entries {
+		if errs[i] != nil {
+			paths[i] = errs[i].path
+		}
 	}
 	for i, e := range entries {
 		fields := logrus.Fields{"serial": e.SerialHex, "file": paths[i]}
@@ -98,15 +132,16 @@ func (o *OpenSSL) Read(ctx context.Context) (*Snapshot, error) {
 		case paths[i] == "":
 			o.skip(snap, "missing_certificate", fields)
 			continue
-		case errs[i] != nil:
-			fields["error"] = errs[i].Error()
+		case errs[i] != nil && errs[i].err != nil:
+			fields["error"] = errs[i].err.Error()
 			o.skip(snap, "bad_certificate", fields)
 			continue
-		case certs[i].SerialNumber.Cmp(e.Serial) != 0:
+		case files[i].serial.Cmp(e.Serial) != 0:
 			o.skip(snap, "serial_mismatch", fields)
 			continue
 		}
-		c := NewCertificate(certs[i], paths[i])
+		f := files[i]
+		c := &Certificate{Cert: f.cert, DER: f.der, Hash: f.hash, Origin: paths[i]}
 		c.Status, c.RevokedAt, c.Reason = e.Status, e.RevokedAt, e.Reason
 		snap.Certificates = append(snap.Certificates, c)
 	}
@@ -121,24 +156,27 @@ func (o *OpenSSL) skip(snap *Snapshot, reason string, fields logrus.Fields) {
 
 // locate finds the certificate file of an index line among the layouts openssl
 // and easy-rsa use. It returns "" when none exists.
-func (o *OpenSSL) locate(e indexEntry) string {
-	var candidates []string
+func (o *OpenSSL) locate(e indexEntry) (string, fs.FileInfo) {
+	var candidates [4]string
+	n := 0
 	if e.File != "" && e.File != "unknown" {
-		candidates = append(candidates, e.File)
+		candidates[n] = e.File
+		n++
 	}
 	for _, d := range []string{"newcerts", "certs", "certs_by_serial"} {
-		candidates = append(candidates, filepath.Join(d, e.SerialHex+".pem"))
+		candidates[n] = filepath.Join(d, e.SerialHex+".pem")
+		n++
 	}
-	for _, rel := range candidates {
+	for _, rel := range candidates[:n] {
 		p, ok := o.inside(rel)
 		if !ok {
 			continue
 		}
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
+			return p, st
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // inside resolves rel under the CA directory, refusing anything outside it and
@@ -166,71 +204,124 @@ func (o *OpenSSL) inside(rel string) (string, bool) {
 func (o *OpenSSL) issuedBySerial(ctx context.Context, snap *Snapshot) map[string]string {
 	m := map[string]string{}
 	files, _ := filepath.Glob(filepath.Join(o.dir, "issued", "*.crt"))
-	certs, errs := o.parseAll(ctx, files)
+	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, fs.FileInfo) { return files[i], nil }, false)
 	for i, f := range files {
-		if errs[i] != nil {
-			o.skip(snap, "bad_certificate", logrus.Fields{"file": f, "error": errs[i].Error()})
+		if errs[i] != nil && errs[i].err != nil {
+			o.skip(snap, "bad_certificate", logrus.Fields{"file": f, "error": errs[i].err.Error()})
 			continue
 		}
-		m[strings.ToUpper(certs[i].SerialNumber.Text(16))] = f
+		if certs[i] != nil {
+			m[strings.ToUpper(certs[i].serial.Text(16))] = f
+		}
 	}
 	return m
 }
 
-// parseAll parses files on every core, using the cache for unchanged files.
-func (o *OpenSSL) parseAll(ctx context.Context, paths []string) ([]*x509.Certificate, []error) {
-	certs := make([]*x509.Certificate, len(paths))
-	errs := make([]error, len(paths))
-	work := make(chan int)
+// fileError is where a certificate file is, and why it could not be read
+// (err nil: found and read).
+type fileError struct {
+	path string
+	err  error
+}
+
+// parseAll reads n files on every core, each found by locate (a nil FileInfo
+// makes it stat the path itself; "" means no file), using the cache for
+// unchanged files. A file's result is nil with a nil fileError when locate
+// found none. With parsed, every result carries its parsed certificate.
+func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fs.FileInfo), parsed bool) ([]*cachedFile, []*fileError) {
+	files := make([]*cachedFile, n)
+	errs := make([]*fileError, n)
+	next := make(chan int, runtime.GOMAXPROCS(0))
 	var wg stdsync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range work {
-				certs[i], errs[i] = o.parseFile(paths[i])
+			for start := range next {
+				for i := start; i < min(start+parseBatch, n); i++ {
+					path, st := locate(i)
+					if path == "" {
+						continue
+					}
+					f, err := o.parseFile(path, st, parsed)
+					files[i] = f
+					errs[i] = &fileError{path: path, err: err}
+				}
 			}
 		}()
 	}
 feed:
-	for i, p := range paths {
-		if p == "" {
-			continue
-		}
+	for start := 0; start < n; start += parseBatch {
 		select {
-		case work <- i:
+		case next <- start:
 		case <-ctx.Done():
 			break feed
 		}
 	}
-	close(work)
+	close(next)
 	wg.Wait()
-	return certs, errs
+	return files, errs
 }
 
-func (o *OpenSSL) parseFile(path string) (*x509.Certificate, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+// parseBatch is how many files a worker takes at a time: fewer hand-offs
+// between goroutines than one file each.
+const parseBatch = 64
+
+// parseFile returns what is known of the file at path; st is its FileInfo when
+// the caller has it. A file is read and checked once per size and mtime; with
+// parsed the result also holds the parsed certificate, kept from then on.
+func (o *OpenSSL) parseFile(path string, st fs.FileInfo, parsed bool) (*cachedFile, error) {
+	if st == nil {
+		var err error
+		if st, err = os.Stat(path); err != nil {
+			return nil, err
+		}
 	}
 	o.mu.Lock()
 	c, ok := o.cache[path]
+	var cert *x509.Certificate
+	if ok {
+		cert = c.cert
+	}
 	o.mu.Unlock()
 	if ok && c.size == st.Size() && c.mtime.Equal(st.ModTime()) {
-		return c.cert, nil
+		hit := &cachedFile{size: c.size, mtime: c.mtime, der: c.der, hash: c.hash, serial: c.serial}
+		if parsed {
+			if cert == nil {
+				var err error
+				if cert, err = x509.ParseCertificate(c.der); err != nil {
+					return nil, err
+				}
+				o.mu.Lock()
+				if c.cert == nil {
+					c.cert = cert
+				}
+				cert = c.cert
+				o.mu.Unlock()
+			}
+			hit.cert = cert
+		}
+		return hit, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := ParseCertificate(data)
+	cert, err = ParseCertificate(data)
 	if err != nil {
 		return nil, err
 	}
+	f := &cachedFile{size: st.Size(), mtime: st.ModTime(), der: cert.Raw, hash: sha256.Sum256(cert.Raw), serial: cert.SerialNumber}
+	if parsed {
+		f.cert = cert
+	}
+	// Without parsed, the certificate was parsed only to check it: holding
+	// every parsed certificate of a large CA until the snapshot is complete
+	// would take several times the memory of their DER.
 	o.mu.Lock()
-	o.cache[path] = cachedFile{size: st.Size(), mtime: st.ModTime(), cert: cert}
+	o.cache[path] = f
 	o.mu.Unlock()
-	return cert, nil
+	return f, nil
 }
 
 // ParseCertificate reads one certificate, PEM or DER. Text before the PEM

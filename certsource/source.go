@@ -37,11 +37,25 @@ func (s Status) String() string {
 	}
 }
 
+// UnparsedSource is a Source that can leave out the parsing of certificates
+// it returned before: ReadUnparsed's snapshot is Read's, but a certificate may
+// come without Cert (DER and Hash are always set), and the source keeps no
+// parsed copies. A consumer that caches its own work by hash (sync's
+// Classifier) then parses each certificate once in all, and a daemon does not
+// hold a parsed certificate, several times the size of its DER, for each one.
+type UnparsedSource interface {
+	Source
+	ReadUnparsed(ctx context.Context) (*Snapshot, error)
+}
+
 // Certificate is one issued certificate as the CA store reports it.
 type Certificate struct {
-	// Cert is parsed once; Cert.Raw is the DER that gets published.
-	Cert      *x509.Certificate
-	Hash      [32]byte // SHA-256 of Cert.Raw
+	// Cert is parsed once; Cert.Raw is the DER that gets published. It is nil
+	// only in a snapshot of ReadUnparsed.
+	Cert *x509.Certificate
+	// DER is the certificate as issued: Cert.Raw when Cert is set.
+	DER       []byte
+	Hash      [32]byte // SHA-256 of DER
 	Status    Status
 	RevokedAt time.Time
 	Reason    string
@@ -51,7 +65,7 @@ type Certificate struct {
 
 // NewCertificate wraps a parsed certificate.
 func NewCertificate(c *x509.Certificate, origin string) *Certificate {
-	return &Certificate{Cert: c, Hash: sha256.Sum256(c.Raw), Origin: origin}
+	return &Certificate{Cert: c, DER: c.Raw, Hash: sha256.Sum256(c.Raw), Origin: origin}
 }
 
 // Revocation is one entry of a CRL whose signature verified against a trusted CA.

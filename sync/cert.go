@@ -1,10 +1,12 @@
 package sync
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"runtime"
 	"strings"
 	stdsync "sync"
 	"time"
@@ -110,13 +112,56 @@ func (k *Classifier) Parsed(x *x509.Certificate, hash [32]byte) *Cert {
 	return k.store(Classify(x, k.trust))
 }
 
-// DER classifies a raw directory value.
+// Source classifies a certificate of the CA store, which may come unparsed
+// (certsource.UnparsedSource): it is parsed only when not cached.
+func (k *Classifier) Source(c *certsource.Certificate) *Cert {
+	if x := k.lookup(c.Hash); x != nil {
+		return x
+	}
+	if c.Cert != nil {
+		return k.store(Classify(c.Cert, k.trust))
+	}
+	x, err := x509.ParseCertificate(c.DER)
+	if err != nil {
+		return k.store(&Cert{Hash: c.Hash, Broken: true})
+	}
+	return k.store(Classify(x, k.trust))
+}
+
+// SourceAll classifies the CA store's certificates on every core: verifying
+// the issuer's signature on each is most of a first pass's work.
+func (k *Classifier) SourceAll(certs []*certsource.Certificate) []*Cert {
+	out := make([]*Cert, len(certs))
+	const batch = 256
+	next := make(chan int, runtime.GOMAXPROCS(0))
+	var wg stdsync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for start := range next {
+				for i := start; i < min(start+batch, len(certs)); i++ {
+					out[i] = k.Source(certs[i])
+				}
+			}
+		}()
+	}
+	for start := 0; start < len(certs); start += batch {
+		next <- start
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+// DER classifies a raw directory value. der may be part of a buffer the
+// directory reuses or would rather free: what is kept is a copy.
 func (k *Classifier) DER(der []byte) *Cert {
 	h := sha256.Sum256(der)
 	if c := k.lookup(h); c != nil {
 		return c
 	}
-	x, err := x509.ParseCertificate(der)
+	x, err := x509.ParseCertificate(bytes.Clone(der))
 	if err != nil {
 		return k.store(&Cert{Hash: h, Broken: true})
 	}

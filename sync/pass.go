@@ -82,7 +82,14 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	defer s.classes.EndPass()
 	defer s.blobs.endPass()
 	now := s.now()
-	snap, err := s.source.Read(ctx)
+	var snap *certsource.Snapshot
+	var err error
+	if u, ok := s.source.(certsource.UnparsedSource); ok {
+		// The classifier caches by hash: certificates it has seen need no parsing.
+		snap, err = u.ReadUnparsed(ctx)
+	} else {
+		snap, err = s.source.Read(ctx)
+	}
 	if err != nil {
 		return &Result{Status: ResultSourceError}, fmt.Errorf("read CA store: %w", err)
 	}
@@ -97,8 +104,9 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		}
 		in.Revoked[r.Issuer][serialHex(r)] = true
 	}
-	for _, c := range snap.Certificates {
-		in.Known = append(in.Known, Known{Cert: s.classes.Parsed(c.Cert, c.Hash), Status: c.Status})
+	in.Known = make([]Known, len(snap.Certificates))
+	for i, x := range s.classes.SourceAll(snap.Certificates) {
+		in.Known[i] = Known{Cert: x, Status: snap.Certificates[i].Status}
 	}
 	s.countSource(in)
 

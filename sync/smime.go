@@ -341,7 +341,8 @@ func (k *blobCache) get(der []byte, classes *Classifier) *Blob {
 	}
 	k.mu.Unlock()
 	if !ok {
-		b = NewBlob(der, classes.Parsed)
+		// der may share a buffer with the rest of the directory's answer: keep a copy.
+		b = NewBlob(bytes.Clone(der), classes.Parsed)
 	}
 	k.mu.Lock()
 	k.cur[h] = b

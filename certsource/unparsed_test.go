@@ -1,0 +1,115 @@
+package certsource
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/certgal/certgal/certsource/catest"
+)
+
+// describe renders a snapshot without its parsed certificates: what ReadUnparsed must equal.
+func describe(t *testing.T, snap *Snapshot) []string {
+	t.Helper()
+	var out []string
+	for _, c := range snap.Certificates {
+		if c.Hash != sha256.Sum256(c.DER) {
+			t.Errorf("%s: Hash is not the SHA-256 of DER", c.Origin)
+		}
+		if c.Cert != nil && !bytes.Equal(c.Cert.Raw, c.DER) {
+			t.Errorf("%s: DER is not Cert.Raw", c.Origin)
+		}
+		out = append(out, fmt.Sprintf("%s %x %s %s %v", c.Origin, c.Hash[:8], c.Status, c.Reason, c.RevokedAt.Unix()))
+	}
+	sort.Strings(out)
+	for reason, n := range snap.Problems {
+		out = append(out, fmt.Sprintf("problem %s=%d", reason, n))
+	}
+	for _, r := range snap.Revocations {
+		out = append(out, fmt.Sprintf("revoked %s %X", r.Issuer, r.Serial))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	now := time.Now()
+	issued := ca.IssueMany(t, []string{"a@corp.example", "b@corp.example", "c@corp.example", "d@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	ca.Revoke(t, issued[1].Serial, "keyCompromise")
+	crl := ca.CRL(t, true)
+	// A broken file and a line whose file is missing are skipped alike by both.
+	if err := os.WriteFile(issued[2].CertFile, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(issued[3].CertFile); err != nil {
+		t.Fatal(err)
+	}
+
+	parsedSrc, _ := newOpenSSL(t, ca, crl)
+	want, err := parsedSrc.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := newOpenSSL(t, ca, crl)
+	for pass := 1; pass <= 2; pass++ {
+		snap, err := src.ReadUnparsed(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, w := describe(t, snap), describe(t, want); fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Fatalf("read %d: ReadUnparsed\n%q\nRead\n%q", pass, got, w)
+		}
+		for _, c := range snap.Certificates {
+			if c.Cert != nil {
+				t.Errorf("read %d: %s came parsed", pass, c.Origin)
+			}
+		}
+	}
+	for path, c := range src.cache {
+		if c.cert != nil {
+			t.Errorf("%s: ReadUnparsed kept a parsed certificate", filepath.Base(path))
+		}
+	}
+
+	// Read on the same source parses what ReadUnparsed cached, once.
+	first, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := src.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Certificates) != 2 || len(second.Certificates) != 2 {
+		t.Fatalf("Read after ReadUnparsed: %d and %d certificates, want 2", len(first.Certificates), len(second.Certificates))
+	}
+	for i, c := range first.Certificates {
+		if c.Cert == nil || c.Cert != second.Certificates[i].Cert {
+			t.Errorf("%s: parsed %v, parsed again on the next Read %v", c.Origin, c.Cert != nil, c.Cert != second.Certificates[i].Cert)
+		}
+	}
+
+	// A changed file is read again.
+	other := ca.IssueMany(t, []string{"e@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	data, err := os.ReadFile(other[0].CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(issued[0].CertFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := src.ReadUnparsed(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Problems["serial_mismatch"] != 1 {
+		t.Errorf("a file replaced by another certificate: problems %v", snap.Problems)
+	}
+}
