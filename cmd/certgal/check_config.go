@@ -4,8 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-
-	"github.com/certgal/certgal/certsource"
 )
 
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
@@ -18,7 +16,10 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	if _, err := certsource.LoadTrust(cfg.Trust.CAFiles); err != nil {
+	// The CA side is built as a pass would build it (files only, no connection),
+	// so what only it can tell (a CA file that does not parse, an unsupported
+	// driver) is a configuration error here too.
+	if _, err := newPipelineParts(cfg, newLogger(cfg.Log, io.Discard)); err != nil {
 		fmt.Fprintf(stderr, "certgal: invalid configuration %s:\n%v\n", path, err)
 		return exitUsage
 	}
