@@ -46,15 +46,9 @@ mkdir -p "$1"
 DIR="$(cd "$1" && pwd -P)"
 [[ ! -e "$DIR/ca.pem" ]] || die "$DIR/ca.pem exists: one CA per DIR"
 
-is_our_cfssl() {
-	local pid="$1" exe state
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
-	[[ "$(basename "$exe")" == cfssl ]] || return 1
-	state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)"
-	[[ "$state" != Z ]] || return 1
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$DIR/db.json"
-}
+# shellcheck source=../lib/proc.sh
+. "$(dirname "$0")/../lib/proc.sh"
+is_our_cfssl() { proc_is "$1" cfssl "$DIR/db.json"; }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_port() {
@@ -132,18 +126,9 @@ done
 [[ -n "$started" ]] || die "cfssl serve did not start"
 
 if [[ -n "${CFSSL_OWNER_PID:-}" ]]; then
-	# Watchdog: stops cfssl if the owning process dies without running stop.sh.
-	(
-		while kill -0 "$CFSSL_OWNER_PID" 2>/dev/null && is_our_cfssl "$PID"; do
-			sleep 1
-		done
-		if is_our_cfssl "$PID"; then
-			kill -TERM "$PID" 2>/dev/null || true
-		fi
-	) </dev/null >/dev/null 2>&1 &
+	proc_watchdog "$CFSSL_OWNER_PID" "$PID" cfssl "$DIR/db.json" TERM
 fi
 
-q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
 	echo "CFSSL_URL=$(q "http://127.0.0.1:$PORT")"
 	echo "CFSSL_CA=$(q "$DIR/ca.pem")"

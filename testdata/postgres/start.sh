@@ -107,15 +107,9 @@ pick_port() {
 	die "no free loopback port found in 20000-31999"
 }
 
-is_our_postgres() {
-	local pid="$1" exe state
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
-	[[ "$(basename "$exe")" == postgres ]] || return 1
-	state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)"
-	[[ "$state" != Z ]] || return 1
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$PGROOT/data"
-}
+# shellcheck source=../lib/proc.sh
+. "$(dirname "$0")/../lib/proc.sh"
+is_our_postgres() { proc_is "$1" postgres "$PGROOT/data"; }
 
 started=""
 for attempt in 1 2 3; do
@@ -141,18 +135,9 @@ PID="$(head -n1 "$PGROOT/data/postmaster.pid")"
 is_our_postgres "$PID" || die "postmaster.pid names $PID, which is not our postgres"
 
 if [[ -n "${PG_OWNER_PID:-}" ]]; then
-	# Watchdog: stops the server if the owning process dies without running stop.sh.
-	(
-		while kill -0 "$PG_OWNER_PID" 2>/dev/null && is_our_postgres "$PID"; do
-			sleep 1
-		done
-		if is_our_postgres "$PID"; then
-			kill -INT "$PID" 2>/dev/null || true
-		fi
-	) </dev/null >/dev/null 2>&1 &
+	proc_watchdog "$PG_OWNER_PID" "$PID" postgres "$PGROOT/data" INT
 fi
 
-q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
 	echo "PG_HOST='127.0.0.1'"
 	echo "PG_PORT=$(q "$PORT")"

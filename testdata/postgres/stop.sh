@@ -17,35 +17,13 @@ DIR="$(cd "$1" && pwd -P)"
 PGROOT="$(cat "$DIR/pgroot")"
 case "$PGROOT" in /tmp/certgal-pg.*) ;; *) die "$DIR/pgroot names $PGROOT, not a cluster of start.sh" ;; esac
 
-is_our_postgres() {
-	local pid="$1" exe state
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
-	[[ "$(basename "$exe")" == postgres ]] || return 1
-	state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)"
-	[[ "$state" != Z ]] || return 1
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$PGROOT/data"
-}
+# shellcheck source=../lib/proc.sh
+. "$(dirname "$0")/../lib/proc.sh"
 
-pid=""
 if [[ -s "$PGROOT/data/postmaster.pid" ]]; then
-	pid="$(head -n1 "$PGROOT/data/postmaster.pid" | tr -d '[:space:]')"
-fi
-if [[ -n "$pid" ]] && is_our_postgres "$pid"; then
-	kill -INT "$pid" 2>/dev/null || true # fast shutdown: disconnects clients
-	for ((i = 0; i < 300; i++)); do      # 15 s
-		is_our_postgres "$pid" || break
-		sleep 0.05
-	done
-	if is_our_postgres "$pid"; then
-		echo "postgres/stop.sh: postgres $pid did not exit within 15 s of SIGINT; sending SIGQUIT" >&2
-		kill -QUIT "$pid" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do
-			is_our_postgres "$pid" || break
-			sleep 0.05
-		done
-		! is_our_postgres "$pid" || die "postgres $pid still running"
-	fi
+	# SIGINT is PostgreSQL's fast shutdown (disconnects clients); SIGQUIT its immediate one.
+	proc_stop "$(head -n1 "$PGROOT/data/postmaster.pid" | tr -d '[:space:]')" postgres "$PGROOT/data" INT 15 QUIT ||
+		die "postgres still running"
 fi
 rm -rf -- "$PGROOT"
 rm -f "$DIR/pgroot"

@@ -107,14 +107,9 @@ urlencode() {
 	printf '%s' "$out"
 }
 
-is_our_slapd() {
-	local pid="$1" exe state
-	exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
-	[[ "$(basename "$exe")" == slapd ]] || return 1
-	state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)"
-	[[ "$state" != Z ]] || return 1
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$DIR/slapd.conf"
-}
+# shellcheck source=../lib/proc.sh
+. "$(dirname "$0")/../lib/proc.sh"
+is_our_slapd() { proc_is "$1" slapd "$DIR/slapd.conf"; }
 
 for f in slapd.pid slapd.launch.pid; do
 	if [[ -s "$DIR/$f" ]] && is_our_slapd "$(cat "$DIR/$f")"; then
@@ -356,18 +351,9 @@ for attempt in 1 2 3; do
 done
 
 if [[ -n "${SLAPD_OWNER_PID:-}" ]]; then
-	# Watchdog: stops slapd if the owning process dies without running stop.sh (killed go test).
-	(
-		while kill -0 "$SLAPD_OWNER_PID" 2>/dev/null && is_our_slapd "$SLAPD_PID"; do
-			sleep 1
-		done
-		if is_our_slapd "$SLAPD_PID"; then
-			kill -TERM "$SLAPD_PID" 2>/dev/null || true
-		fi
-	) </dev/null >/dev/null 2>&1 &
+	proc_watchdog "$SLAPD_OWNER_PID" "$SLAPD_PID" slapd "$DIR/slapd.conf" TERM
 fi
 
-q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
 	echo "LDAP_URL=$(q "$LDAP_URL")"
 	echo "LDAPS_URL=$(q "$LDAPS_URL")"

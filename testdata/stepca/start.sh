@@ -56,15 +56,9 @@ pick_port() {
 	die "no free loopback port found in 20000-31999"
 }
 
-is_our_stepca() {
-	local pid="$1" exe state
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
-	[[ "$(basename "$exe")" == step-ca ]] || return 1
-	state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)"
-	[[ "$state" != Z ]] || return 1
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$STEPPATH/config/ca.json"
-}
+# shellcheck source=../lib/proc.sh
+. "$(dirname "$0")/../lib/proc.sh"
+is_our_stepca() { proc_is "$1" step-ca "$STEPPATH/config/ca.json"; }
 
 # --- initialise ----------------------------------------------------------------------------------
 
@@ -131,18 +125,9 @@ done
 [[ -n "$started" ]] || die "step-ca did not start"
 
 if [[ -n "${STEPCA_OWNER_PID:-}" ]]; then
-	# Watchdog: stops step-ca if the owning process dies without running stop.sh.
-	(
-		while kill -0 "$STEPCA_OWNER_PID" 2>/dev/null && is_our_stepca "$PID"; do
-			sleep 1
-		done
-		if is_our_stepca "$PID"; then
-			kill -TERM "$PID" 2>/dev/null || true
-		fi
-	) </dev/null >/dev/null 2>&1 &
+	proc_watchdog "$STEPCA_OWNER_PID" "$PID" step-ca "$STEPPATH/config/ca.json" TERM
 fi
 
-q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 {
 	echo "STEPCA_URL=$(q "https://127.0.0.1:$PORT")"
 	echo "STEPCA_CRL_URL=$(q "http://127.0.0.1:$HTTP_PORT/crl")"

@@ -12,32 +12,9 @@ die() { echo "stepca/stop.sh: $*" >&2; exit 1; }
 [[ -d "$1" ]] || die "no such directory: $1"
 DIR="$(cd "$1" && pwd -P)"
 
-is_ours() {
-	local pid="$1" exe state
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
-	[[ "$(basename "$exe")" == step-ca ]] || return 1
-	state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)"
-	[[ "$state" != Z ]] || return 1
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$DIR/step/config/ca.json"
-}
+# shellcheck source=../lib/proc.sh
+. "$(dirname "$0")/../lib/proc.sh"
 
 [[ -s "$DIR/step-ca.pid" ]] || exit 0
-pid="$(tr -d '[:space:]' <"$DIR/step-ca.pid")"
-if is_ours "$pid"; then
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 200; i++)); do # 10 s
-		is_ours "$pid" || break
-		sleep 0.05
-	done
-	if is_ours "$pid"; then
-		echo "stepca/stop.sh: step-ca $pid did not exit within 10 s of SIGTERM; sending SIGKILL" >&2
-		kill -KILL "$pid" 2>/dev/null || true
-		for ((i = 0; i < 40; i++)); do
-			is_ours "$pid" || break
-			sleep 0.05
-		done
-		! is_ours "$pid" || die "step-ca $pid still running"
-	fi
-fi
+proc_stop "$(tr -d '[:space:]' <"$DIR/step-ca.pid")" step-ca "$DIR/step/config/ca.json" || die "step-ca still running"
 rm -f "$DIR/step-ca.pid"
