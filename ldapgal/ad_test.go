@@ -29,7 +29,7 @@ func adConfig(dc *adtest.DC, ou string) config.Directory {
 }
 
 func TestADDialectAndPagedUsers(t *testing.T) {
-	dc := needDC(t)
+	dc := adtest.Need(t)
 	ou := dc.NewOU(t)
 	for i := range 5 {
 		sam := fmt.Sprintf("ldg-page%d", i)
@@ -73,7 +73,7 @@ func TestADDialectAndPagedUsers(t *testing.T) {
 }
 
 func TestADModify(t *testing.T) {
-	dc := needDC(t)
+	dc := adtest.Need(t)
 	ou := dc.NewOU(t)
 	dn := dc.AddUser(t, ou, "ldg-bob", "bob@corp.example")
 	mine, theirs := selfSigned(t, "bob@corp.example"), selfSigned(t, "bob@corp.example")
@@ -122,7 +122,7 @@ func TestADModify(t *testing.T) {
 }
 
 func TestADConnectionErrors(t *testing.T) {
-	dc := needDC(t)
+	dc := adtest.Need(t)
 	ou := dc.NewOU(t)
 	cfg := adConfig(dc, ou)
 	cfg.BindPassword = "wrong"

@@ -63,7 +63,7 @@ var samSeq atomic.Int64
 
 func newADWorld(t *testing.T) *adWorld {
 	t.Helper()
-	dc := needDC(t)
+	dc := adtest.Need(t)
 	w := &adWorld{t: t, dc: dc, ou: dc.NewOU(t), ca: catest.New(t, "Corp S/MIME CA")}
 	w.pwFile = filepath.Join(t.TempDir(), "bind-password")
 	if err := os.WriteFile(w.pwFile, []byte(dc.BindPW+"\n"), 0o600); err != nil {
