@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
@@ -31,7 +32,9 @@ func TestLookupEndToEnd(t *testing.T) {
 	w.user("alice", "alice@corp.example", "Alice.Smith@Corp.Example")
 	w.user("bob", "bob@corp.example")
 	w.user("carol", "carol@corp.example") // in the directory, without a certificate
-	alice := w.ca.Issue(t, "alice@corp.example")
+	// notBefore to the second decides which certificate is the newest: keep them apart.
+	now := time.Now()
+	alice := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-48*time.Hour), now.Add(300*24*time.Hour)))
 	bob := w.ca.Issue(t, "bob@corp.example", catest.WithKey("rsa"))
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -108,7 +111,7 @@ func TestLookupEndToEnd(t *testing.T) {
 
 	// Alice renews with a new key: after the next pass the new certificate is served and a
 	// message to the old key cannot be read with the new one.
-	renewed := w.ca.Issue(t, "alice@corp.example")
+	renewed := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-time.Hour), now.Add(365*24*time.Hour)))
 	pass()
 	newPEM := s.fetch(base+"/certs/alice@corp.example?format=pem", 200)
 	if blk, _ := pem.Decode(newPEM); blk == nil || !bytes.Equal(blk.Bytes, renewed.DER) {
