@@ -10,12 +10,16 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 "$here/install-deps.sh"
 
 work="$(mktemp -d /tmp/certgal-demo.XXXXXX)"
+daemon=
 cleanup() {
+	[ -z "$daemon" ] || kill -TERM "$daemon" 2>/dev/null || true
 	"$here/slapd/stop.sh" "$work/slapd" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
+	shuf -i 20000-32000 -n 1; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 ca() { KEYDIR="$work/keys" "$here/ca/openssl-ca.sh" "$@"; }
 
@@ -79,7 +83,7 @@ directory:
   bind_password_file: $work/bind-password
   base_dn: $LDAP_SUFFIX
 lookup:
-  listen: ""
+  listen: ""  # lookup
 metrics:
   listen: ""
 log:
@@ -111,11 +115,25 @@ show() {
 }
 show "What the directory holds now (ldapsearch)"
 
-step "A lookup: the certificate a sender finds for bob@corp.example"
-ldap ldapsearch -LLL -o ldif-wrap=no -b "$LDAP_SUFFIX" "(mail=bob@corp.example)" 'userCertificate;binary' |
-	sed -n 's/^userCertificate;binary:: //p' | base64 -d >"$work/bob.cer"
-openssl x509 -inform DER -in "$work/bob.cer" -noout -serial -fingerprint -sha256
+step "A lookup over HTTP: certgal run serves what it published (GET /certs/{email})"
+port=$(free_port)
+sed -i "s/^  listen: \"\"  # lookup/  listen: \"127.0.0.1:$port\"  # lookup/" "$work/certgal.yaml"
+"$certgal" run -config "$work/certgal.yaml" 2>"$work/run.log" &
+daemon=$!
+for _ in $(seq 50); do
+	curl -fsS -o /dev/null "http://127.0.0.1:$port/certs/bob@corp.example" 2>/dev/null && break
+	sleep 0.2
+done
+echo "\$ curl http://127.0.0.1:$port/certs/Bob@Corp.Example?format=json"
+curl -fsS "http://127.0.0.1:$port/certs/Bob@Corp.Example?format=json" | tr "," "\n" | sed -n "1,6p"
+curl -fsS -o "$work/bob.cer" "http://127.0.0.1:$port/certs/bob@corp.example"
+echo "\$ curl -o bob.cer .../certs/bob@corp.example && openssl cms -encrypt -recip bob.cer"
 echo "hello Bob" | openssl cms -encrypt -aes256 -recip "$work/bob.cer" -outform PEM | head -3
+printf 'carol (revoked) and nobody@: '
+curl -s -o /dev/null -w '%{http_code} ' "http://127.0.0.1:$port/certs/carol@corp.example"
+curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$port/certs/nobody@corp.example"
+kill -TERM "$daemon" && wait "$daemon" || true
+daemon=
 
 step "certgal sync again: nothing to do, nothing written"
 "$certgal" sync -config "$work/certgal.yaml"
