@@ -57,17 +57,24 @@ func NewOpenSSL(cfg config.OpenSSL, trust *Trust, log logrus.FieldLogger) *OpenS
 
 // Read implements Source.
 func (o *OpenSSL) Read(ctx context.Context) (*Snapshot, error) {
-	return o.read(ctx, true)
+	return o.read(ctx, readMode{parsed: true})
 }
 
-// ReadUnparsed implements UnparsedSource: the snapshot of Read, but a
-// certificate seen before comes without Cert, and the source keeps no parsed
-// copy of it.
-func (o *OpenSSL) ReadUnparsed(ctx context.Context) (*Snapshot, error) {
-	return o.read(ctx, false)
+// ReadUnparsed implements UnparsedSource: the snapshot of Read, but no
+// certificate comes with Cert, and the source keeps no parsed copy. Those it
+// has to parse (new or changed files) are handed to seen, when not nil, on the
+// goroutines that parsed them.
+func (o *OpenSSL) ReadUnparsed(ctx context.Context, seen func(*x509.Certificate, [32]byte)) (*Snapshot, error) {
+	return o.read(ctx, readMode{seen: seen})
 }
 
-func (o *OpenSSL) read(ctx context.Context, parsed bool) (*Snapshot, error) {
+// readMode says what Read and ReadUnparsed do with a parsed certificate.
+type readMode struct {
+	parsed bool                              // keep it and return it (Read)
+	seen   func(*x509.Certificate, [32]byte) // hand it on before dropping it (ReadUnparsed)
+}
+
+func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	index := filepath.Join(o.dir, "index.txt")
 	data, err := os.ReadFile(index)
 	if err != nil {
@@ -98,7 +105,7 @@ func (o *OpenSSL) read(ctx context.Context, parsed bool) (*Snapshot, error) {
 
 	// Find and read every file on every core; only the lines whose file is in
 	// none of openssl's layouts wait for easy-rsa's issued/ to be read.
-	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, fs.FileInfo) { return o.locate(entries[i]) }, parsed)
+	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, fs.FileInfo) { return o.locate(entries[i]) }, mode)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -112,7 +119,7 @@ func (o *OpenSSL) read(ctx context.Context, parsed bool) (*Snapshot, error) {
 		bySerial := o.issuedBySerial(ctx, snap) // easy-rsa issued/: serial → file
 		more, moreErrs := o.parseAll(ctx, len(missing), func(k int) (string, fs.FileInfo) {
 			return bySerial[entries[missing[k]].SerialHex], nil
-		}, parsed)
+		}, mode)
 		for k, i := range missing {
 			files[i], errs[i] = more[k], moreErrs[k]
 		}
@@ -204,7 +211,7 @@ func (o *OpenSSL) inside(rel string) (string, bool) {
 func (o *OpenSSL) issuedBySerial(ctx context.Context, snap *Snapshot) map[string]string {
 	m := map[string]string{}
 	files, _ := filepath.Glob(filepath.Join(o.dir, "issued", "*.crt"))
-	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, fs.FileInfo) { return files[i], nil }, false)
+	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, fs.FileInfo) { return files[i], nil }, readMode{})
 	for i, f := range files {
 		if errs[i] != nil && errs[i].err != nil {
 			o.skip(snap, "bad_certificate", logrus.Fields{"file": f, "error": errs[i].err.Error()})
@@ -227,8 +234,8 @@ type fileError struct {
 // parseAll reads n files on every core, each found by locate (a nil FileInfo
 // makes it stat the path itself; "" means no file), using the cache for
 // unchanged files. A file's result is nil with a nil fileError when locate
-// found none. With parsed, every result carries its parsed certificate.
-func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fs.FileInfo), parsed bool) ([]*cachedFile, []*fileError) {
+// found none. With mode.parsed, every result carries its parsed certificate.
+func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fs.FileInfo), mode readMode) ([]*cachedFile, []*fileError) {
 	files := make([]*cachedFile, n)
 	errs := make([]*fileError, n)
 	next := make(chan int, runtime.GOMAXPROCS(0))
@@ -243,7 +250,7 @@ func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string,
 					if path == "" {
 						continue
 					}
-					f, err := o.parseFile(path, st, parsed)
+					f, err := o.parseFile(path, st, mode)
 					files[i] = f
 					errs[i] = &fileError{path: path, err: err}
 				}
@@ -269,8 +276,8 @@ const parseBatch = 64
 
 // parseFile returns what is known of the file at path; st is its FileInfo when
 // the caller has it. A file is read and checked once per size and mtime; with
-// parsed the result also holds the parsed certificate, kept from then on.
-func (o *OpenSSL) parseFile(path string, st fs.FileInfo, parsed bool) (*cachedFile, error) {
+// mode.parsed the result also holds the parsed certificate, kept from then on.
+func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode) (*cachedFile, error) {
 	if st == nil {
 		var err error
 		if st, err = os.Stat(path); err != nil {
@@ -286,7 +293,7 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, parsed bool) (*cachedFi
 	o.mu.Unlock()
 	if ok && c.size == st.Size() && c.mtime.Equal(st.ModTime()) {
 		hit := &cachedFile{size: c.size, mtime: c.mtime, der: c.der, hash: c.hash, serial: c.serial}
-		if parsed {
+		if mode.parsed {
 			if cert == nil {
 				var err error
 				if cert, err = x509.ParseCertificate(c.der); err != nil {
@@ -312,12 +319,14 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, parsed bool) (*cachedFi
 		return nil, err
 	}
 	f := &cachedFile{size: st.Size(), mtime: st.ModTime(), der: cert.Raw, hash: sha256.Sum256(cert.Raw), serial: cert.SerialNumber}
-	if parsed {
+	if mode.parsed {
 		f.cert = cert
+	} else if mode.seen != nil {
+		// Holding every parsed certificate of a large CA until the snapshot is
+		// complete would take several times the memory of their DER: the
+		// consumer takes what it needs now.
+		mode.seen(cert, f.hash)
 	}
-	// Without parsed, the certificate was parsed only to check it: holding
-	// every parsed certificate of a large CA until the snapshot is complete
-	// would take several times the memory of their DER.
 	o.mu.Lock()
 	o.cache[path] = f
 	o.mu.Unlock()

@@ -37,15 +37,16 @@ func (s Status) String() string {
 	}
 }
 
-// UnparsedSource is a Source that can leave out the parsing of certificates
-// it returned before: ReadUnparsed's snapshot is Read's, but a certificate may
-// come without Cert (DER and Hash are always set), and the source keeps no
-// parsed copies. A consumer that caches its own work by hash (sync's
-// Classifier) then parses each certificate once in all, and a daemon does not
-// hold a parsed certificate, several times the size of its DER, for each one.
+// UnparsedSource is a Source that can hand over certificates unparsed:
+// ReadUnparsed's snapshot is Read's, but without Cert (DER and Hash are set),
+// and the source keeps no parsed copies. The certificates it parses (those it
+// has not read before) go to seen, when not nil, possibly from several
+// goroutines at once. A consumer that caches its own work by hash (sync's
+// Classifier) thus parses each certificate once in all, and neither holds a
+// parsed certificate, several times the size of its DER, for each one.
 type UnparsedSource interface {
 	Source
-	ReadUnparsed(ctx context.Context) (*Snapshot, error)
+	ReadUnparsed(ctx context.Context, seen func(x *x509.Certificate, hash [32]byte)) (*Snapshot, error)
 }
 
 // Certificate is one issued certificate as the CA store reports it.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	stdsync "sync"
 	"testing"
 	"time"
 
@@ -59,9 +61,23 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 	}
 	src, _ := newOpenSSL(t, ca, crl)
 	for pass := 1; pass <= 2; pass++ {
-		snap, err := src.ReadUnparsed(context.Background())
+		var mu stdsync.Mutex
+		seen := map[[32]byte]int{}
+		snap, err := src.ReadUnparsed(context.Background(), func(x *x509.Certificate, h [32]byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			if h != sha256.Sum256(x.Raw) {
+				t.Errorf("seen: hash of another certificate")
+			}
+			seen[h]++
+		})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Each file is parsed once, on the first read only.
+		if pass == 1 && (len(seen) != 2 || seen[snap.Certificates[0].Hash] != 1 || seen[snap.Certificates[1].Hash] != 1) ||
+			pass == 2 && len(seen) != 0 {
+			t.Errorf("read %d: seen %v", pass, seen)
 		}
 		if got, w := describe(t, snap), describe(t, want); fmt.Sprint(got) != fmt.Sprint(w) {
 			t.Fatalf("read %d: ReadUnparsed\n%q\nRead\n%q", pass, got, w)
@@ -105,7 +121,7 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 	if err := os.WriteFile(issued[0].CertFile, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := src.ReadUnparsed(context.Background())
+	snap, err := src.ReadUnparsed(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

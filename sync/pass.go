@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"sort"
@@ -85,8 +86,9 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	var snap *certsource.Snapshot
 	var err error
 	if u, ok := s.source.(certsource.UnparsedSource); ok {
-		// The classifier caches by hash: certificates it has seen need no parsing.
-		snap, err = u.ReadUnparsed(ctx)
+		// The classifier caches by hash: what the source parses is classified
+		// right there, on the source's goroutines, and nothing is parsed twice.
+		snap, err = u.ReadUnparsed(ctx, func(x *x509.Certificate, h [32]byte) { s.classes.Parsed(x, h) })
 	} else {
 		snap, err = s.source.Read(ctx)
 	}
