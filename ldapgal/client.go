@@ -117,28 +117,36 @@ func (c *Client) attributes() []string {
 
 // Users streams every user under base_dn, one page at a time, so memory holds
 // one page and not the whole directory (go-ldap's SearchWithPaging collects all).
+// The search runs on a connection of its own that decodes each response in
+// place (see streamConn): reading the users is most of a pass's work.
 func (c *Client) Users(ctx context.Context, fn func(sync.Entry) error) error {
-	return c.withConn(ctx, func(conn *ldap.Conn) error {
-		paging := ldap.NewControlPaging(uint32(c.cfg.PageSize))
-		req := ldap.NewSearchRequest(c.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-			c.filter, c.attributes(), []ldap.Control{paging})
-		for {
-			res, err := conn.Search(req)
-			if err != nil {
-				return fmt.Errorf("search %s for %s: %w", c.cfg.BaseDN, c.filter, err)
-			}
-			for _, e := range res.Entries {
-				if err := fn(c.entry(e)); err != nil {
-					return err
-				}
-			}
-			ctrl, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
-			if !ok || len(ctrl.Cookie) == 0 {
-				return nil
-			}
-			paging.SetCookie(ctrl.Cookie)
+	conn, err := dialStream(ctx, c.cfg)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.conn.Close() })
+	defer stop()
+	defer conn.Close()
+	var fnErr error
+	err = conn.searchAll(c.cfg.BaseDN, c.filter, c.attributes(), c.cfg.PageSize, func(dn, attrs []byte) error {
+		e, err := c.streamEntry(dn, attrs)
+		if err != nil {
+			return ldap.NewError(ldap.ErrorUnexpectedResponse, err)
 		}
+		fnErr = fn(e)
+		return fnErr
 	})
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr
+	}
+	err = fmt.Errorf("search %s for %s: %w", c.cfg.BaseDN, c.filter, err)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("%w (%v)", ctxErr, err)
+	}
+	return err
 }
 
 // User reads one entry again, after a conflicting write.
