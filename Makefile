@@ -25,6 +25,7 @@ test: lint
 	testdata/stepca/build.sh >/dev/null
 	testdata/cfssl/build.sh >/dev/null
 	CERTGAL_SOURCES=1 $(GO) test -race -count=1 -timeout 14m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=2s
 
 # Only the stepca and cfssl sources against real step-ca and CFSSL servers over a private
 # PostgreSQL, end to end into slapd (`make test` runs them too).
@@ -34,7 +35,7 @@ test-sources:
 	testdata/cfssl/build.sh >/dev/null
 	CERTGAL_SOURCES=1 $(GO) test -race -count=1 -timeout 15m -run 'StepCA|CFSSL|Sources' ./certsource/ ./cmd/certgal/
 
-# Short fuzz runs of every fuzz target (the seed corpora also run in `make test`).
+# Short fuzz runs of every fuzz target (`make test` runs their seed corpora, then each for 2 s).
 FUZZTIME ?= 20s
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
