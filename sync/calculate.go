@@ -96,8 +96,8 @@ type calculator struct {
 }
 
 func newCalculator(in Input) *calculator {
-	byAddress := map[string][]int{}
-	c := &calculator{in: in, known: map[issuerSerial]Known{}, candidates: map[string][]*Cert{}, byAddress: byAddress}
+	byAddress := make(map[string][]int, len(in.Users))
+	c := &calculator{in: in, known: make(map[issuerSerial]Known, len(in.Known)), candidates: make(map[string][]*Cert, len(in.Users)), byAddress: byAddress}
 	for i, u := range in.Users {
 		for _, a := range u.Addresses {
 			n := normalizeAddress(a)
@@ -114,7 +114,7 @@ func newCalculator(in Input) *calculator {
 			}
 		}
 	}
-	seen := map[[32]byte]bool{}
+	seen := make(map[[32]byte]bool, len(in.Known))
 	for _, k := range in.Known {
 		if k.Cert.Owned() {
 			c.known[k.Cert.key()] = k
@@ -128,9 +128,10 @@ func newCalculator(in Input) *calculator {
 		}
 		c.match(k.Cert, byAddress)
 	}
-	for dn, l := range c.candidates {
-		sort.Slice(l, func(i, j int) bool { return newer(l[i], l[j]) })
-		c.candidates[dn] = l
+	for _, l := range c.candidates {
+		if len(l) > 1 {
+			sort.Slice(l, func(i, j int) bool { return newer(l[i], l[j]) })
+		}
 	}
 	return c
 }

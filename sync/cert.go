@@ -157,7 +157,11 @@ func (k *Classifier) SourceAll(certs []*certsource.Certificate) []*Cert {
 // DER classifies a raw directory value. der may be part of a buffer the
 // directory reuses or would rather free: what is kept is a copy.
 func (k *Classifier) DER(der []byte) *Cert {
-	h := sha256.Sum256(der)
+	return k.der(der, sha256.Sum256(der))
+}
+
+// der is DER for a value whose SHA-256 is h.
+func (k *Classifier) der(der []byte, h [32]byte) *Cert {
 	if c := k.lookup(h); c != nil {
 		return c
 	}
@@ -192,5 +196,5 @@ func (k *Classifier) store(c *Cert) *Cert {
 func (k *Classifier) EndPass() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.prev, k.cur = k.cur, map[[32]byte]*Cert{}
+	k.prev, k.cur = k.cur, make(map[[32]byte]*Cert, len(k.cur))
 }

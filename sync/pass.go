@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -83,17 +84,38 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	defer s.classes.EndPass()
 	defer s.blobs.endPass()
 	now := s.now()
-	var snap *certsource.Snapshot
-	var err error
-	if u, ok := s.source.(certsource.UnparsedSource); ok {
-		// The classifier caches by hash: what the source parses is classified
-		// right there, on the source's goroutines, and nothing is parsed twice.
-		snap, err = u.ReadUnparsed(ctx, func(x *x509.Certificate, h [32]byte) { s.classes.Parsed(x, h) })
-	} else {
-		snap, err = s.source.Read(ctx)
-	}
-	if err != nil {
-		return &Result{Status: ResultSourceError}, fmt.Errorf("read CA store: %w", err)
+	// The CA store and the directory are read at once: a daemon's pass finds
+	// every value in the classifier's cache, and the store's files are read
+	// while the directory sends its pages. A value not in the cache waits
+	// for the store's certificates (it is most likely one of them) before it
+	// is parsed, so a first pass verifies each certificate once.
+	readCtx, cancelRead := context.WithCancel(ctx)
+	defer cancelRead()
+	var (
+		snap       *certsource.Snapshot
+		known      []*Cert
+		srcErr     error
+		sourceDone = make(chan struct{})
+	)
+	go func() {
+		defer close(sourceDone)
+		if snap, srcErr = s.readSource(readCtx); srcErr != nil {
+			cancelRead()
+			return
+		}
+		known = s.classes.SourceAll(snap.Certificates)
+	}()
+	var users []User
+	err := s.dir.Users(readCtx, func(e Entry) error {
+		users = append(users, s.user(e, sourceDone))
+		if s.Progress != nil {
+			s.Progress.UsersRead.Add(1)
+		}
+		return nil
+	})
+	<-sourceDone
+	if srcErr != nil {
+		return &Result{Status: ResultSourceError}, fmt.Errorf("read CA store: %w", srcErr)
 	}
 	res := &Result{Certificates: len(snap.Certificates)}
 	for reason, n := range snap.Problems {
@@ -107,18 +129,12 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		in.Revoked[r.Issuer][serialHex(r)] = true
 	}
 	in.Known = make([]Known, len(snap.Certificates))
-	for i, x := range s.classes.SourceAll(snap.Certificates) {
+	for i, x := range known {
 		in.Known[i] = Known{Cert: x, Status: snap.Certificates[i].Status}
 	}
 	s.countSource(in)
 
-	err = s.dir.Users(ctx, func(e Entry) error {
-		in.Users = append(in.Users, s.user(e))
-		if s.Progress != nil {
-			s.Progress.UsersRead.Add(1)
-		}
-		return nil
-	})
+	in.Users = users
 	res.Users = len(in.Users)
 	if err != nil {
 		res.Status = ResultDirectoryError
@@ -157,10 +173,27 @@ func serialHex(r certsource.Revocation) string {
 	return fmt.Sprintf("%X", r.Serial)
 }
 
-func (s *Syncer) user(e Entry) User {
+// readSource reads the CA store; what it parses is classified right there,
+// on the source's goroutines, and nothing is parsed twice.
+func (s *Syncer) readSource(ctx context.Context) (*certsource.Snapshot, error) {
+	if u, ok := s.source.(certsource.UnparsedSource); ok {
+		return u.ReadUnparsed(ctx, func(x *x509.Certificate, h [32]byte) { s.classes.Parsed(x, h) })
+	}
+	return s.source.Read(ctx)
+}
+
+// user classifies e's values. A value the classifier has not cached waits
+// until sourceDone is closed (nil: no wait) before it is parsed.
+func (s *Syncer) user(e Entry, sourceDone <-chan struct{}) User {
 	u := User{DN: e.DN, Addresses: e.Addresses, Values: make([]*Cert, len(e.Certificates))}
 	for i, v := range e.Certificates {
-		u.Values[i] = s.classes.DER(v)
+		h := sha256.Sum256(v)
+		if u.Values[i] = s.classes.lookup(h); u.Values[i] == nil {
+			if sourceDone != nil {
+				<-sourceDone
+			}
+			u.Values[i] = s.classes.der(v, h)
+		}
 	}
 	for _, v := range e.SMIME {
 		u.SMIME = append(u.SMIME, s.blobs.get(v, s.classes))
@@ -252,7 +285,7 @@ func (s *Syncer) applyEntry(ctx context.Context, calc *calculator, e EntryPlan) 
 		if rerr != nil {
 			err = fmt.Errorf("re-read %s after conflict: %w", e.DN, rerr)
 		} else {
-			e, _ = calc.planUser(s.user(fresh))
+			e, _ = calc.planUser(s.user(fresh, nil))
 			if e.empty() {
 				return false, nil
 			}

@@ -197,7 +197,7 @@ func managedBlob(desired []*Cert) (*Blob, error) {
 // by a certificate that is published). Blobs certgal does not own, and broken
 // ones, are never deleted. Where the directory can only replace the attribute
 // whole (OpenLDAP), certgal writes it only when every blob in it is certgal's.
-func (c *calculator) planSMIME(u User, e *EntryPlan, isCandidate map[[32]byte]bool) []Change {
+func (c *calculator) planSMIME(u User, e *EntryPlan, isCandidate certSet) []Change {
 	pol := c.in.Policy
 	var skips []Change
 	var stale, owned, others []*Blob
@@ -306,7 +306,7 @@ func replacedOrStale(b *Blob, stale []*Blob) string {
 // staleBlob reports whether every key in the owned blob b would leave
 // userCertificate: revoked, expired past grace, or valid but not published
 // while something else is.
-func (c *calculator) staleBlob(b *Blob, isCandidate map[[32]byte]bool, desired []*Cert) bool {
+func (c *calculator) staleBlob(b *Blob, isCandidate certSet, desired []*Cert) bool {
 	for _, x := range b.Leaves {
 		switch c.judge(x, isCandidate) {
 		case fateRevoked, fateExpired:

@@ -1,5 +1,7 @@
 package sync
 
+import "github.com/certgal/certgal/certsource"
+
 // fate is what the rules make of one owned or foreign value on a user.
 type fate int
 
@@ -12,17 +14,32 @@ const (
 	fateSuperseded             // owned and valid, but not what is published: leaves once a desired one stays
 )
 
+// certSet is a user's few certificates, looked up by hash: a scan of a
+// handful beats a map made for each of 100k users.
+type certSet []*Cert
+
+func (s certSet) has(h [32]byte) bool {
+	for _, x := range s {
+		if x.Hash == h {
+			return true
+		}
+	}
+	return false
+}
+
 // judge applies the per-value rules to v. isCandidate holds the certificates
 // the user should get, before max_values.
-func (c *calculator) judge(v *Cert, isCandidate map[[32]byte]bool) fate {
+func (c *calculator) judge(v *Cert, isCandidate certSet) fate {
 	pol, now := c.in.Policy, c.in.Now
-	_, known := c.known[v.key()]
 	switch {
 	case v.Broken || !v.Owned() || c.in.Frozen[v.Issuer] != "":
 		return fateStays
-	case isCandidate[v.Hash]:
+	case isCandidate.has(v.Hash):
 		return fateCandidate
-	case c.revoked(v):
+	}
+	k, known := c.known[v.key()]
+	switch {
+	case c.in.Revoked[v.Issuer][v.SerialHex] || known && k.Status == certsource.StatusRevoked: // c.revoked(v)
 		return fateRevoked
 	case now.After(v.NotAfter.Add(pol.ExpiredGrace)):
 		return fateExpired
@@ -57,16 +74,11 @@ func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 		}
 		desired = nil
 	}
-	isCandidate := map[[32]byte]bool{}
-	for _, x := range desired {
-		isCandidate[x.Hash] = true
-	}
-
-	present := map[[32]byte]bool{}
+	isCandidate := certSet(desired)
+	present := certSet(u.Values)
 	staying := 0 // values that stay whatever is published: they take up max_values room
 	var superseded []*Cert
 	for _, v := range u.Values {
-		present[v.Hash] = true
 		switch c.judge(v, isCandidate) {
 		case fateStays:
 			staying++
@@ -85,7 +97,7 @@ func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 
 	if room := max(pol.MaxValues-staying, 0); len(desired) > room {
 		for _, x := range desired[room:] {
-			if present[x.Hash] {
+			if present.has(x.Hash) {
 				superseded = append(superseded, x)
 			} else {
 				skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonMaxValues))
@@ -101,7 +113,7 @@ func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 		}
 	}
 	for _, x := range desired {
-		if !present[x.Hash] {
+		if !present.has(x.Hash) {
 			e.Adds = append(e.Adds, newChange(ActionAdd, u.DN, firstEmail(x), x, ReasonNew))
 		}
 	}
