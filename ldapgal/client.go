@@ -12,6 +12,10 @@ import (
 	"github.com/certgal/certgal/sync"
 )
 
+// maxIdle is how many idle connections a Client keeps: as many as a pass has
+// workers (sync.DefaultWorkers), or each write beyond them would dial and bind.
+const maxIdle = sync.DefaultWorkers
+
 // Client is a directory. It keeps a few idle connections so the pass's
 // workers each modify on their own.
 type Client struct {
@@ -41,7 +45,7 @@ func Open(ctx context.Context, cfg config.Directory, log logrus.FieldLogger) (*C
 		conn.Close()
 		return nil, err
 	}
-	c := &Client{cfg: cfg, dialect: d, filter: cfg.UserFilter, match: cfg.MatchAttributes, log: log, idle: make(chan *ldap.Conn, 8)}
+	c := &Client{cfg: cfg, dialect: d, filter: cfg.UserFilter, match: cfg.MatchAttributes, log: log, idle: make(chan *ldap.Conn, maxIdle)}
 	if c.filter == "" {
 		c.filter = d.DefaultFilter
 	}

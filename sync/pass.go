@@ -16,6 +16,12 @@ import (
 	"github.com/certgal/certgal/certsource"
 )
 
+// DefaultWorkers is how many entries a pass modifies at once. slapd answered
+// 100k modifies on this project's 2-core machine in 12.1 s with 4 connections,
+// 11.7 s with 8, 9.8 s with 16 and 9.0 s with 32 (docs/BENCHMARKS.md): the
+// server overlaps the modifies of several clients.
+const DefaultWorkers = 16
+
 // Syncer runs passes: read the CA store and the directory, calculate, apply.
 // It keeps nothing between passes but the classification cache.
 type Syncer struct {
@@ -35,7 +41,7 @@ type Syncer struct {
 
 // NewSyncer wires a Syncer.
 func NewSyncer(src certsource.Source, dir Directory, trust *certsource.Trust, pol Policy, log logrus.FieldLogger, m *Metrics) *Syncer {
-	return &Syncer{source: src, dir: dir, policy: pol, log: log, metrics: m, classes: NewClassifier(trust), blobs: newBlobCache(), Workers: 4, now: time.Now}
+	return &Syncer{source: src, dir: dir, policy: pol, log: log, metrics: m, classes: NewClassifier(trust), blobs: newBlobCache(), Workers: DefaultWorkers, now: time.Now}
 }
 
 // Result is the outcome of one pass.
