@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# `make bench`: certgal at BENCH_N users (default 100000) against a private slapd, each number next
+# to a reference tool measured in the same run. Not a test: it prints a table and ratios.
+#
+#   steady state  a converged directory (nothing to change): a cold `certgal sync` (fresh process),
+#                 a warm pass (testdata/bench/passes: later passes of one process), against
+#                 `ldapsearch -E pr=1000/noprompt` reading the same attributes; LDAP operations
+#                 counted by slapd's cn=Monitor; peak RSS.
+#   publish       the initial publish of one certificate per user: `certgal sync` against
+#                 `ldapmodify -f` of the identical change LDIF (one process, and four in parallel)
+#                 and against a naive per-certificate search-then-modify loop
+#                 (testdata/bench/naive). slapd is reset to the same snapshot before every run,
+#                 and every run must leave the directory in the same state.
+#
+# Environment: BENCH_N users; BENCH_RUNS runs of each measurement (medians are reported, default
+# 3); BENCH_SKIP_PUBLISH=1 or BENCH_SKIP_NAIVE=1 to leave parts out; BENCH_KEEP=1 keeps the work
+# directory; BENCH_PROFILE=DIR writes CPU and heap profiles of certgal's passes into DIR.
+#
+# Everything runs on loopback in a private temporary directory; every slapd it starts is stopped
+# by PID (testdata/slapd/stop.sh) when it exits.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+export PATH="$PATH:/usr/sbin:/sbin:/usr/local/go/bin"
+
+N=${BENCH_N:-100000}
+RUNS=${BENCH_RUNS:-3}
+GO=${GO:-go}
+PW=secret
+
+if [[ ! -x /usr/bin/time ]]; then
+	echo "bench: installing time" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null ||
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null; }
+fi
+
+tmp=$(mktemp -d /tmp/certgal-bench.XXXXXX)
+running="" # the slapd directory currently started
+cleanup() {
+	if [[ -n "$running" ]]; then testdata/slapd/stop.sh "$running" >/dev/null 2>&1 || true; fi
+	if [[ -z "${BENCH_KEEP:-}" ]]; then rm -rf "$tmp"; else echo "bench: kept $tmp" >&2; fi
+}
+trap cleanup EXIT
+
+log() { echo "bench: $*" >&2; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+calc() { awk "BEGIN {print $*}"; }
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+log "building certgal, certgal-gen and the benchmark helpers"
+mkdir -p "$tmp/bin"
+$GO build -o "$tmp/bin/certgal" ./cmd/certgal
+$GO build -o "$tmp/bin/certgal-gen" ./cmd/certgal-gen
+$GO build -o "$tmp/bin/passes" ./testdata/bench/passes
+$GO build -o "$tmp/bin/naive" ./testdata/bench/naive
+B=$tmp/bin
+
+log "generating $N users (states none and current)"
+gen_start=$(date +%s.%N)
+"$B/certgal-gen" -n "$N" -out "$tmp/world" -published none,current >&2
+gen_secs=$(calc "$(date +%s.%N) - $gen_start")
+printf '%s' "$PW" >"$tmp/world/bind-password"
+
+# snapshot STATE: a stopped slapd directory with the users of STATE loaded by slapadd -q.
+snapshot() {
+	local st=$1 t0
+	t0=$(date +%s.%N)
+	PRELOAD_LDIF="$tmp/world/users-$st.ldif" testdata/slapd/start.sh "$tmp/snap-$st" >/dev/null
+	testdata/slapd/stop.sh "$tmp/snap-$st"
+	log "snapshot $st: loaded in $(calc "$(date +%s.%N) - $t0")s, $(du -sh "$tmp/snap-$st/db" | cut -f1)"
+}
+
+# start_from STATE: a fresh copy of the snapshot, started; sets URL, CFG.
+start_from() {
+	local st=$1
+	if [[ -n "$running" ]]; then testdata/slapd/stop.sh "$running" >/dev/null; running=""; fi
+	rm -rf "$tmp/run"
+	cp -a "$tmp/snap-$st" "$tmp/run"
+	running="$tmp/run"
+	testdata/slapd/start.sh "$tmp/run" >/dev/null
+	# shellcheck disable=SC1091
+	. "$tmp/run/env"
+	URL=$LDAP_URL
+	SUFFIX=$LDAP_SUFFIX
+	ROOTDN=$LDAP_ROOTDN
+	CFG=$tmp/run/certgal.yaml
+	sed -e "s#^  url: .*#  url: $URL#" -e "s#^  bind_password_file: .*#  bind_password_file: $tmp/world/bind-password#" \
+		"$tmp/world/certgal.yaml" >"$CFG"
+}
+
+# ops: "search modify add delete bind connections" completed so far, from cn=Monitor.
+ops() {
+	local out
+	out=$(ldapsearch -x -LLL -o ldif-wrap=no -H "$URL" -D "$ROOTDN" -w "$PW" -b cn=Monitor \
+		'(|(objectClass=monitorOperation)(cn=Total))' monitorOpCompleted monitorCounter)
+	awk -v RS= '
+		/^dn: cn=Search,cn=Operations/ { match($0, /monitorOpCompleted: [0-9]+/); s = substr($0, RSTART + 20, RLENGTH - 20) }
+		/^dn: cn=Modify,cn=Operations/ { match($0, /monitorOpCompleted: [0-9]+/); m = substr($0, RSTART + 20, RLENGTH - 20) }
+		/^dn: cn=Add,cn=Operations/ { match($0, /monitorOpCompleted: [0-9]+/); a = substr($0, RSTART + 20, RLENGTH - 20) }
+		/^dn: cn=Delete,cn=Operations/ { match($0, /monitorOpCompleted: [0-9]+/); d = substr($0, RSTART + 20, RLENGTH - 20) }
+		/^dn: cn=Bind,cn=Operations/ { match($0, /monitorOpCompleted: [0-9]+/); b = substr($0, RSTART + 20, RLENGTH - 20) }
+		/^dn: cn=Total,cn=Connections/ { match($0, /monitorCounter: [0-9]+/); c = substr($0, RSTART + 16, RLENGTH - 16) }
+		END { print s + 0, m + 0, a + 0, d + 0, b + 0, c + 0 }' <<<"$out"
+}
+
+# opsdiff BEFORE AFTER: what happened between two ops readings, less the reading itself (one bind,
+# one search, one connection).
+opsdiff() {
+	local -a x=($1) y=($2)
+	echo "searches=$((y[0] - x[0] - 1)) modifies=$((y[1] - x[1])) adds=$((y[2] - x[2])) deletes=$((y[3] - x[3])) binds=$((y[4] - x[4] - 1)) connections=$((y[5] - x[5] - 1))"
+}
+
+# timed FILE CMD...: runs CMD under /usr/bin/time; FILE gets "wall_seconds maxrss_kb".
+timed() {
+	local f=$1
+	shift
+	/usr/bin/time -f '%e %M' -o "$f" "$@"
+}
+
+# digest: the users' userCertificate values, independent of value order.
+digest() {
+	ldapsearch -x -LLL -o ldif-wrap=no -H "$URL" -D "$ROOTDN" -w "$PW" -b "$SUFFIX" -E pr=1000/noprompt \
+		'(objectClass=inetOrgPerson)' 'userCertificate;binary' |
+		awk '/^dn: /{dn = $0} /^userCertificate/{print dn, $2}' | sort | sha256sum | cut -c1-16
+}
+
+snapshot current
+[[ -n "${BENCH_SKIP_PUBLISH:-}" ]] || snapshot none
+der_mb=$(awk '/"current": [{]/ {f = 1} f && /directory_value_bytes/ {gsub(/[^0-9]/, ""); printf "%.1f", $0 / 1e6; exit}' "$tmp/world/summary.json")
+src_mb=$(du -sm "$tmp/world/ca/newcerts" | cut -f1)
+
+# --- steady state ---------------------------------------------------------------------------------
+start_from current
+log "steady state: slapd $URL, $N users, ${der_mb} MB of userCertificate values; load $(load)"
+# One unmeasured read first, so every measured run finds slapd's and the kernel's caches warm alike.
+ldapsearch -x -H "$URL" -D "$ROOTDN" -w "$PW" -b "$SUFFIX" -E pr=1000/noprompt '(objectClass=inetOrgPerson)' \
+	'userCertificate;binary' userSMIMECertificate mail >/dev/null
+: >"$tmp/steady"
+for ((r = 1; r <= RUNS; r++)); do
+	timed "$tmp/t" ldapsearch -x -H "$URL" -D "$ROOTDN" -w "$PW" -b "$SUFFIX" -E pr=1000/noprompt \
+		'(objectClass=inetOrgPerson)' 'userCertificate;binary' userSMIMECertificate mail >/dev/null
+	read -r s rss <"$tmp/t"
+	echo "ldapsearch $s $rss" >>"$tmp/steady"
+
+	before=$(ops)
+	timed "$tmp/t" "$B/certgal" sync -config "$CFG" >"$tmp/plan.txt" 2>"$tmp/cold.log"
+	after=$(ops)
+	read -r s rss <"$tmp/t"
+	echo "cold $s $rss $(opsdiff "$before" "$after")" >>"$tmp/steady"
+	grep -q '^plan: 0 to add, 0 to remove' "$tmp/plan.txt" || { log "cold pass changed something:"; tail -3 "$tmp/plan.txt" >&2; exit 1; }
+
+	prof=()
+	if [[ -n "${BENCH_PROFILE:-}" && $r -eq 1 ]]; then
+		mkdir -p "$BENCH_PROFILE"
+		prof=(-cpuprofile "$BENCH_PROFILE/steady-warm.cpu" -memprofile "$BENCH_PROFILE/steady.heap")
+		"$B/passes" -config "$CFG" -passes 1 -profile-all -cpuprofile "$BENCH_PROFILE/steady-cold.cpu" >/dev/null
+	fi
+	before=$(ops)
+	timed "$tmp/t" "$B/passes" -config "$CFG" -passes 3 "${prof[@]}" >"$tmp/passes.txt"
+	after=$(ops)
+	read -r s rss <"$tmp/t"
+	grep -q 'adds=0 removes=0' "$tmp/passes.txt" || { log "warm passes changed something"; cat "$tmp/passes.txt" >&2; exit 1; }
+	warm=$(awk '$1 != "pass=1" { split($2, a, "="); print a[2] }' "$tmp/passes.txt" | median)
+	echo "warm $warm $rss $(opsdiff "$before" "$after")" >>"$tmp/steady"
+	log "steady run $r: $(tail -3 "$tmp/steady" | tr '\n' ';') load $(load)"
+done
+
+# --- initial publish ------------------------------------------------------------------------------
+: >"$tmp/publish"
+if [[ -z "${BENCH_SKIP_PUBLISH:-}" ]]; then
+	changes=$tmp/world/changes-none.ldif
+	entries=$(grep -c '^changetype: modify' "$changes")
+	# Four ldapmodify processes: the change LDIF dealt out record by record.
+	awk -v RS= -v ORS='\n\n' -v dir="$tmp" '{print > (dir "/part" (NR % 4) ".ldif")}' "$changes"
+	tools=(certgal ldapmodify ldapmodify4)
+	[[ -n "${BENCH_SKIP_NAIVE:-}" ]] || tools+=(naive)
+	for ((r = 1; r <= RUNS; r++)); do
+		for tool in "${tools[@]}"; do
+			start_from none
+			before=$(ops)
+			case $tool in
+			certgal)
+				timed "$tmp/t" "$B/certgal" sync -config "$CFG" >"$tmp/plan.txt" 2>"$tmp/publish.log"
+				;;
+			ldapmodify)
+				timed "$tmp/t" ldapmodify -x -H "$URL" -D "$ROOTDN" -w "$PW" -f "$changes" >/dev/null
+				;;
+			ldapmodify4)
+				timed "$tmp/t" bash -c 'for i in 0 1 2 3; do ldapmodify -x -H "$1" -D "$2" -w "$3" -f "$4/part$i.ldif" >/dev/null & done; wait' \
+					_ "$URL" "$ROOTDN" "$PW" "$tmp"
+				;;
+			naive)
+				timed "$tmp/t" "$B/naive" -url "$URL" -D "$ROOTDN" -w "$PW" -b "$SUFFIX" -f "$changes" >/dev/null
+				;;
+			esac
+			after=$(ops)
+			read -r s rss <"$tmp/t"
+			d=$(digest)
+			echo "$tool $s $rss $d $(opsdiff "$before" "$after")" >>"$tmp/publish"
+			log "publish run $r $tool: ${s}s digest $d $(opsdiff "$before" "$after"); load $(load)"
+		done
+		if [[ -n "${BENCH_PROFILE:-}" && $r -eq 1 ]]; then
+			start_from none
+			"$B/passes" -config "$CFG" -passes 1 -profile-all -cpuprofile "$BENCH_PROFILE/publish.cpu" \
+				-memprofile "$BENCH_PROFILE/publish.heap" >/dev/null
+		fi
+	done
+	if [[ $(awk '{print $4}' "$tmp/publish" | sort -u | wc -l) -ne 1 ]]; then
+		log "the tools left different directories:"
+		cat "$tmp/publish" >&2
+		exit 1
+	fi
+fi
+testdata/slapd/stop.sh "$running" >/dev/null
+running=""
+
+# --- report ---------------------------------------------------------------------------------------
+col() { awk -v t="$1" -v c="$2" '$1 == t {print $c}' "$3" | median; }
+field() { awk -v t="$1" -v k="$2" '$1 == t { for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$3" | median; }
+ls_s=$(col ldapsearch 2 "$tmp/steady")
+cold_s=$(col cold 2 "$tmp/steady")
+cold_rss=$(col cold 3 "$tmp/steady")
+warm_s=$(col warm 2 "$tmp/steady")
+warm_rss=$(col warm 3 "$tmp/steady")
+rss_limit=$(calc "2 * $der_mb + 50")
+
+echo
+echo "certgal benchmark: $N users, $RUNS runs each (medians), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load at end $(load)"
+echo "world: generated in ${gen_secs%.*}s; ${der_mb} MB of userCertificate values in the directory; ${src_mb} MB of PEM in newcerts/"
+echo
+echo "steady state (nothing to change)       seconds   peak RSS MB   LDAP operations of one pass"
+printf '%-38s %8.2f %12s   %s\n' "ldapsearch -E pr=1000/noprompt" "$ls_s" "-" "-"
+printf '%-38s %8.2f %12.0f   %s\n' "certgal sync, cold process" "$cold_s" "$(calc "$cold_rss / 1024")" \
+	"searches=$(field cold searches "$tmp/steady") modifies=$(field cold modifies "$tmp/steady") adds+deletes=$(($(field cold adds "$tmp/steady") + $(field cold deletes "$tmp/steady")))"
+printf '%-38s %8.2f %12.0f   %s\n' "certgal warm pass (2nd/3rd in process)" "$warm_s" "$(calc "$warm_rss / 1024")" \
+	"modifies=$(field warm modifies "$tmp/steady") over 3 passes, searches=$(field warm searches "$tmp/steady") over 3 passes"
+printf '%-38s %8.2fx  (target <= 1.5)\n' "ratio warm / ldapsearch" "$(calc "$warm_s / $ls_s")"
+printf '%-38s %8.2f s  (target <= 2.5)\n' "cold certgal sync" "$cold_s"
+printf '%-38s %8.0f MB (target <= 2 x %s + 50 = %s MB; warm process: %.0f MB)\n' "peak RSS, cold" \
+	"$(calc "$cold_rss / 1024")" "$der_mb" "$rss_limit" "$(calc "$warm_rss / 1024")"
+echo "(one paged search of $N entries at page_size 1000 is $(((N + 999) / 1000)) search operations)"
+
+if [[ -s "$tmp/publish" ]]; then
+	echo
+	echo "initial publish of $entries certificates   seconds   entries/s   certgal/other   modifies"
+	cg=$(col certgal 2 "$tmp/publish")
+	for tool in certgal ldapmodify ldapmodify4 naive; do
+		s=$(col "$tool" 2 "$tmp/publish")
+		[[ "$s" != nan ]] || continue
+		label=$tool
+		case $tool in
+		certgal) label="certgal sync (whole pass)" ;;
+		ldapmodify) label="ldapmodify -f (1 process)" ;;
+		ldapmodify4) label="ldapmodify -f (4 in parallel)" ;;
+		naive) label="naive search-then-modify" ;;
+		esac
+		printf '%-38s %8.2f %10.0f %14.2fx %10s\n' "$label" "$s" "$(calc "$entries / $s")" \
+			"$(calc "$s / $cg")" "$(field "$tool" modifies "$tmp/publish")"
+	done
+	echo "certgal/other = throughput ratio (other's time / certgal's time; target >= 1.0 against ldapmodify)"
+	echo "every run left the same directory (digest $(awk 'NR == 1 {print $4}' "$tmp/publish"))"
+fi
+echo
+echo "raw runs:"
+sed 's/^/  steady  /' "$tmp/steady"
+[[ ! -s "$tmp/publish" ]] || sed 's/^/  publish /' "$tmp/publish"

@@ -1,0 +1,166 @@
+// Command passes is the "warm daemon" side of `make bench` (testdata/bench/bench.sh): it wires a
+// Syncer from a certgal configuration the way `certgal sync` does (openssl source only) and runs
+// several passes in one process, so the second and later passes show what a daemon's scheduled
+// pass costs once its caches are filled. It prints one line per pass:
+//
+//	pass=1 seconds=1.234 result=success users=100000 adds=0 removes=0 entries=0 maxrss_kb=123456
+//
+// With -cpuprofile / -memprofile it profiles the passes after the first (the warm ones), or all
+// with -profile-all. It is a benchmark tool, not part of certgal's command line.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/certgal/certgal/certsource"
+	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/ldapgal"
+	"github.com/certgal/certgal/sync"
+)
+
+func main() {
+	cfgPath := flag.String("config", "", "certgal configuration (source.kind openssl)")
+	passes := flag.Int("passes", 3, "passes to run in this process")
+	dryRun := flag.Bool("dry-run", false, "plan only")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the warm passes here")
+	memProfile := flag.String("memprofile", "", "write a heap profile (after the last pass) here")
+	profileAll := flag.Bool("profile-all", false, "profile the first (cold) pass too")
+	workers := flag.Int("workers", 0, "Syncer.Workers (0: certgal's default)")
+	logLevel := flag.String("log", "warn", "log level (info logs a line per change, as certgal sync does)")
+	flag.Parse()
+	if err := run(*cfgPath, *passes, *dryRun, *cpuProfile, *memProfile, *profileAll, *workers, *logLevel); err != nil {
+		fmt.Fprintln(os.Stderr, "passes:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfgPath string, passes int, dryRun bool, cpuProfile, memProfile string, profileAll bool, workers int, logLevel string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cfg, err := config.LoadFile(cfgPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Source.Kind != "openssl" {
+		return fmt.Errorf("source.kind %q: only openssl is wired here", cfg.Source.Kind)
+	}
+	log := logrus.New()
+	log.SetOutput(os.Stderr)
+	lvl, err := logrus.ParseLevel(logLevel)
+	if err != nil {
+		return err
+	}
+	log.SetLevel(lvl)
+	trust, err := certsource.LoadTrust(cfg.Trust.CAFiles)
+	if err != nil {
+		return err
+	}
+	src := certsource.NewOpenSSL(cfg.Source.OpenSSL, trust, log)
+	dir, err := ldapgal.Open(ctx, cfg.Dir, log)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	smime, _ := sync.ParseSMIMEMode(cfg.Policy.SMIMEAttribute)
+	d := dir.Dialect()
+	pol := sync.Policy{KeepAll: cfg.Policy.Keep == "all", ExpiredGrace: cfg.Policy.ExpiredGrace,
+		MaxValues: cfg.Policy.MaxValues, MaxDeletes: cfg.Policy.MaxDeletes, SMIME: smime,
+		MaxValueBytes: d.MaxValueBytes, SMIMEWholeAttribute: d.SMIMEWholeAttribute}
+	s := sync.NewSyncer(src, dir, trust, pol, log, sync.NewMetrics(prometheus.NewRegistry()))
+	if workers > 0 {
+		s.Workers = workers
+	}
+
+	var cpu *os.File
+	err = nil
+	for i := 1; i <= passes; i++ {
+		if cpuProfile != "" && cpu == nil && (i > 1 || profileAll) {
+			if cpu, err = os.Create(cpuProfile); err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(cpu); err != nil {
+				return err
+			}
+		}
+		// Progress says when the writes begin: the time before is reading and planning.
+		s.Progress = &sync.Progress{}
+		start := time.Now()
+		applyStart := make(chan time.Time, 1)
+		done := make(chan struct{})
+		go func(p *sync.Progress) {
+			t := time.NewTicker(5 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case now := <-t.C:
+					if p.EntriesTotal.Load() > 0 {
+						applyStart <- now
+						return
+					}
+				}
+			}
+		}(s.Progress)
+		res, err := s.Pass(ctx, dryRun)
+		end := time.Now()
+		close(done)
+		if err != nil {
+			return fmt.Errorf("pass %d: %w", i, err)
+		}
+		applySecs := 0.0
+		select {
+		case t := <-applyStart:
+			applySecs = end.Sub(t).Seconds()
+		default:
+		}
+		adds, removes, _ := res.Plan.Counts()
+		fmt.Printf("pass=%d seconds=%.3f apply_seconds=%.3f result=%s users=%d adds=%d removes=%d entries=%d maxrss_kb=%d\n",
+			i, end.Sub(start).Seconds(), applySecs, res.Status, res.Users, adds, removes, len(res.Plan.Entries), maxRSS())
+		if res.Err != nil {
+			return fmt.Errorf("pass %d: %w", i, res.Err)
+		}
+	}
+	if cpu != nil {
+		pprof.StopCPUProfile()
+		cpu.Close()
+	}
+	if memProfile != "" {
+		runtime.GC()
+		f, err := os.Create(memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+	}
+	runtime.KeepAlive(s) // the heap profile shows what a daemon keeps between passes
+	return err
+}
+
+// maxRSS is the process's peak resident set (VmHWM) in kB.
+func maxRSS() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+			return kb
+		}
+	}
+	return -1
+}
