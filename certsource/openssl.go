@@ -35,6 +35,12 @@ type OpenSSL struct {
 
 	mu    stdsync.Mutex
 	cache map[string]*cachedFile // by path; a file is read and parsed again only when it changes
+	// index is index.txt as last parsed; entries are shared, never changed.
+	index struct {
+		data    []byte
+		entries []indexEntry
+		bad     []badLine
+	}
 }
 
 // cachedFile is what is known of one certificate file while it is unchanged.
@@ -81,23 +87,12 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		return nil, fmt.Errorf("openssl source: %w", err)
 	}
 	snap := &Snapshot{}
-	var entries []indexEntry
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSuffix(sc.Text(), "\r")
-		if line == "" {
-			continue
-		}
-		e, err := parseIndexLine(line)
-		if err != nil {
-			o.skip(snap, "bad_index_line", logrus.Fields{"file": index, "line": n, "error": err.Error()})
-			continue
-		}
-		entries = append(entries, e)
-	}
-	if err := sc.Err(); err != nil {
+	entries, bad, err := o.parseIndex(data)
+	if err != nil {
 		return nil, fmt.Errorf("openssl source: read %s: %w", index, err)
+	}
+	for _, b := range bad {
+		o.skip(snap, "bad_index_line", logrus.Fields{"file": index, "line": b.line, "error": b.err})
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -154,6 +149,48 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	}
 	o.readCRLs(snap)
 	return snap, nil
+}
+
+// badLine is an index.txt line that does not parse.
+type badLine struct {
+	line int
+	err  string
+}
+
+// parseIndex parses index.txt. The result of the last call is kept: a
+// daemon's store grows by a few lines a day, and parsing 100k lines again
+// costs more than comparing the bytes.
+func (o *OpenSSL) parseIndex(data []byte) ([]indexEntry, []badLine, error) {
+	o.mu.Lock()
+	if o.index.entries != nil && bytes.Equal(o.index.data, data) {
+		entries, bad := o.index.entries, o.index.bad
+		o.mu.Unlock()
+		return entries, bad, nil
+	}
+	o.mu.Unlock()
+	entries := []indexEntry{}
+	var bad []badLine
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		if line == "" {
+			continue
+		}
+		e, err := parseIndexLine(line)
+		if err != nil {
+			bad = append(bad, badLine{n, err.Error()})
+			continue
+		}
+		entries = append(entries, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, err
+	}
+	o.mu.Lock()
+	o.index.data, o.index.entries, o.index.bad = data, entries, bad
+	o.mu.Unlock()
+	return entries, bad, nil
 }
 
 func (o *OpenSSL) skip(snap *Snapshot, reason string, fields logrus.Fields) {

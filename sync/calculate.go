@@ -93,27 +93,25 @@ type calculator struct {
 	skips       []Change
 	ownedValues int
 	byAddress   map[string][]int // normalized address → users claiming it
+	eligibles   []*Cert          // the store's certificates some user may get
 }
 
+// newCalculator is startCalculator, the users indexed, finish: a pass runs
+// the first while it reads the directory and the second on each user read.
 func newCalculator(in Input) *calculator {
-	byAddress := make(map[string][]int, len(in.Users))
-	c := &calculator{in: in, known: make(map[issuerSerial]Known, len(in.Known)), candidates: make(map[string][]*Cert, len(in.Users)), byAddress: byAddress}
+	c := startCalculator(in)
+	idx := newUserIndex(len(in.Users))
 	for i, u := range in.Users {
-		for _, a := range u.Addresses {
-			n := normalizeAddress(a)
-			if n == "" {
-				continue
-			}
-			if l := byAddress[n]; len(l) == 0 || l[len(l)-1] != i {
-				byAddress[n] = append(l, i)
-			}
-		}
-		for _, v := range u.Values {
-			if v.Owned() {
-				c.ownedValues++
-			}
-		}
+		idx.add(i, u)
 	}
+	c.finish(in.Users, idx)
+	return c
+}
+
+// startCalculator applies the rules that need the CA store alone (in.Users
+// is not read): which certificates are known, and which are eligible.
+func startCalculator(in Input) *calculator {
+	c := &calculator{in: in, known: make(map[issuerSerial]Known, len(in.Known))}
 	seen := make(map[[32]byte]bool, len(in.Known))
 	for _, k := range in.Known {
 		if k.Cert.Owned() {
@@ -123,17 +121,54 @@ func newCalculator(in Input) *calculator {
 			continue
 		}
 		seen[k.Cert.Hash] = true
-		if !c.eligible(k) {
+		if c.eligible(k) {
+			c.eligibles = append(c.eligibles, k.Cert)
+		}
+	}
+	return c
+}
+
+// userIndex is what the rules need from all users before any is planned: who
+// claims each address, and how many values trusted CAs issued.
+type userIndex struct {
+	byAddress   map[string][]int
+	ownedValues int
+}
+
+func newUserIndex(users int) *userIndex {
+	return &userIndex{byAddress: make(map[string][]int, users)}
+}
+
+// add indexes u, the i-th user.
+func (x *userIndex) add(i int, u User) {
+	for _, a := range u.Addresses {
+		n := normalizeAddress(a)
+		if n == "" {
 			continue
 		}
-		c.match(k.Cert, byAddress)
+		if l := x.byAddress[n]; len(l) == 0 || l[len(l)-1] != i {
+			x.byAddress[n] = append(l, i)
+		}
+	}
+	for _, v := range u.Values {
+		if v.Owned() {
+			x.ownedValues++
+		}
+	}
+}
+
+// finish gives each eligible certificate its user; idx indexes users.
+func (c *calculator) finish(users []User, idx *userIndex) {
+	c.in.Users, c.byAddress, c.ownedValues = users, idx.byAddress, idx.ownedValues
+	c.candidates = make(map[string][]*Cert, len(users))
+	for _, x := range c.eligibles {
+		c.match(x, c.byAddress)
 	}
 	for _, l := range c.candidates {
 		if len(l) > 1 {
 			sort.Slice(l, func(i, j int) bool { return newer(l[i], l[j]) })
 		}
 	}
-	return c
 }
 
 // ownAddresses lists u's normalized addresses no other user claims.

@@ -99,7 +99,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	defer cancelRead()
 	var (
 		snap       *certsource.Snapshot
-		known      []*Cert
+		calc       *calculator
 		srcErr     error
 		sourceDone = make(chan struct{})
 	)
@@ -109,11 +109,27 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 			cancelRead()
 			return
 		}
-		known = s.classes.SourceAll(snap.Certificates)
+		in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}, Frozen: snap.Frozen}
+		for _, r := range snap.Revocations {
+			if in.Revoked[r.Issuer] == nil {
+				in.Revoked[r.Issuer] = map[string]bool{}
+			}
+			in.Revoked[r.Issuer][serialHex(r)] = true
+		}
+		in.Known = make([]Known, len(snap.Certificates))
+		for i, x := range s.classes.SourceAll(snap.Certificates) {
+			in.Known[i] = Known{Cert: x, Status: snap.Certificates[i].Status}
+		}
+		s.countSource(in)
+		// The rules that need the store alone run while the directory streams.
+		calc = startCalculator(in)
 	}()
 	var users []User
+	idx := newUserIndex(0)
 	err := s.dir.Users(readCtx, func(e Entry) error {
-		users = append(users, s.user(e, sourceDone))
+		u := s.user(e, sourceDone)
+		idx.add(len(users), u)
+		users = append(users, u)
 		if s.Progress != nil {
 			s.Progress.UsersRead.Add(1)
 		}
@@ -127,28 +143,14 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	for reason, n := range snap.Problems {
 		s.metrics.skipped.WithLabelValues(reason).Add(float64(n))
 	}
-	in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}, Frozen: snap.Frozen}
-	for _, r := range snap.Revocations {
-		if in.Revoked[r.Issuer] == nil {
-			in.Revoked[r.Issuer] = map[string]bool{}
-		}
-		in.Revoked[r.Issuer][serialHex(r)] = true
-	}
-	in.Known = make([]Known, len(snap.Certificates))
-	for i, x := range known {
-		in.Known[i] = Known{Cert: x, Status: snap.Certificates[i].Status}
-	}
-	s.countSource(in)
-
-	in.Users = users
-	res.Users = len(in.Users)
+	res.Users = len(users)
 	if err != nil {
 		res.Status = ResultDirectoryError
 		return res, fmt.Errorf("read directory: %w", err)
 	}
-	s.metrics.directoryUsr.Set(float64(len(in.Users)))
+	s.metrics.directoryUsr.Set(float64(len(users)))
 
-	calc := newCalculator(in)
+	calc.finish(users, idx)
 	res.Plan = calc.plan()
 	for _, c := range res.Plan.Skips {
 		s.metrics.skipped.WithLabelValues(c.Reason).Inc()
