@@ -17,8 +17,9 @@ type IssuerID string
 
 // Trust is the set of issuing CAs certgal works for (trust.ca_files).
 type Trust struct {
-	cas []*x509.Certificate
-	ids []IssuerID
+	cas   []*x509.Certificate
+	ids   []IssuerID
+	names []string // cas[i].Subject.String(), made once
 }
 
 // NewTrust builds a Trust from CA certificates.
@@ -28,6 +29,7 @@ func NewTrust(cas []*x509.Certificate) *Trust {
 		sum := sha256.Sum256(append(append([]byte{}, ca.RawSubject...), ca.RawSubjectPublicKeyInfo...))
 		t.cas = append(t.cas, ca)
 		t.ids = append(t.ids, IssuerID(hex.EncodeToString(sum[:8])))
+		t.names = append(t.names, ca.Subject.String())
 	}
 	return t
 }
@@ -106,7 +108,7 @@ func (t *Trust) CRLIssuer(crl *x509.RevocationList) (IssuerID, bool) {
 func (t *Trust) Name(id IssuerID) string {
 	for i, x := range t.ids {
 		if x == id {
-			return t.cas[i].Subject.String()
+			return t.names[i]
 		}
 	}
 	return ""

@@ -46,18 +46,22 @@ func (c *Cert) key() issuerSerial { return issuerSerial{c.Issuer, c.SerialHex} }
 // Classify reduces a parsed certificate to a Cert.
 func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
 	c := &Cert{
-		Hash:       sha256.Sum256(x.Raw),
-		SerialHex:  strings.ToUpper(x.SerialNumber.Text(16)),
-		IssuerName: x.Issuer.String(),
-		Subject:    x.Subject.String(),
-		Emails:     x.EmailAddresses,
-		NotBefore:  x.NotBefore,
-		NotAfter:   x.NotAfter,
-		Unusable:   unusable(x),
+		Hash:      sha256.Sum256(x.Raw),
+		SerialHex: strings.ToUpper(x.SerialNumber.Text(16)),
+		Subject:   x.Subject.String(),
+		Emails:    x.EmailAddresses,
+		NotBefore: x.NotBefore,
+		NotAfter:  x.NotAfter,
+		Unusable:  unusable(x),
 	}
 	if id, ok := trust.Issuer(x); ok {
 		c.Issuer = id
 		c.DER = x.Raw
+		// The issuer's DN is the trusted CA's subject, byte for byte: one
+		// string for all its certificates instead of one each.
+		c.IssuerName = trust.Name(id)
+	} else {
+		c.IssuerName = x.Issuer.String()
 	}
 	return c
 }
