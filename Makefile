@@ -58,3 +58,12 @@ BENCH_SECONDS ?= 10
 BENCH_ROUNDS ?= 3
 bench-lookup:
 	BENCH_N=$(BENCH_N) BENCH_SECONDS=$(BENCH_SECONDS) BENCH_ROUNDS=$(BENCH_ROUNDS) GO=$(GO) lookup/bench/bench.sh
+
+# Benchmark, not a test: certgal at BENCH_N users against a private slapd, with the reference
+# tools in the same run (ldapsearch, ldapmodify, a naive search-then-modify loop); prints a table
+# and ratios (testdata/bench/bench.sh; results in docs/BENCHMARKS.md). BENCH_RUNS runs of each
+# (medians); takes about 15 minutes at 100k with 3 runs.
+.PHONY: bench
+BENCH_RUNS ?= 3
+bench:
+	BENCH_N=$(BENCH_N) BENCH_RUNS=$(BENCH_RUNS) GO=$(GO) testdata/bench/bench.sh

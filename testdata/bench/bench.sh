@@ -127,7 +127,7 @@ digest() {
 snapshot current
 [[ -n "${BENCH_SKIP_PUBLISH:-}" ]] || snapshot none
 der_mb=$(awk '/"current": [{]/ {f = 1} f && /directory_value_bytes/ {gsub(/[^0-9]/, ""); printf "%.1f", $0 / 1e6; exit}' "$tmp/world/summary.json")
-src_mb=$(du -sm "$tmp/world/ca/newcerts" | cut -f1)
+src_mb=$(du -sm --apparent-size "$tmp/world/ca/newcerts" | cut -f1)
 
 # --- steady state ---------------------------------------------------------------------------------
 start_from current
