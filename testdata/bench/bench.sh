@@ -230,14 +230,14 @@ echo "world: generated in ${gen_secs%.*}s; ${der_mb} MB of userCertificate value
 echo
 echo "steady state (nothing to change)       seconds   peak RSS MB   LDAP operations of one pass"
 printf '%-38s %8.2f %12s   %s\n' "ldapsearch -E pr=1000/noprompt" "$ls_s" "-" "-"
-printf '%-38s %8.2f %12.0f   %s\n' "certgal sync, cold process" "$cold_s" "$(calc "$cold_rss / 1024")" \
+printf '%-38s %8.2f %12.0f   %s\n' "certgal sync, cold process" "$cold_s" "$(calc "$cold_rss * 1024 / 1e6")" \
 	"searches=$(field cold searches "$tmp/steady") modifies=$(field cold modifies "$tmp/steady") adds+deletes=$(($(field cold adds "$tmp/steady") + $(field cold deletes "$tmp/steady")))"
-printf '%-38s %8.2f %12.0f   %s\n' "certgal warm pass (2nd/3rd in process)" "$warm_s" "$(calc "$warm_rss / 1024")" \
+printf '%-38s %8.2f %12.0f   %s\n' "certgal warm pass (2nd/3rd in process)" "$warm_s" "$(calc "$warm_rss * 1024 / 1e6")" \
 	"modifies=$(field warm modifies "$tmp/steady") over 3 passes, searches=$(field warm searches "$tmp/steady") over 3 passes"
 printf '%-38s %8.2fx  (target <= 1.5)\n' "ratio warm / ldapsearch" "$(calc "$warm_s / $ls_s")"
 printf '%-38s %8.2f s  (target <= 2.5)\n' "cold certgal sync" "$cold_s"
 printf '%-38s %8.0f MB (target <= 2 x %s + 50 = %s MB; warm process: %.0f MB)\n' "peak RSS, cold" \
-	"$(calc "$cold_rss / 1024")" "$der_mb" "$rss_limit" "$(calc "$warm_rss / 1024")"
+	"$(calc "$cold_rss * 1024 / 1e6")" "$der_mb" "$rss_limit" "$(calc "$warm_rss * 1024 / 1e6")"
 echo "(one paged search of $N entries at page_size 1000 is $(((N + 999) / 1000)) search operations)"
 
 if [[ -s "$tmp/publish" ]]; then
