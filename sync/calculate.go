@@ -2,8 +2,10 @@ package sync
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
+	stdsync "sync"
 	"time"
 
 	"github.com/certgal/certgal/certsource"
@@ -63,15 +65,14 @@ func (c *calculator) plan() *Plan {
 	in := c.in
 	p := &Plan{Skips: append([]Change(nil), c.skips...)}
 	removes := 0
-	for i := range in.Users {
-		e, skips := c.planUser(in.Users[i])
-		p.Skips = append(p.Skips, skips...)
-		if len(e.desired) > 0 {
-			p.Published = append(p.Published, Published{Addresses: c.ownAddresses(in.Users[i]), Certs: e.desired})
+	for _, r := range c.planUsers() {
+		p.Skips = append(p.Skips, r.skips...)
+		if len(r.e.desired) > 0 {
+			p.Published = append(p.Published, Published{Addresses: r.own, Certs: r.e.desired})
 		}
-		removes += e.removals()
-		if !e.empty() {
-			p.Entries = append(p.Entries, e)
+		removes += r.e.removals()
+		if !r.e.empty() {
+			p.Entries = append(p.Entries, r.e)
 		}
 	}
 	p.sort()
@@ -82,6 +83,50 @@ func (c *calculator) plan() *Plan {
 		p.Blocked = fmt.Sprintf("%d removals exceed policy.max_deletes (%d)", removes, in.Policy.MaxDeletes)
 	}
 	return p
+}
+
+// userPlan is planUser's result for one user, and the user's own addresses.
+type userPlan struct {
+	e     EntryPlan
+	skips []Change
+	own   []string
+}
+
+// parallelPlanMin is the number of users from which planUsers uses every core.
+var parallelPlanMin = 1000
+
+// planUsers plans every user, in input order. planUser only reads the
+// calculator, so large inputs are planned on every core.
+func (c *calculator) planUsers() []userPlan {
+	users := c.in.Users
+	out := make([]userPlan, len(users))
+	one := func(i int) {
+		r := &out[i]
+		r.e, r.skips = c.planUser(users[i])
+		if len(r.e.desired) > 0 {
+			r.own = c.ownAddresses(users[i])
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(users) < parallelPlanMin || workers == 1 {
+		for i := range users {
+			one(i)
+		}
+		return out
+	}
+	var wg stdsync.WaitGroup
+	chunk := (len(users) + workers - 1) / workers
+	for start := 0; start < len(users); start += chunk {
+		wg.Add(1)
+		go func(start, end int) {
+			defer wg.Done()
+			for i := start; i < end; i++ {
+				one(i)
+			}
+		}(start, min(start+chunk, len(users)))
+	}
+	wg.Wait()
+	return out
 }
 
 // calculator holds what planning one user needs from the whole input, so a

@@ -3,8 +3,10 @@ package sync
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/certgal/certgal/certsource"
 )
@@ -40,5 +42,41 @@ func TestClassifierSourceParsesWhatComesUnparsed(t *testing.T) {
 	}
 	if last := got[len(got)-1]; !last.Broken || last.Hash != sha256.Sum256(broken) {
 		t.Errorf("a value that does not parse: %+v", last)
+	}
+}
+
+// TestCalculateOnEveryCoreIsCalculate: planning users on several goroutines
+// gives the very plan of planning them in turn.
+func TestCalculateOnEveryCoreIsCalculate(t *testing.T) {
+	ca := newTestCA(t, "Corp CA")
+	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
+	k := NewClassifier(trust)
+	in := Input{Policy: Policy{MaxValues: 15, MaxDeletes: 1000}, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}}
+	for i := range 300 {
+		email := fmt.Sprintf("u%d@corp.example", i)
+		x := ca.issue(t, leaf{serial: int64(2*i + 1), emails: []string{email}})
+		cur := k.Parsed(x, sha256.Sum256(x.Raw))
+		old := ca.issue(t, leaf{serial: int64(2*i + 2), emails: []string{email}, notBefore: now.Add(-300 * 24 * time.Hour)})
+		oldCert := k.Parsed(old, sha256.Sum256(old.Raw))
+		in.Known = append(in.Known, Known{Cert: cur}, Known{Cert: oldCert})
+		u := User{DN: fmt.Sprintf("uid=u%d,dc=corp", i), Addresses: []string{email}}
+		switch i % 3 {
+		case 1:
+			u.Values = []*Cert{oldCert} // superseded: leaves, cur arrives
+		case 2:
+			u.Values = []*Cert{cur} // converged
+		}
+		in.Users = append(in.Users, u)
+	}
+	defer func(n int) { parallelPlanMin = n }(parallelPlanMin)
+	parallelPlanMin = 1 << 30
+	want := Calculate(in)
+	parallelPlanMin = 1
+	got := Calculate(in)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("planned on several goroutines:\n%+v\nin turn:\n%+v", got.Changes(), want.Changes())
+	}
+	if adds, removes, _ := want.Counts(); adds != 200 || removes != 100 {
+		t.Fatalf("plan: %d adds, %d removes", adds, removes)
 	}
 }
