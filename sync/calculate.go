@@ -102,7 +102,7 @@ func (c *calculator) planUsers() []userPlan {
 	out := make([]userPlan, len(users))
 	one := func(i int) {
 		r := &out[i]
-		r.e, r.skips = c.planUser(users[i])
+		r.e, r.skips = c.planUserWith(users[i], c.candidates[c.canon[i]])
 		if len(r.e.desired) > 0 {
 			r.own = c.ownAddresses(users[i])
 		}
@@ -134,7 +134,9 @@ func (c *calculator) planUsers() []userPlan {
 type calculator struct {
 	in          Input
 	known       map[issuerSerial]Known
-	candidates  map[string][]*Cert // by DN, newest first
+	candidates  [][]*Cert      // by canon index, newest first
+	canon       []int          // users[i]'s DN is first held by users[canon[i]]
+	byDN        map[string]int // DN → its canon index
 	skips       []Change
 	ownedValues int
 	byAddress   map[string][]int // normalized address → users claiming it
@@ -174,18 +176,27 @@ func startCalculator(in Input) *calculator {
 }
 
 // userIndex is what the rules need from all users before any is planned: who
-// claims each address, and how many values trusted CAs issued.
+// claims each address, how many values trusted CAs issued, and which users
+// share a DN (certificates are planned by DN: such users share them).
 type userIndex struct {
 	byAddress   map[string][]int
 	ownedValues int
+	byDN        map[string]int
+	canon       []int
 }
 
 func newUserIndex(users int) *userIndex {
-	return &userIndex{byAddress: make(map[string][]int, users)}
+	return &userIndex{byAddress: make(map[string][]int, users), byDN: make(map[string]int, users), canon: make([]int, 0, users)}
 }
 
-// add indexes u, the i-th user.
+// add indexes u, the i-th user; users are added in order.
 func (x *userIndex) add(i int, u User) {
+	first, ok := x.byDN[u.DN]
+	if !ok {
+		first = i
+		x.byDN[u.DN] = i
+	}
+	x.canon = append(x.canon, first)
 	for _, a := range u.Addresses {
 		n := normalizeAddress(a)
 		if n == "" {
@@ -205,7 +216,8 @@ func (x *userIndex) add(i int, u User) {
 // finish gives each eligible certificate its user; idx indexes users.
 func (c *calculator) finish(users []User, idx *userIndex) {
 	c.in.Users, c.byAddress, c.ownedValues = users, idx.byAddress, idx.ownedValues
-	c.candidates = make(map[string][]*Cert, len(users))
+	c.byDN, c.canon = idx.byDN, idx.canon
+	c.candidates = make([][]*Cert, len(users))
 	for _, x := range c.eligibles {
 		c.match(x, c.byAddress)
 	}
@@ -268,8 +280,8 @@ func (c *calculator) match(x *Cert, byAddress map[string][]int) {
 		c.skip("", firstEmail(x), x, ReasonNoUser)
 		return
 	}
-	dn := c.in.Users[user].DN
-	c.candidates[dn] = append(c.candidates[dn], x)
+	k := c.canon[user]
+	c.candidates[k] = append(c.candidates[k], x)
 }
 
 func (c *calculator) skip(dn, email string, x *Cert, reason string) {

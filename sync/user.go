@@ -58,11 +58,20 @@ func (c *calculator) judge(v *Cert, isCandidate certSet) fate {
 // userSMIMECertificate blobs. Values certgal does not own always stay.
 // The skips it returns are reports about this user (unknown values, max_values, blobs).
 func (c *calculator) planUser(u User) (EntryPlan, []Change) {
+	var candidates []*Cert
+	if k, ok := c.byDN[u.DN]; ok {
+		candidates = c.candidates[k]
+	}
+	return c.planUserWith(u, candidates)
+}
+
+// planUserWith is planUser with the certificates matched to u's DN, newest first.
+func (c *calculator) planUserWith(u User, candidates []*Cert) (EntryPlan, []Change) {
 	e := EntryPlan{DN: u.DN}
 	var skips []Change
 	pol := c.in.Policy
 
-	desired := c.candidates[u.DN]
+	desired := candidates
 	if !pol.KeepAll && len(desired) > 1 {
 		desired = desired[:1]
 	}
