@@ -36,24 +36,12 @@ func tlsConfig(cfg config.Directory, host string) (*tls.Config, error) {
 // dial connects and binds: ldaps://, ldap:// with StartTLS (plain only when
 // allow_plaintext), or ldapi:// with SASL EXTERNAL when no bind DN is set.
 func dial(ctx context.Context, cfg config.Directory) (*ldap.Conn, error) {
-	scheme, _, _ := strings.Cut(cfg.URL, "://")
-	host := ""
-	switch scheme {
-	case "ldap", "ldaps":
-		u, err := url.Parse(cfg.URL)
-		if err != nil {
-			return nil, fmt.Errorf("directory.url: %w", err)
-		}
-		host = u.Hostname()
-	case "ldapi":
-		// net/url rejects the %2F-escaped socket path; go-ldap parses it.
-	default:
-		return nil, fmt.Errorf("directory.url: unsupported scheme %q", scheme)
+	ep, err := parseEndpoint(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if scheme == "ldap" && !cfg.StartTLS && !cfg.AllowPlaintext {
-		return nil, errors.New("directory.url: ldap:// without start_tls sends the password in clear; set start_tls or allow_plaintext")
-	}
-	tc, err := tlsConfig(cfg, host)
+	scheme := ep.scheme
+	tc, err := tlsConfig(cfg, ep.host)
 	if err != nil {
 		return nil, err
 	}
@@ -88,4 +76,54 @@ func dial(ctx context.Context, cfg config.Directory) (*ldap.Conn, error) {
 		return nil, err
 	}
 	return conn, nil
+}
+
+// endpoint is where directory.url points, as both connections (go-ldap's and
+// the streaming reader's) dial it.
+type endpoint struct {
+	scheme  string // ldap, ldaps or ldapi
+	network string // tcp or unix
+	addr    string // host:port, or the socket path
+	host    string // the TLS server name; "" for ldapi
+}
+
+// parseEndpoint reads directory.url and applies the one transport policy:
+// ldap:// without StartTLS is refused unless allow_plaintext is set.
+func parseEndpoint(cfg config.Directory) (endpoint, error) {
+	scheme, rest, _ := strings.Cut(cfg.URL, "://")
+	ep := endpoint{scheme: scheme}
+	switch scheme {
+	case "ldap", "ldaps":
+		u, err := url.Parse(cfg.URL)
+		if err != nil {
+			return endpoint{}, fmt.Errorf("directory.url: %w", err)
+		}
+		ep.host = u.Hostname()
+		port := u.Port()
+		if port == "" {
+			port = ldap.DefaultLdapPort
+			if scheme == "ldaps" {
+				port = ldap.DefaultLdapsPort
+			}
+		}
+		ep.network, ep.addr = "tcp", net.JoinHostPort(ep.host, port)
+	case "ldapi":
+		// The socket path is the host part, percent-encoded (RFC 4516 style),
+		// which net/url rejects.
+		hostPart, _, _ := strings.Cut(rest, "/")
+		p, err := url.PathUnescape(hostPart)
+		if err != nil {
+			return endpoint{}, fmt.Errorf("directory.url: %w", err)
+		}
+		if p == "" {
+			p = "/var/run/slapd/ldapi"
+		}
+		ep.network, ep.addr = "unix", p
+	default:
+		return endpoint{}, fmt.Errorf("directory.url: unsupported scheme %q", scheme)
+	}
+	if scheme == "ldap" && !cfg.StartTLS && !cfg.AllowPlaintext {
+		return endpoint{}, errors.New("directory.url: ldap:// without start_tls sends the password in clear; set start_tls or allow_plaintext")
+	}
+	return ep, nil
 }

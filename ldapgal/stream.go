@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -44,46 +43,17 @@ type streamConn struct {
 // StartTLS (plain only when allow_plaintext), or ldapi:// with SASL EXTERNAL
 // when no bind DN is set.
 func dialStream(ctx context.Context, cfg config.Directory) (*streamConn, error) {
-	scheme, rest, _ := strings.Cut(cfg.URL, "://")
-	var network, addr, host string
-	switch scheme {
-	case "ldap", "ldaps":
-		u, err := url.Parse(cfg.URL)
-		if err != nil {
-			return nil, fmt.Errorf("directory.url: %w", err)
-		}
-		host = u.Hostname()
-		port := u.Port()
-		if port == "" {
-			port = ldap.DefaultLdapPort
-			if scheme == "ldaps" {
-				port = ldap.DefaultLdapsPort
-			}
-		}
-		network, addr = "tcp", net.JoinHostPort(host, port)
-	case "ldapi":
-		// The socket path is the host part, percent-encoded (RFC 4516 style).
-		hostPart, _, _ := strings.Cut(rest, "/")
-		p, err := url.PathUnescape(hostPart)
-		if err != nil {
-			return nil, fmt.Errorf("directory.url: %w", err)
-		}
-		if p == "" {
-			p = "/var/run/slapd/ldapi"
-		}
-		network, addr = "unix", p
-	default:
-		return nil, fmt.Errorf("directory.url: unsupported scheme %q", scheme)
+	ep, err := parseEndpoint(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if scheme == "ldap" && !cfg.StartTLS && !cfg.AllowPlaintext {
-		return nil, errors.New("directory.url: ldap:// without start_tls sends the password in clear; set start_tls or allow_plaintext")
-	}
-	tc, err := tlsConfig(cfg, host)
+	scheme := ep.scheme
+	tc, err := tlsConfig(cfg, ep.host)
 	if err != nil {
 		return nil, err
 	}
 	d := &net.Dialer{Timeout: cfg.Timeout}
-	raw, err := d.DialContext(ctx, network, addr)
+	raw, err := d.DialContext(ctx, ep.network, ep.addr)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", cfg.URL, ldap.NewError(ldap.ErrorNetwork, err))
 	}
