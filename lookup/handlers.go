@@ -80,7 +80,7 @@ func (s *Server) serveCerts(w http.ResponseWriter, r *http.Request) int {
 	if set == nil {
 		return writeText(w, http.StatusNotFound, notFoundBody)
 	}
-	return writeRep(w, r, &set.reps[f], contentTypes[f])
+	return writeResponse(w, r, ix.response(&set.reps[f]), contentTypes[f])
 }
 
 // serveSearch is RFC 4387's GET /search.cgi: one certificate as application/pkix-cert,
@@ -94,11 +94,11 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request) int {
 	if err != nil {
 		return writeText(w, http.StatusBadRequest, err.Error()+"\n")
 	}
-	var certs []*cert
+	var certs []uint32
 	if q.byKey {
 		certs = ix.lookupKey(q.key, q.hash)
 	} else if set := ix.lookupAddr(q.email); set != nil {
-		certs = set.certs
+		certs = ix.setCerts(set)
 	}
 	switch {
 	case len(certs) == 0:
@@ -106,17 +106,17 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request) int {
 	case len(certs) > maxSearchResults:
 		return writeText(w, http.StatusForbidden, "The search matches too many certificates; search by email, certHash or iAndSHash.\n")
 	case len(certs) == 1:
-		return writeRep(w, r, &certs[0].self.reps[fmtDER], hdrDER)
+		return writeResponse(w, r, ix.response(&ix.sets[certs[0]].reps[fmtDER]), hdrDER)
 	}
-	return writeMultipart(w, r, certs)
+	return writeMultipart(w, r, ix, certs)
 }
 
 // writeMultipart answers with several certificates. It is built per request: only a search
 // matching a user's several certificates gets here.
-func writeMultipart(w http.ResponseWriter, r *http.Request, certs []*cert) int {
+func writeMultipart(w http.ResponseWriter, r *http.Request, ix *Index, certs []uint32) int {
 	h := sha256.New()
-	for _, c := range certs {
-		h.Write(c.sum[:])
+	for _, n := range certs {
+		h.Write(ix.certs[n].sum[:])
 	}
 	var sum [32]byte
 	h.Sum(sum[:0])
@@ -127,22 +127,22 @@ func writeMultipart(w http.ResponseWriter, r *http.Request, certs []*cert) int {
 		return writeText(w, http.StatusInternalServerError, "internal error\n")
 	}
 	part := textproto.MIMEHeader{"Content-Type": hdrDER}
-	for _, c := range certs {
+	for _, n := range certs {
 		p, err := mw.CreatePart(part)
 		if err == nil {
-			_, err = p.Write(c.der)
+			_, err = p.Write(ix.bytes(ix.certs[n].derSpan()))
 		}
 		if err != nil {
 			return writeText(w, http.StatusInternalServerError, "internal error\n")
 		}
 	}
 	mw.Close()
-	rp := newRep(etagOf(sum, 'm'), buf.Bytes())
-	return writeRep(w, r, &rp, []string{"multipart/mixed; boundary=" + boundary})
+	rp := prepared{body: buf.Bytes(), etag: []string{etagOf(sum, 'm')}, length: []string{strconv.Itoa(buf.Len())}}
+	return writeResponse(w, r, rp, []string{"multipart/mixed; boundary=" + boundary})
 }
 
-// writeRep writes a prepared body, or 304 when the client has it already.
-func writeRep(w http.ResponseWriter, r *http.Request, rp *rep, contentType []string) int {
+// writeResponse writes a prepared body, or 304 when the client has it already.
+func writeResponse(w http.ResponseWriter, r *http.Request, rp prepared, contentType []string) int {
 	h := w.Header()
 	h["Etag"] = rp.etag
 	if inm, ok := r.Header["If-None-Match"]; ok {
@@ -157,11 +157,7 @@ func writeRep(w http.ResponseWriter, r *http.Request, rp *rep, contentType []str
 	h["Content-Length"] = rp.length
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		for _, seg := range rp.segs {
-			if _, err := w.Write(seg); err != nil {
-				break // the client left; nothing to tell it
-			}
-		}
+		_, _ = w.Write(rp.body) // an error is the client leaving; nothing to tell it
 	}
 	return http.StatusOK
 }

@@ -1,13 +1,13 @@
 package lookup
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"runtime"
 	"slices"
 	"strconv"
@@ -40,15 +40,80 @@ type Stats struct {
 
 // Index is an immutable, prepared view of the published certificates. Build it with NewIndex
 // or, to reuse the work of the previous one, with (*Index).Rebuild; hand it to Server.Swap.
+//
+// The garbage collector marks the whole live heap in every cycle, while requests are being
+// answered, and net/http's per-request garbage makes cycles frequent. So the index is a few
+// large objects that hold no pointers (the bodies in one arena, records that refer to each
+// other by number, maps of plain values), and the header values, which net/http needs as
+// strings, are substrings of one string. At 100,000 certificates an index of one object per
+// piece took 393 MiB in 1.2 million objects and 150–800 ms of marking per cycle.
 type Index struct {
-	byAddr map[string]*set
-	bySum  map[[32]byte]*cert
-	// search finds a certificate by an RFC 4387 key; a key several certificates share (a
-	// subject renewed, every certificate of one issuer) is in dups instead, with at most
-	// maxSearchResults+1 of them. Two maps keep the common case to one pointer a key.
-	search [numKeys]map[[20]byte]*cert
-	dups   [numKeys]map[[20]byte][]*cert
+	arena   []byte   // every response body, back to back
+	certs   []cert   // by certificate number
+	sets    []set    // certificate n's set of itself is set n; sets of several follow
+	members []uint32 // certificate numbers, newest first: of the sets, and of search keys
+	hdrs    []string // ETag and Content-Length values
+
+	byAddr map[string]uint32   // folded address → set; keys are substrings of one string
+	bySum  map[[32]byte]uint32 // SHA-256 of the DER → certificate, for Rebuild
+	// search finds the certificates with an RFC 4387 key, at most maxSearchResults+1 (more
+	// are refused anyway; one more says so).
+	search [numKeys]map[[20]byte]span // → members
 	stats  Stats
+}
+
+// span is a run of bytes in the arena or of numbers in members.
+type span struct{ off, n int }
+
+// cert is one certificate: what sorting, search and Rebuild need, and where its bytes are.
+// Those are one run in the arena, so that Rebuild copies them in one piece:
+//
+//	p7c header | DER | p7c trailer | PEM | JSON response
+type cert struct {
+	sum                 [32]byte
+	notBefore, notAfter int64 // Unix seconds (a time.Time holds a pointer)
+	keys                [numKeys][20]byte
+	hasSKID             bool
+	at                  int // where its bytes start in the arena
+	p7cHdr, der         int // lengths
+	pem, json           int
+}
+
+func (c *cert) size() int      { return c.p7cHdr + c.der + len(p7cTrailer) + c.pem + c.json }
+func (c *cert) derSpan() span  { return span{c.at + c.p7cHdr, c.der} }
+func (c *cert) p7cSpan() span  { return span{c.at, c.p7cHdr + c.der + len(p7cTrailer)} }
+func (c *cert) pemSpan() span  { return span{c.at + c.p7cHdr + c.der + len(p7cTrailer), c.pem} }
+func (c *cert) jsonSpan() span { return span{c.at + c.size() - c.json, c.json} }
+func (c *cert) jsonElem() span { // the element of the "certificates" array
+	return span{c.at + c.size() - c.json + len(jsonHead), c.json - len(jsonHead) - len(jsonTail)}
+}
+
+// set is what an address resolves to: its certificates and a prepared response per format.
+type set struct {
+	members span
+	reps    [numFormats]rep
+}
+
+// rep is one prepared response.
+type rep struct {
+	body         span
+	etag, length uint32 // in hdrs
+}
+
+// prepared is a rep in the form the handlers write it.
+type prepared struct {
+	body         []byte
+	etag, length []string
+}
+
+func (ix *Index) bytes(s span) []byte { return ix.arena[s.off : s.off+s.n : s.off+s.n] }
+
+func (ix *Index) response(rp *rep) prepared {
+	return prepared{
+		body:   ix.bytes(rp.body),
+		etag:   ix.hdrs[rp.etag : rp.etag+1 : rp.etag+1],
+		length: ix.hdrs[rp.length : rp.length+1 : rp.length+1],
+	}
 }
 
 // NewIndex prepares every representation of every certificate in entries.
@@ -56,123 +121,309 @@ func NewIndex(entries []Entry) *Index { return (*Index)(nil).Rebuild(entries) }
 
 // Rebuild is NewIndex reusing the per-certificate work of ix (which may be nil) for every
 // certificate it already holds, found by SHA-256: a pass that changed a few certificates out
-// of 100,000 parses only those few. ix itself is not changed and may still be serving.
+// of 100,000 parses only those few, and copies the prepared bytes of the others. ix itself is
+// not changed and may still be serving.
 func (ix *Index) Rebuild(entries []Entry) *Index {
-	next := &Index{byAddr: make(map[string]*set, len(entries)), bySum: make(map[[32]byte]*cert, len(entries))}
-	for k := range next.search {
-		next.search[k] = make(map[[20]byte]*cert, len(entries))
-		next.dups[k] = map[[20]byte][]*cert{}
-	}
+	var st Stats
 
-	// First every distinct certificate, taken over or queued for preparing.
-	type todo struct {
-		sum [32]byte
-		der []byte
-		c   *cert
+	// First every distinct certificate, taken over or prepared.
+	type candidate struct {
+		der    []byte
+		c      cert   // with at 0: offsets into region
+		region []byte // its bytes
+		ok     bool
+		reused bool
 	}
-	var queue []todo
-	sums := make([][][32]byte, len(entries))
+	var cands []candidate
+	bySum := make(map[[32]byte]int, len(entries))
+	ofEntry := make([][]int, len(entries)) // the distinct candidates of each entry
 	for i, e := range entries {
-		sums[i] = make([][32]byte, len(e.DER))
-		for j, der := range e.DER {
+		for _, der := range e.DER {
 			sum := sha256.Sum256(der)
-			sums[i][j] = sum
-			if _, ok := next.bySum[sum]; ok {
-				continue
-			}
-			if ix != nil {
-				if c, ok := ix.bySum[sum]; ok {
-					next.bySum[sum] = c
-					next.stats.Reused++
-					continue
+			k, seen := bySum[sum]
+			if !seen {
+				k = len(cands)
+				bySum[sum] = k
+				cand := candidate{der: der, c: cert{sum: sum}}
+				if ix != nil {
+					if n, ok := ix.bySum[sum]; ok {
+						c := ix.certs[n]
+						cand.region = ix.arena[c.at : c.at+c.size()]
+						c.at = 0
+						cand.c, cand.ok, cand.reused = c, true, true
+						st.Reused++
+					}
 				}
+				cands = append(cands, cand)
 			}
-			next.bySum[sum] = nil // reserved; filled below
-			queue = append(queue, todo{sum: sum, der: der})
+			if !slices.Contains(ofEntry[i], k) {
+				ofEntry[i] = append(ofEntry[i], k)
+			}
 		}
 	}
-	prepareAll(len(queue), func(i int) { queue[i].c = prepare(queue[i].sum, queue[i].der) })
-	for _, q := range queue {
-		if q.c == nil {
-			delete(next.bySum, q.sum)
-			next.stats.Unparseable++
-			continue
+	prepareAll(len(cands), func(k int) {
+		if !cands[k].reused {
+			sum := cands[k].c.sum
+			cands[k].c, cands[k].region, cands[k].ok = prepare(sum, cands[k].der)
 		}
-		next.bySum[q.sum] = q.c
+	})
+	for k := range cands {
+		if !cands[k].ok {
+			st.Unparseable++
+		}
 	}
 
-	// Then the addresses, each to the representations of its entry's certificates.
-	claimed := map[string]bool{}
+	// Then the addresses, each to its entry's certificates (owner -1: ambiguous).
+	owner := make(map[string]int, len(entries))
 	for i, e := range entries {
-		var certs []*cert
-		for _, sum := range sums[i] {
-			if c := next.bySum[sum]; c != nil && !slices.Contains(certs, c) {
-				certs = append(certs, c)
-			}
-		}
-		if len(certs) == 0 {
+		ofEntry[i] = slices.DeleteFunc(ofEntry[i], func(k int) bool { return !cands[k].ok })
+		if len(ofEntry[i]) == 0 {
 			continue
-		}
-		s := &certs[0].self
-		if len(certs) > 1 {
-			s = newSet(certs)
 		}
 		for _, a := range e.Addresses {
 			a = asciiLower(a)
 			if !plausibleAddress(a) {
 				continue
 			}
-			if _, dup := next.byAddr[a]; dup || claimed[a] {
-				if !claimed[a] {
-					next.stats.Ambiguous++
+			if prev, dup := owner[a]; dup {
+				if prev >= 0 {
+					st.Ambiguous++
+					owner[a] = -1
 				}
-				claimed[a] = true
-				delete(next.byAddr, a)
 				continue
 			}
-			next.byAddr[a] = s
+			owner[a] = i
 		}
 	}
 
-	// Only certificates that some address still reaches are searchable: the RFC 4387
-	// interface must not serve what /certs does not.
-	reachable := make(map[*cert]bool, len(next.bySum))
-	for _, s := range next.byAddr {
-		for _, c := range s.certs {
-			reachable[c] = true
+	// Only certificates that some address still reaches are kept: the RFC 4387 interface
+	// must not serve what /certs does not.
+	served := make([]bool, len(entries))
+	reached := make([]bool, len(cands))
+	for _, i := range owner {
+		if i >= 0 {
+			served[i] = true
+			for _, k := range ofEntry[i] {
+				reached[k] = true
+			}
 		}
 	}
-	for sum, c := range next.bySum {
-		if !reachable[c] {
-			delete(next.bySum, sum)
+	number := make([]int, len(cands)) // candidate → certificate number, or -1
+	n, size := 0, 0
+	for k := range cands {
+		if !reached[k] {
+			number[k] = -1
 			continue
 		}
-		for k := range numKeys {
+		number[k] = n
+		n++
+		size += cands[k].c.size()
+	}
+	for i := range entries {
+		if served[i] && len(ofEntry[i]) > 1 {
+			for _, k := range ofEntry[i] {
+				size += cands[k].c.size() // more than a set of several takes
+			}
+			size += p7cMaxHeader
+		}
+	}
+
+	next := &Index{
+		arena:   make([]byte, 0, size),
+		certs:   make([]cert, 0, n),
+		sets:    make([]set, 0, n),
+		members: make([]uint32, 0, n),
+		bySum:   make(map[[32]byte]uint32, n),
+		stats:   st,
+	}
+	var hv headerValues
+	for k := range cands {
+		if number[k] < 0 {
+			continue
+		}
+		c := cands[k].c
+		c.at = len(next.arena)
+		next.arena = append(next.arena, cands[k].region...)
+		next.addSelf(&c, &hv)
+	}
+	setOf := make([]uint32, len(entries))
+	for i := range entries {
+		switch {
+		case !served[i]:
+		case len(ofEntry[i]) == 1:
+			setOf[i] = uint32(number[ofEntry[i][0]])
+		default:
+			certs := make([]uint32, len(ofEntry[i]))
+			for j, k := range ofEntry[i] {
+				certs[j] = uint32(number[k])
+			}
+			setOf[i] = next.addSet(certs, &hv)
+		}
+	}
+	next.addSearchKeys()
+
+	// The addresses, as substrings of one string.
+	var text strings.Builder
+	var sets []uint32
+	for a, i := range owner {
+		if i >= 0 {
+			text.WriteString(a)
+			text.WriteByte(0) // no address holds one: plausibleAddress
+			sets = append(sets, setOf[i])
+		}
+	}
+	all := text.String()
+	next.byAddr = make(map[string]uint32, len(sets))
+	for _, n := range sets {
+		end := strings.IndexByte(all, 0)
+		next.byAddr[all[:end]] = n
+		all = all[end+1:]
+	}
+	next.hdrs = hv.strings()
+	next.stats.Addresses = len(next.byAddr)
+	next.stats.Certificates = len(next.certs)
+	return next
+}
+
+// addSelf appends c, whose bytes are in the arena, and its set of itself.
+func (ix *Index) addSelf(c *cert, hv *headerValues) {
+	n := uint32(len(ix.certs))
+	ix.certs = append(ix.certs, *c)
+	ix.bySum[c.sum] = n
+	ix.members = append(ix.members, n)
+	s := set{members: span{len(ix.members) - 1, 1}}
+	s.reps[fmtDER] = rep{body: c.derSpan(), etag: hv.etag(c.sum, 'd'), length: hv.length(c.der)}
+	s.reps[fmtPEM] = rep{body: c.pemSpan(), etag: hv.etag(c.sum, 'p'), length: hv.length(c.pem)}
+	s.reps[fmtP7C] = rep{body: c.p7cSpan(), etag: hv.etag(c.sum, 'c'), length: hv.length(c.p7cSpan().n)}
+	s.reps[fmtJSON] = rep{body: c.jsonSpan(), etag: hv.etag(c.sum, 'j'), length: hv.length(c.json)}
+	ix.sets = append(ix.sets, s)
+}
+
+// addSet appends the set of several certificates for one address and returns its number.
+// DER is the newest alone (a .cer holds one certificate); the others hold all of them,
+// newest first.
+func (ix *Index) addSet(certs []uint32, hv *headerValues) uint32 {
+	ix.sortNewestFirst(certs)
+	h := sha256.New()
+	for _, n := range certs {
+		h.Write(ix.certs[n].sum[:])
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+
+	s := set{members: span{len(ix.members), len(certs)}}
+	ix.members = append(ix.members, certs...)
+	s.reps[fmtDER] = ix.sets[certs[0]].reps[fmtDER]
+
+	start := len(ix.arena)
+	for _, n := range certs {
+		ix.arena = append(ix.arena, ix.bytes(ix.certs[n].pemSpan())...)
+	}
+	s.reps[fmtPEM] = ix.addRep(start, sum, 'p', hv)
+
+	ders := make([][]byte, len(certs))
+	for i, n := range certs {
+		ders[i] = ix.bytes(ix.certs[n].derSpan())
+	}
+	start = len(ix.arena)
+	for _, seg := range p7cSegments(ders) {
+		ix.arena = append(ix.arena, seg...)
+	}
+	s.reps[fmtP7C] = ix.addRep(start, sum, 'c', hv)
+
+	start = len(ix.arena)
+	ix.arena = append(ix.arena, jsonHead...)
+	for i, n := range certs {
+		if i > 0 {
+			ix.arena = append(ix.arena, jsonSep...)
+		}
+		ix.arena = append(ix.arena, ix.bytes(ix.certs[n].jsonElem())...)
+	}
+	ix.arena = append(ix.arena, jsonTail...)
+	s.reps[fmtJSON] = ix.addRep(start, sum, 'j', hv)
+
+	ix.sets = append(ix.sets, s)
+	return uint32(len(ix.sets) - 1)
+}
+
+// addRep is the response made of the arena's bytes from start on.
+func (ix *Index) addRep(start int, sum [32]byte, format byte, hv *headerValues) rep {
+	n := len(ix.arena) - start
+	return rep{body: span{start, n}, etag: hv.etag(sum, format), length: hv.length(n)}
+}
+
+// addSearchKeys indexes every certificate by its RFC 4387 keys. A key several certificates
+// share (a subject renewed, every certificate of one issuer) gets a list of them in members.
+func (ix *Index) addSearchKeys() {
+	for k := range numKeys {
+		m := make(map[[20]byte]span, len(ix.certs))
+		shared := map[[20]byte][]uint32{}
+		for n := range ix.certs {
+			c := &ix.certs[n]
 			if k == keySKID && !c.hasSKID {
 				continue
 			}
 			key := c.keys[k]
-			if d, ok := next.dups[k][key]; ok {
-				// More than maxSearchResults is refused anyway; one more says so.
+			if d, ok := shared[key]; ok {
 				if len(d) <= maxSearchResults {
-					next.dups[k][key] = append(d, c)
+					shared[key] = append(d, uint32(n))
 				}
-			} else if other := next.search[k][key]; other != nil {
-				delete(next.search[k], key)
-				next.dups[k][key] = []*cert{other, c}
+			} else if other, ok := m[key]; ok {
+				shared[key] = []uint32{ix.members[other.off], uint32(n)}
 			} else {
-				next.search[k][key] = c
+				m[key] = ix.sets[n].members
 			}
 		}
-	}
-	for k := range numKeys {
-		for _, cs := range next.dups[k] {
-			sortNewestFirst(cs)
+		for key, certs := range shared {
+			ix.sortNewestFirst(certs)
+			m[key] = span{len(ix.members), len(certs)}
+			ix.members = append(ix.members, certs...)
 		}
+		ix.search[k] = m
 	}
-	next.stats.Addresses = len(next.byAddr)
-	next.stats.Certificates = len(next.bySum)
-	return next
+}
+
+// headerValues collects the index's header values into one string, so that they are not an
+// object each. Content-Length values are few and shared.
+type headerValues struct {
+	text    []byte
+	ends    []int
+	lengths map[int]uint32
+}
+
+func (hv *headerValues) add(v []byte) uint32 {
+	hv.text = append(hv.text, v...)
+	hv.ends = append(hv.ends, len(hv.text))
+	return uint32(len(hv.ends) - 1)
+}
+
+func (hv *headerValues) etag(sum [32]byte, format byte) uint32 {
+	var b [64]byte
+	return hv.add(appendETag(b[:0], sum, format))
+}
+
+func (hv *headerValues) length(n int) uint32 {
+	if i, ok := hv.lengths[n]; ok {
+		return i
+	}
+	if hv.lengths == nil {
+		hv.lengths = map[int]uint32{}
+	}
+	var b [20]byte
+	i := hv.add(strconv.AppendInt(b[:0], int64(n), 10))
+	hv.lengths[n] = i
+	return i
+}
+
+func (hv *headerValues) strings() []string {
+	all := string(hv.text)
+	out := make([]string, len(hv.ends))
+	start := 0
+	for i, end := range hv.ends {
+		out[i] = all[start:end]
+		start = end
+	}
+	return out
 }
 
 // Stats describes the index.
@@ -200,20 +451,28 @@ func prepareAll(n int, f func(int)) {
 	wg.Wait()
 }
 
-// lookupAddr finds the certificates published under an address; addr is folded first.
+// lookupAddr finds the certificates published under an address (folded first); nil when
+// there are none.
 func (ix *Index) lookupAddr(addr string) *set {
-	return ix.byAddr[asciiLower(addr)]
+	n, ok := ix.byAddr[asciiLower(addr)]
+	if !ok {
+		return nil
+	}
+	return &ix.sets[n]
 }
 
 // lookupKey finds the certificates with an RFC 4387 search key, newest first.
-func (ix *Index) lookupKey(k int, key [20]byte) []*cert {
-	if d, ok := ix.dups[k][key]; ok {
-		return d
+func (ix *Index) lookupKey(k int, key [20]byte) []uint32 {
+	s, ok := ix.search[k][key]
+	if !ok {
+		return nil
 	}
-	if c := ix.search[k][key]; c != nil {
-		return c.self.certs
-	}
-	return nil
+	return ix.members[s.off : s.off+s.n]
+}
+
+// setCerts is the certificates of s, newest first.
+func (ix *Index) setCerts(s *set) []uint32 {
+	return ix.members[s.members.off : s.members.off+s.members.n]
 }
 
 // The formats a certificate set is served in.
@@ -224,49 +483,6 @@ const (
 	fmtJSON
 	numFormats
 )
-
-// cert is one certificate with everything a response needs, prepared once. At 100,000
-// of them the garbage collector visits every object of the index in every cycle, so the
-// small parts of self live inside cert rather than in allocations of their own.
-type cert struct {
-	sum       [32]byte
-	der       []byte
-	pem       []byte
-	jsonElem  []byte // one element of the JSON "certificates" array
-	notBefore time.Time
-	notAfter  time.Time
-	keys      [numKeys][20]byte
-	hasSKID   bool
-	self      set // this certificate alone, in every format
-
-	one    [1]*cert               // backs self.certs
-	segs   [8][]byte              // back self.reps' segments
-	hdrs   [2 * numFormats]string // back self.reps' ETag and Content-Length
-	p7cHdr [p7cMaxHeader]byte     // backs the p7c's header
-}
-
-// set is what one address resolves to: its certificates, newest first, and a prepared
-// response per format.
-type set struct {
-	certs []*cert
-	reps  [numFormats]rep
-}
-
-// rep is one prepared response body, written as a sequence of shared byte slices so that a
-// set of several certificates does not copy them.
-type rep struct {
-	segs   [][]byte
-	length []string // Content-Length, as net/http wants header values
-	etag   []string
-}
-
-func newRep(etag string, segs ...[]byte) rep {
-	n := 0
-	for _, s := range segs {
-		n += len(s)
-	}
-	return rep{segs: segs, length: []string{strconv.Itoa(n)}, etag: []string{etag}}
-}
 
 // certJSON is the JSON form of one certificate (documented in the README).
 type certJSON struct {
@@ -285,100 +501,65 @@ var (
 	jsonTail = []byte("]}\n")
 )
 
-// prepare parses a certificate and renders it in every format; nil when der is no certificate.
-func prepare(sum [32]byte, der []byte) *cert {
+// prepare parses a certificate and renders it in every format, into bytes laid out as cert
+// describes; false when der is no certificate.
+func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
 	x, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil
+		return cert{}, nil, false
 	}
 	keys, hasSKID, err := searchKeys(x)
 	if err != nil {
-		return nil
+		return cert{}, nil, false
 	}
-	c := &cert{sum: sum, der: der, notBefore: x.NotBefore, notAfter: x.NotAfter, keys: keys, hasSKID: hasSKID}
-	c.pem = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	c.jsonElem, err = json.Marshal(certJSON{
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	elem, err := json.Marshal(certJSON{
 		Subject:   x.Subject.String(),
 		Issuer:    x.Issuer.String(),
 		Serial:    strings.ToUpper(x.SerialNumber.Text(16)),
 		NotBefore: x.NotBefore.UTC(),
 		NotAfter:  x.NotAfter.UTC(),
 		SHA256:    hex.EncodeToString(sum[:]),
-		PEM:       string(c.pem),
+		PEM:       string(pemBytes),
 	})
 	if err != nil {
-		return nil
+		return cert{}, nil, false
 	}
-	c.one[0] = c
-	c.self.certs = c.one[:]
-	c.setRep(fmtDER, 'd', 0, der)
-	c.setRep(fmtPEM, 'p', 1, c.pem)
-	c.setRep(fmtP7C, 'c', 2, appendP7CHeader(c.p7cHdr[:0], len(der)), der, p7cTrailer)
-	c.setRep(fmtJSON, 'j', 5, jsonHead, c.jsonElem, jsonTail)
-	return c
-}
-
-// setRep fills self.reps[f] with segs, keeping the slices in c's own arrays from segment
-// index at on.
-func (c *cert) setRep(f int, letter byte, at int, segs ...[]byte) {
-	n := copy(c.segs[at:], segs)
-	size := 0
-	for _, s := range segs {
-		size += len(s)
-	}
-	c.hdrs[2*f] = etagOf(c.sum, letter)
-	c.hdrs[2*f+1] = strconv.Itoa(size)
-	c.self.reps[f] = rep{segs: c.segs[at : at+n : at+n], etag: c.hdrs[2*f : 2*f+1 : 2*f+1], length: c.hdrs[2*f+1 : 2*f+2 : 2*f+2]}
-}
-
-// newSet prepares the representations of several certificates for one address: DER is the
-// newest alone (a .cer holds one certificate), the others hold all of them, newest first.
-func newSet(certs []*cert) *set {
-	s := &set{certs: slices.Clone(certs)}
-	sortNewestFirst(s.certs)
-	h := sha256.New()
-	for _, c := range s.certs {
-		h.Write(c.sum[:])
-	}
-	var sum [32]byte
-	h.Sum(sum[:0])
-
-	s.reps[fmtDER] = s.certs[0].self.reps[fmtDER]
-	pems := make([][]byte, len(s.certs))
-	ders := make([][]byte, len(s.certs))
-	js := [][]byte{jsonHead}
-	for i, c := range s.certs {
-		pems[i], ders[i] = c.pem, c.der
-		if i > 0 {
-			js = append(js, jsonSep)
-		}
-		js = append(js, c.jsonElem)
-	}
-	s.reps[fmtPEM] = newRep(etagOf(sum, 'p'), pems...)
-	s.reps[fmtP7C] = newRep(etagOf(sum, 'c'), p7cSegments(ders)...)
-	s.reps[fmtJSON] = newRep(etagOf(sum, 'j'), append(js, jsonTail)...)
-	return s
+	c := cert{sum: sum, notBefore: x.NotBefore.Unix(), notAfter: x.NotAfter.Unix(), keys: keys, hasSKID: hasSKID,
+		der: len(der), pem: len(pemBytes), json: len(jsonHead) + len(elem) + len(jsonTail)}
+	b := appendP7CHeader(make([]byte, 0, p7cMaxHeader+len(der)+len(p7cTrailer)+c.pem+c.json), len(der))
+	c.p7cHdr = len(b)
+	b = append(append(b, der...), p7cTrailer...)
+	b = append(b, pemBytes...)
+	b = append(append(append(b, jsonHead...), elem...), jsonTail...)
+	return c, b, true
 }
 
 // sortNewestFirst orders by notBefore, then notAfter, both descending, then by hash so the
 // order (and so every ETag) does not depend on the order of the entries.
-func sortNewestFirst(cs []*cert) {
-	slices.SortFunc(cs, func(a, b *cert) int {
-		if c := b.notBefore.Compare(a.notBefore); c != 0 {
+func (ix *Index) sortNewestFirst(certs []uint32) {
+	slices.SortFunc(certs, func(i, j uint32) int {
+		a, b := &ix.certs[i], &ix.certs[j]
+		if c := cmp.Compare(b.notBefore, a.notBefore); c != 0 {
 			return c
 		}
-		if c := b.notAfter.Compare(a.notAfter); c != 0 {
+		if c := cmp.Compare(b.notAfter, a.notAfter); c != 0 {
 			return c
 		}
 		return slices.Compare(a.sum[:], b.sum[:])
 	})
 }
 
-// etagOf is a strong validator: the content's hash and a letter for the format, since the
-// representations of one certificate differ.
-func etagOf(sum [32]byte, format byte) string {
-	return fmt.Sprintf(`"%s.%c"`, base64.RawURLEncoding.EncodeToString(sum[:18]), format)
+// appendETag appends a strong validator: the content's hash and a letter for the format,
+// since the representations of one certificate differ.
+func appendETag(b []byte, sum [32]byte, format byte) []byte {
+	b = append(b, '"')
+	b = base64.RawURLEncoding.AppendEncode(b, sum[:18])
+	return append(b, '.', format, '"')
 }
+
+// etagOf is appendETag as a string.
+func etagOf(sum [32]byte, format byte) string { return string(appendETag(nil, sum, format)) }
 
 // asciiLower folds ASCII letters only, as the reconcile compares addresses; it allocates only
 // when there is something to fold.

@@ -16,7 +16,43 @@ import (
 	"time"
 )
 
-func body(r *rep) []byte { return bytes.Join(r.segs, nil) }
+// view is what an address resolves to, in the bytes and strings served, for the tests to
+// read: the index itself keeps numbers and offsets.
+type view struct {
+	certs []certView // newest first
+	reps  [numFormats]viewRep
+}
+
+type certView struct{ self *view }
+
+type viewRep struct {
+	segs [][]byte
+	etag []string
+}
+
+func body(r *viewRep) []byte { return bytes.Join(r.segs, nil) }
+
+// lookupView is ix.lookupAddr as a view; nil when the address has no certificate.
+func lookupView(ix *Index, addr string) *view {
+	s := ix.lookupAddr(addr)
+	if s == nil {
+		return nil
+	}
+	v := viewOf(ix, s)
+	for _, n := range ix.setCerts(s) {
+		v.certs = append(v.certs, certView{self: viewOf(ix, &ix.sets[n])})
+	}
+	return v
+}
+
+func viewOf(ix *Index, s *set) *view {
+	v := &view{}
+	for f := range numFormats {
+		p := ix.response(&s.reps[f])
+		v.reps[f] = viewRep{segs: [][]byte{p.body}, etag: p.etag}
+	}
+	return v
+}
 
 func TestIndexLookupFoldsASCIIOnly(t *testing.T) {
 	ca := newTestCA(t, "Corp S/MIME CA")
@@ -24,14 +60,14 @@ func TestIndexLookupFoldsASCIIOnly(t *testing.T) {
 	ix := NewIndex([]Entry{{Addresses: []string{"Alice@Corp.Example", "a.smith@corp.example"}, DER: [][]byte{der}}})
 
 	for _, addr := range []string{"alice@corp.example", "ALICE@CORP.EXAMPLE", "A.Smith@corp.example"} {
-		s := ix.lookupAddr(addr)
+		s := lookupView(ix, addr)
 		if s == nil || !bytes.Equal(body(&s.reps[fmtDER]), der) {
 			t.Errorf("%s: not found", addr)
 		}
 	}
 	// Not folded: Unicode case (K is KELVIN SIGN), look-alikes, prefixes, surrounding space.
 	for _, addr := range []string{"alice@corp.exampl", "alice", "@corp.example", "alİce@corp.example", "alice@corp.e\u212axample", " alice@corp.example"} {
-		if ix.lookupAddr(addr) != nil {
+		if lookupView(ix, addr) != nil {
 			t.Errorf("%q found", addr)
 		}
 	}
@@ -50,13 +86,13 @@ func TestIndexLeavesOutAmbiguousAndBroken(t *testing.T) {
 		{Addresses: []string{"SHARED@corp.example", "bob@corp.example"}, DER: [][]byte{b, []byte("not a certificate")}},
 		{Addresses: []string{"nocert@corp.example"}},
 	})
-	if ix.lookupAddr("shared@corp.example") != nil {
+	if lookupView(ix, "shared@corp.example") != nil {
 		t.Error("an address in two entries is served")
 	}
-	if ix.lookupAddr("one@corp.example") == nil || ix.lookupAddr("bob@corp.example") == nil {
+	if lookupView(ix, "one@corp.example") == nil || lookupView(ix, "bob@corp.example") == nil {
 		t.Error("the entries' other addresses are lost")
 	}
-	if ix.lookupAddr("nocert@corp.example") != nil {
+	if lookupView(ix, "nocert@corp.example") != nil {
 		t.Error("an entry without certificates is served")
 	}
 	if st := ix.Stats(); st.Ambiguous != 1 || st.Unparseable != 1 || st.Certificates != 2 {
@@ -70,7 +106,7 @@ func TestIndexSeveralCertificatesNewestFirst(t *testing.T) {
 	old := ca.issue(t, "alice@corp.example", now.Add(-48*time.Hour))
 	renewed := ca.issue(t, "alice@corp.example", now.Add(-time.Hour))
 	ix := NewIndex([]Entry{{Addresses: []string{"alice@corp.example"}, DER: [][]byte{old, renewed, old}}})
-	s := ix.lookupAddr("alice@corp.example")
+	s := lookupView(ix, "alice@corp.example")
 	if len(s.certs) != 2 {
 		t.Fatalf("%d certificates, want 2 (a duplicate value counts once)", len(s.certs))
 	}
@@ -94,7 +130,7 @@ func TestIndexSeveralCertificatesNewestFirst(t *testing.T) {
 	// The same set in another order is the same response.
 	ix2 := NewIndex([]Entry{{Addresses: []string{"alice@corp.example"}, DER: [][]byte{renewed, old}}})
 	for f := range numFormats {
-		if a, b := s.reps[f], ix2.lookupAddr("alice@corp.example").reps[f]; a.etag[0] != b.etag[0] || !bytes.Equal(body(&a), body(&b)) {
+		if a, b := s.reps[f], lookupView(ix2, "alice@corp.example").reps[f]; a.etag[0] != b.etag[0] || !bytes.Equal(body(&a), body(&b)) {
 			t.Errorf("format %d depends on the order of the values", f)
 		}
 	}
@@ -129,17 +165,20 @@ func TestIndexRebuildReusesPreparedCertificates(t *testing.T) {
 	if st := second.Stats(); st.Reused != 1 || st.Certificates != 2 {
 		t.Errorf("stats %+v, want 1 reused of 2", st)
 	}
-	if first.lookupAddr("alice@corp.example") != second.lookupAddr("alice@corp.example") {
-		t.Error("Alice's prepared certificate was not reused")
+	a1, a2 := lookupView(first, "alice@corp.example"), lookupView(second, "alice@corp.example")
+	for f := range numFormats {
+		if a1.reps[f].etag[0] != a2.reps[f].etag[0] || !bytes.Equal(body(&a1.reps[f]), body(&a2.reps[f])) {
+			t.Errorf("Alice's reused certificate is served differently in format %d", f)
+		}
 	}
-	if second.lookupAddr("bob@corp.example") != nil {
+	if lookupView(second, "bob@corp.example") != nil {
 		t.Error("Bob is still served")
 	}
 	bx, _ := x509.ParseCertificate(b)
 	if got := second.lookupKey(keyCert, sha1.Sum(bx.Raw)); len(got) != 0 {
 		t.Error("Bob's certificate is still searchable")
 	}
-	if first.lookupAddr("bob@corp.example") == nil {
+	if lookupView(first, "bob@corp.example") == nil {
 		t.Error("Rebuild changed the previous index")
 	}
 }

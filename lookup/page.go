@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"net/http"
+	"strconv"
 )
 
 //go:embed page/index.html page/page.js page/page.css
@@ -22,31 +23,30 @@ var (
 
 // page is the small page for people at /, prepared once like the certificates.
 type page struct {
-	index  rep
-	static map[string]*rep
+	index  prepared
+	static map[string]prepared
 }
 
 func newPage() *page {
-	p := &page{static: map[string]*rep{}}
+	p := &page{static: map[string]prepared{}}
 	p.index = fileRep("page/index.html")
 	for name := range pageStaticType {
-		rp := fileRep("page/" + name)
-		p.static[name] = &rp
+		p.static[name] = fileRep("page/" + name)
 	}
 	return p
 }
 
-func fileRep(name string) rep {
+func fileRep(name string) prepared {
 	b, err := pageFiles.ReadFile(name)
 	if err != nil {
 		panic("lookup: embedded " + name + " missing: " + err.Error()) // a build error, really
 	}
-	return newRep(etagOf(sha256.Sum256(b), 's'), b)
+	return prepared{body: b, etag: []string{etagOf(sha256.Sum256(b), 's')}, length: []string{strconv.Itoa(len(b))}}
 }
 
 func (p *page) serveIndex(w http.ResponseWriter, r *http.Request) int {
 	pageHeaders(w)
-	return writeRep(w, r, &p.index, hdrHTML)
+	return writeResponse(w, r, p.index, hdrHTML)
 }
 
 func (p *page) serveStatic(w http.ResponseWriter, r *http.Request) int {
@@ -56,7 +56,7 @@ func (p *page) serveStatic(w http.ResponseWriter, r *http.Request) int {
 		return serveNotFound(w, r)
 	}
 	pageHeaders(w)
-	return writeRep(w, r, rp, pageStaticType[name])
+	return writeResponse(w, r, rp, pageStaticType[name])
 }
 
 func pageHeaders(w http.ResponseWriter) {
