@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -109,6 +110,9 @@ func (d *daemon) loop(ctx context.Context, cfg *config.Config) {
 				p.Close()
 				p = nil
 			}
+			if keys := restartOnly(cfg, next); len(keys) > 0 {
+				d.log.WithField("keys", strings.Join(keys, ",")).Warn("configuration changed where a reload cannot apply it; restart certgal for these")
+			}
 			cfg = next
 			d.log.SetLevel(levelOf(cfg.Log))
 			if next.Schedule != sched {
@@ -118,6 +122,30 @@ func (d *daemon) loop(ctx context.Context, cfg *config.Config) {
 			d.log.WithField("schedule", sched).Info("configuration reloaded")
 		}
 	}
+}
+
+// restartOnly lists the keys that differ between old and next but are read
+// only at start-up: the listeners, the lookup's TLS files and rate limit, and
+// the log format.
+func restartOnly(old, next *config.Config) []string {
+	var keys []string
+	for _, k := range []struct {
+		key     string
+		changed bool
+	}{
+		{"lookup.listen", old.Lookup.Listen != next.Lookup.Listen},
+		{"lookup.tls_cert_file", old.Lookup.TLSCertFile != next.Lookup.TLSCertFile},
+		{"lookup.tls_key_file", old.Lookup.TLSKeyFile != next.Lookup.TLSKeyFile},
+		{"lookup.rate_per_second", old.Lookup.RatePerSecond != next.Lookup.RatePerSecond},
+		{"lookup.burst", old.Lookup.Burst != next.Lookup.Burst},
+		{"metrics.listen", old.Metrics.Listen != next.Metrics.Listen},
+		{"log.format", old.Log.Format != next.Log.Format},
+	} {
+		if k.changed {
+			keys = append(keys, k.key)
+		}
+	}
+	return keys
 }
 
 func (d *daemon) schedule(cfg *config.Config) (string, *cron.Cron) {

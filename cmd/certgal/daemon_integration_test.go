@@ -230,9 +230,15 @@ func TestDaemonLifecycle(t *testing.T) {
 	// SIGHUP with a valid file: a new user's certificate arrives with the new schedule.
 	bob := w.user("bob", "bob@corp.example")
 	b := w.ca.Issue(t, "bob@corp.example")
-	rewrite(t, config, func(s string) string { return strings.Replace(s, "@every 1s", "@every 2s", 1) })
+	// A new lookup address is not applied by a reload: that is said, with the key.
+	rewrite(t, config, func(s string) string {
+		return strings.Replace(strings.Replace(s, "@every 1s", "@every 2s", 1), w.lookupListen, freePort(t), 1)
+	})
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	eventually(t, 5*time.Second, "reload logged", func() bool { return strings.Contains(d.logText(), "configuration reloaded") })
+	if log := d.logText(); !strings.Contains(log, "restart certgal for these") || !strings.Contains(log, "keys=lookup.listen") {
+		t.Error("a changed lookup.listen was reloaded without saying it needs a restart")
+	}
 	eventually(t, 10*time.Second, "bob published after the reload", func() bool { return len(w.slapd.Certs(t, bob)) == 1 })
 	w.assertCerts(bob, b.DER)
 

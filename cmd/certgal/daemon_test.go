@@ -1,12 +1,15 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/certgal/certgal/config"
 )
 
 func TestDaemonSkipsAPassWhileOneRuns(t *testing.T) {
@@ -71,6 +74,33 @@ func TestScheduleInterval(t *testing.T) {
 		}
 		if got := scheduleInterval(s, now); got != want {
 			t.Errorf("%s: interval %s, want %s", spec, got, want)
+		}
+	}
+}
+
+func TestRestartOnly(t *testing.T) {
+	base := func() *config.Config {
+		c := &config.Config{}
+		c.Lookup.Listen, c.Lookup.RatePerSecond, c.Lookup.Burst = ":8080", 10, 20
+		c.Metrics.Listen, c.Log.Format, c.Log.Level, c.Schedule = ":9464", "text", "info", "@every 5m"
+		return c
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*config.Config)
+		want   string
+	}{
+		{"nothing", func(*config.Config) {}, ""},
+		{"what a reload applies", func(c *config.Config) { c.Schedule, c.Log.Level, c.Policy.MaxDeletes = "@hourly", "debug", 7 }, ""},
+		{"lookup listener", func(c *config.Config) { c.Lookup.Listen = ":8081" }, "lookup.listen"},
+		{"lookup TLS", func(c *config.Config) { c.Lookup.TLSCertFile, c.Lookup.TLSKeyFile = "a", "b" }, "lookup.tls_cert_file lookup.tls_key_file"},
+		{"rate limit", func(c *config.Config) { c.Lookup.RatePerSecond, c.Lookup.Burst = 5, 5 }, "lookup.rate_per_second lookup.burst"},
+		{"metrics and log format", func(c *config.Config) { c.Metrics.Listen, c.Log.Format = "", "json" }, "metrics.listen log.format"},
+	} {
+		next := base()
+		tc.change(next)
+		if got := strings.Join(restartOnly(base(), next), " "); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }
