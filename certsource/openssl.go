@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"os"
@@ -68,16 +69,16 @@ func (o *OpenSSL) Read(ctx context.Context) (*Snapshot, error) {
 
 // ReadUnparsed implements UnparsedSource: the snapshot of Read, but no
 // certificate comes with Cert, and the source keeps no parsed copy. Those it
-// has to parse (new or changed files) are handed to seen, when not nil, on the
-// goroutines that parsed them.
-func (o *OpenSSL) ReadUnparsed(ctx context.Context, seen func(*x509.Certificate, [32]byte)) (*Snapshot, error) {
-	return o.read(ctx, readMode{seen: seen})
+// has not read before (new or changed files) go to inspect, when not nil, on
+// the goroutines that read them.
+func (o *OpenSSL) ReadUnparsed(ctx context.Context, inspect Inspect) (*Snapshot, error) {
+	return o.read(ctx, readMode{inspect: inspect})
 }
 
 // readMode says what Read and ReadUnparsed do with a parsed certificate.
 type readMode struct {
-	parsed bool                              // keep it and return it (Read)
-	seen   func(*x509.Certificate, [32]byte) // hand it on before dropping it (ReadUnparsed)
+	parsed  bool    // keep it and return it (Read)
+	inspect Inspect // ask it for the serial rather than parsing (ReadUnparsed)
 }
 
 func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
@@ -281,13 +282,14 @@ func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte // one read buffer per worker: the files are small
 			for start := range next {
 				for i := start; i < min(start+parseBatch, n); i++ {
 					path, st := locate(i)
 					if path == "" {
 						continue
 					}
-					f, err := o.parseFile(path, st, mode)
+					f, err := o.parseFile(path, st, mode, &buf)
 					files[i] = f
 					errs[i] = &fileError{path: path, err: err}
 				}
@@ -314,7 +316,8 @@ const parseBatch = 64
 // parseFile returns what is known of the file at path; st is its FileInfo when
 // the caller has it. A file is read and checked once per size and mtime; with
 // mode.parsed the result also holds the parsed certificate, kept from then on.
-func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode) (*cachedFile, error) {
+// buf is the caller's buffer to read the file into; what is kept is a copy.
+func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]byte) (*cachedFile, error) {
 	if st == nil {
 		var err error
 		if st, err = os.Stat(path); err != nil {
@@ -347,22 +350,37 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode) (*cached
 		}
 		return hit, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, buf)
 	if err != nil {
 		return nil, err
 	}
-	cert, err = ParseCertificate(data)
+	der, err := decodeCertificate(data)
 	if err != nil {
 		return nil, err
 	}
-	f := &cachedFile{size: st.Size(), mtime: st.ModTime(), der: cert.Raw, hash: sha256.Sum256(cert.Raw), serial: cert.SerialNumber}
-	if mode.parsed {
-		f.cert = cert
-	} else if mode.seen != nil {
+	if len(der) == 0 {
+		return nil, errors.New("empty file")
+	}
+	if &der[0] == &data[0] {
+		der = bytes.Clone(der) // a DER file: data is the reused buffer
+	}
+	f := &cachedFile{size: st.Size(), mtime: st.ModTime(), der: der, hash: sha256.Sum256(der)}
+	if !mode.parsed && mode.inspect != nil {
 		// Holding every parsed certificate of a large CA until the snapshot is
 		// complete would take several times the memory of their DER: the
-		// consumer takes what it needs now.
-		mode.seen(cert, f.hash)
+		// consumer parses, or knows the certificate by its hash already, and
+		// may hold its DER already too.
+		if f.serial, f.der, err = mode.inspect(der, f.hash); err != nil {
+			return nil, err
+		}
+	} else {
+		if cert, err = x509.ParseCertificate(der); err != nil {
+			return nil, err
+		}
+		f.serial = cert.SerialNumber
+		if mode.parsed {
+			f.cert = cert
+		}
 	}
 	o.mu.Lock()
 	o.cache[path] = f
@@ -370,10 +388,45 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode) (*cached
 	return f, nil
 }
 
+// readFile reads the file at path into *buf, which it grows as needed.
+func readFile(path string, buf *[]byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	*buf = b
+	return b, nil
+}
+
 // ParseCertificate reads one certificate, PEM or DER. Text before the PEM
 // block (openssl's -text output) is ignored; a private key is refused without
 // being decoded.
 func ParseCertificate(data []byte) (*x509.Certificate, error) {
+	der, err := decodeCertificate(data)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
+
+// decodeCertificate is ParseCertificate up to the DER: it finds the
+// certificate in a PEM or DER file without parsing it.
+func decodeCertificate(data []byte) ([]byte, error) {
 	if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
 		return nil, errors.New("file contains a private key; refused")
 	}
@@ -381,9 +434,9 @@ func ParseCertificate(data []byte) (*x509.Certificate, error) {
 		if block.Type != "CERTIFICATE" {
 			return nil, fmt.Errorf("PEM block %q is not a CERTIFICATE", block.Type)
 		}
-		data = block.Bytes
+		return block.Bytes, nil
 	}
-	return x509.ParseCertificate(data)
+	return data, nil
 }
 
 func (o *OpenSSL) readCRLs(snap *Snapshot) {

@@ -39,15 +39,23 @@ func (s Status) String() string {
 
 // UnparsedSource is a Source that can hand over certificates unparsed:
 // ReadUnparsed's snapshot is Read's, but without Cert (DER and Hash are set),
-// and the source keeps no parsed copies. The certificates it parses (those it
-// has not read before) go to seen, when not nil, possibly from several
-// goroutines at once. A consumer that caches its own work by hash (sync's
-// Classifier) thus parses each certificate once in all, and neither holds a
-// parsed certificate, several times the size of its DER, for each one.
+// and the source keeps no parsed copies. For each certificate it has not read
+// before, it asks inspect (possibly from several goroutines at once) for the
+// serial number, which it checks against its own records, and for the copy of
+// the DER to keep (der itself, or an equal copy the consumer holds already);
+// inspect returns an error when der is not a certificate. A consumer that caches its own work by
+// hash (sync's Classifier, whose cache may outlive the process) thus parses
+// each certificate at most once, or not at all when it knows it already, and
+// nobody holds a parsed certificate, several times the size of its DER, for
+// each one. A nil inspect makes the source parse for itself.
 type UnparsedSource interface {
 	Source
-	ReadUnparsed(ctx context.Context, seen func(x *x509.Certificate, hash [32]byte)) (*Snapshot, error)
+	ReadUnparsed(ctx context.Context, inspect Inspect) (*Snapshot, error)
 }
+
+// Inspect returns the serial number of the certificate der, whose SHA-256 is
+// hash, and the slice to keep of it: der, or an equal one held already.
+type Inspect func(der []byte, hash [32]byte) (serial *big.Int, keep []byte, err error)
 
 // Certificate is one issued certificate as the CA store reports it.
 type Certificate struct {

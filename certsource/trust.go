@@ -104,6 +104,20 @@ func (t *Trust) CRLIssuer(crl *x509.RevocationList) (IssuerID, bool) {
 	return "", false
 }
 
+// Fingerprint names the whole trust set: the SHA-256 over the SHA-256 of each
+// CA certificate, in order. Whatever is judged against the set (which CA
+// issued a certificate) holds for as long as the fingerprint does.
+func (t *Trust) Fingerprint() [32]byte {
+	h := sha256.New()
+	for _, ca := range t.cas {
+		sum := sha256.Sum256(ca.Raw)
+		h.Write(sum[:])
+	}
+	var fp [32]byte
+	h.Sum(fp[:0])
+	return fp
+}
+
 // Name is the subject of the CA with that ID, for people.
 func (t *Trust) Name(id IssuerID) string {
 	for i, x := range t.ids {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
@@ -63,18 +64,25 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 	for pass := 1; pass <= 2; pass++ {
 		var mu stdsync.Mutex
 		seen := map[[32]byte]int{}
-		snap, err := src.ReadUnparsed(context.Background(), func(x *x509.Certificate, h [32]byte) {
+		snap, err := src.ReadUnparsed(context.Background(), func(der []byte, h [32]byte) (*big.Int, []byte, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			if h != sha256.Sum256(x.Raw) {
-				t.Errorf("seen: hash of another certificate")
+			if h != sha256.Sum256(der) {
+				t.Errorf("inspect: hash of another certificate")
 			}
 			seen[h]++
+			x, err := x509.ParseCertificate(der)
+			if err != nil {
+				return nil, nil, err
+			}
+			return x.SerialNumber, der, nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Each file is parsed once, on the first read only.
+		// Each file is inspected once, on the first read only; the broken one
+		// is refused by inspect on every read.
+		delete(seen, sha256.Sum256([]byte("not a certificate")))
 		if pass == 1 && (len(seen) != 2 || seen[snap.Certificates[0].Hash] != 1 || seen[snap.Certificates[1].Hash] != 1) ||
 			pass == 2 && len(seen) != 0 {
 			t.Errorf("read %d: seen %v", pass, seen)

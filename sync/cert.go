@@ -6,6 +6,9 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
+	"fmt"
+	"math/big"
 	"runtime"
 	"strings"
 	stdsync "sync"
@@ -95,12 +98,17 @@ func unusable(x *x509.Certificate) string {
 }
 
 // Classifier caches Classify by the SHA-256 of the DER, so a daemon parses and
-// verifies each directory value once. Entries unused for a whole pass are dropped.
+// verifies each directory value once. Entries unused for a whole pass are
+// dropped. What a file cache (LoadFile) holds is in saved, without DER, until
+// a pass meets the certificate again.
 type Classifier struct {
 	trust *certsource.Trust
 	mu    stdsync.Mutex
 	cur   map[[32]byte]*Cert
 	prev  map[[32]byte]*Cert
+	saved map[[32]byte]*Cert
+	// fresh counts the certificates classified since the last SaveFile.
+	fresh int
 }
 
 // NewClassifier returns an empty cache.
@@ -110,26 +118,54 @@ func NewClassifier(trust *certsource.Trust) *Classifier {
 
 // Parsed classifies a certificate the source already parsed.
 func (k *Classifier) Parsed(x *x509.Certificate, hash [32]byte) *Cert {
-	if c := k.lookup(hash); c != nil {
+	if c := k.known(hash, x.Raw, false); c != nil {
 		return c
 	}
-	return k.store(Classify(x, k.trust))
+	return k.classify(x)
 }
 
 // Source classifies a certificate of the CA store, which may come unparsed
 // (certsource.UnparsedSource): it is parsed only when not cached.
 func (k *Classifier) Source(c *certsource.Certificate) *Cert {
-	if x := k.lookup(c.Hash); x != nil {
-		return x
-	}
 	if c.Cert != nil {
-		return k.store(Classify(c.Cert, k.trust))
+		return k.Parsed(c.Cert, c.Hash)
 	}
-	x, err := x509.ParseCertificate(c.DER)
+	x, _ := k.inspect(c.DER, c.Hash)
+	return x
+}
+
+// Inspect is certsource.Inspect for an UnparsedSource: it classifies der
+// (when not cached) and returns its serial number, and the DER the Cert
+// holds, which the source then keeps rather than a second copy.
+func (k *Classifier) Inspect(der []byte, hash [32]byte) (*big.Int, []byte, error) {
+	c, err := k.inspect(der, hash)
 	if err != nil {
-		return k.store(&Cert{Hash: c.Hash, Broken: true})
+		return nil, nil, err
 	}
-	return k.store(Classify(x, k.trust))
+	serial, ok := new(big.Int).SetString(c.SerialHex, 16)
+	if !ok {
+		return nil, nil, fmt.Errorf("serial %q", c.SerialHex)
+	}
+	if c.DER != nil {
+		der = c.DER
+	}
+	return serial, der, nil
+}
+
+// inspect classifies a certificate of the store from its DER, which is kept
+// as it is; the error says why it does not parse.
+func (k *Classifier) inspect(der []byte, h [32]byte) (*Cert, error) {
+	if c := k.known(h, der, false); c != nil {
+		if c.Broken {
+			return c, errors.New("not a certificate")
+		}
+		return c, nil
+	}
+	x, err := x509.ParseCertificate(der)
+	if err != nil {
+		return k.store(&Cert{Hash: h, Broken: true}), err
+	}
+	return k.classify(x), nil
 }
 
 // SourceAll classifies the CA store's certificates on every core: verifying
@@ -166,19 +202,29 @@ func (k *Classifier) DER(der []byte) *Cert {
 
 // der is DER for a value whose SHA-256 is h.
 func (k *Classifier) der(der []byte, h [32]byte) *Cert {
-	if c := k.lookup(h); c != nil {
+	if c := k.cached(der, h); c != nil {
 		return c
 	}
 	x, err := x509.ParseCertificate(bytes.Clone(der))
 	if err != nil {
 		return k.store(&Cert{Hash: h, Broken: true})
 	}
-	return k.store(Classify(x, k.trust))
+	return k.classify(x)
+}
+
+// cached is the classification of a directory value without parsing it: from
+// this process's passes or from the file cache; nil when neither knows it.
+func (k *Classifier) cached(der []byte, h [32]byte) *Cert {
+	return k.known(h, der, true)
 }
 
 func (k *Classifier) lookup(h [32]byte) *Cert {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	return k.lookupLocked(h)
+}
+
+func (k *Classifier) lookupLocked(h [32]byte) *Cert {
 	if c, ok := k.cur[h]; ok {
 		return c
 	}
@@ -187,6 +233,40 @@ func (k *Classifier) lookup(h [32]byte) *Cert {
 		return c
 	}
 	return nil
+}
+
+// known is the classification of h from this process's passes or else from
+// the file cache, whose entry then takes der (or a copy of it) as its DER,
+// which only owned certificates keep; nil when neither knows h. One lock for
+// both: two goroutines asking for one certificate must not miss it in between.
+func (k *Classifier) known(h [32]byte, der []byte, copyDER bool) *Cert {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if c := k.lookupLocked(h); c != nil {
+		return c
+	}
+	c, ok := k.saved[h]
+	if !ok {
+		return nil
+	}
+	delete(k.saved, h)
+	if c.Owned() {
+		if copyDER {
+			der = bytes.Clone(der)
+		}
+		c.DER = der
+	}
+	k.cur[h] = c
+	return c
+}
+
+func (k *Classifier) classify(x *x509.Certificate) *Cert {
+	c := Classify(x, k.trust)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.fresh++
+	k.cur[c.Hash] = c
+	return c
 }
 
 func (k *Classifier) store(c *Cert) *Cert {

@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"sort"
@@ -36,7 +35,11 @@ type Syncer struct {
 	Workers int
 	// Progress, when set, is updated during the pass.
 	Progress *Progress
-	now      func() time.Time
+	// CacheDir, when set, is where the classifier's file cache is kept
+	// between processes (see cachefile.go); "" keeps it in memory only.
+	CacheDir    string
+	cacheLoaded bool
+	now         func() time.Time
 }
 
 // NewSyncer wires a Syncer.
@@ -89,6 +92,8 @@ func (s *Syncer) Pass(ctx context.Context, dryRun bool) (*Result, error) {
 func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	defer s.classes.EndPass()
 	defer s.blobs.endPass()
+	// The file cache loads while the directory connection is set up.
+	loaded := s.loadCache()
 	now := s.now()
 	// The CA store and the directory are read at once: a daemon's pass finds
 	// every value in the classifier's cache, and the store's files are read
@@ -105,6 +110,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	)
 	go func() {
 		defer close(sourceDone)
+		<-loaded
 		if snap, srcErr = s.readSource(readCtx); srcErr != nil {
 			cancelRead()
 			return
@@ -127,6 +133,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	var users []User
 	idx := newUserIndex(0)
 	err := s.dir.Users(readCtx, func(e Entry) error {
+		<-loaded
 		u := s.user(e, sourceDone)
 		idx.add(len(users), u)
 		users = append(users, u)
@@ -152,6 +159,12 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 
 	calc.finish(users, idx)
 	res.Plan = calc.plan()
+	// Everything this pass needed is classified: what the file cache had
+	// beyond that is gone from the store and the directory. Saving what is
+	// new overlaps with the writes.
+	s.classes.forgetSaved()
+	saved := s.saveCache()
+	defer func() { <-saved }()
 	for _, c := range res.Plan.Skips {
 		s.metrics.skipped.WithLabelValues(c.Reason).Inc()
 		if c.Attribute != "" {
@@ -177,6 +190,50 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	return res, nil
 }
 
+// loadCache reads the classifier's file cache, once per Syncer; the channel
+// is closed when it is done. It is only a cache: when it cannot be read the
+// pass classifies everything itself.
+func (s *Syncer) loadCache() <-chan struct{} {
+	done := make(chan struct{})
+	if s.CacheDir == "" || s.cacheLoaded {
+		close(done)
+		return done
+	}
+	s.cacheLoaded = true
+	go func() {
+		defer close(done)
+		start := time.Now()
+		n, err := s.classes.LoadFile(s.CacheDir)
+		if err != nil {
+			s.log.WithField("error", err.Error()).Warn("classification cache not used")
+			return
+		}
+		s.log.WithFields(logrus.Fields{"certificates": n, "duration": time.Since(start).Round(time.Millisecond).String()}).Debug("classification cache loaded")
+	}()
+	return done
+}
+
+// saveCache writes the classifier's file cache when this process classified
+// something; the channel is closed when it is done.
+func (s *Syncer) saveCache() <-chan struct{} {
+	done := make(chan struct{})
+	if s.CacheDir == "" || s.classes.Fresh() == 0 {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		start := time.Now()
+		n, err := s.classes.SaveFile(s.CacheDir)
+		if err != nil {
+			s.log.WithField("error", err.Error()).Warn("classification cache not saved")
+			return
+		}
+		s.log.WithFields(logrus.Fields{"certificates": n, "duration": time.Since(start).Round(time.Millisecond).String()}).Debug("classification cache saved")
+	}()
+	return done
+}
+
 func serialHex(r certsource.Revocation) string {
 	return fmt.Sprintf("%X", r.Serial)
 }
@@ -185,7 +242,7 @@ func serialHex(r certsource.Revocation) string {
 // on the source's goroutines, and nothing is parsed twice.
 func (s *Syncer) readSource(ctx context.Context) (*certsource.Snapshot, error) {
 	if u, ok := s.source.(certsource.UnparsedSource); ok {
-		return u.ReadUnparsed(ctx, func(x *x509.Certificate, h [32]byte) { s.classes.Parsed(x, h) })
+		return u.ReadUnparsed(ctx, s.classes.Inspect)
 	}
 	return s.source.Read(ctx)
 }
@@ -196,7 +253,7 @@ func (s *Syncer) user(e Entry, sourceDone <-chan struct{}) User {
 	u := User{DN: e.DN, Addresses: e.Addresses, Values: make([]*Cert, len(e.Certificates))}
 	for i, v := range e.Certificates {
 		h := sha256.Sum256(v)
-		if u.Values[i] = s.classes.lookup(h); u.Values[i] == nil {
+		if u.Values[i] = s.classes.cached(v, h); u.Values[i] == nil {
 			if sourceDone != nil {
 				<-sourceDone
 			}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 
@@ -95,7 +98,31 @@ func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger
 	d := dir.Dialect()
 	pol.MaxValueBytes, pol.SMIMEWholeAttribute = d.MaxValueBytes, d.SMIMEWholeAttribute
 	s := sync.NewSyncer(parts.src, dir, parts.trust, pol, log, m)
+	s.CacheDir = cacheDir(os.Getenv)
 	return &pipeline{syncer: s, dir: dir}, nil
+}
+
+// cacheDir is where the classifier's file cache is kept (sync/cachefile.go):
+// $CERTGAL_CACHE_DIR ("off" for nowhere), else systemd's $CACHE_DIRECTORY
+// (CacheDirectory= in the unit), else the user's cache directory
+// ($XDG_CACHE_HOME or ~/.cache), under certgal/. "" when there is none.
+func cacheDir(getenv func(string) string) string {
+	switch dir := getenv("CERTGAL_CACHE_DIR"); dir {
+	case "off":
+		return ""
+	case "":
+	default:
+		return dir
+	}
+	if dirs := getenv("CACHE_DIRECTORY"); dirs != "" {
+		// systemd joins several directories with ':'; certgal asks for one.
+		dir, _, _ := strings.Cut(dirs, ":")
+		return dir
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "certgal")
+	}
+	return ""
 }
 
 func (p *pipeline) Close() { p.dir.Close() }

@@ -23,7 +23,11 @@ func Need(t testing.TB) *DC {
 
 // Main runs the package's tests and then stops the DC if any test needed it:
 // call it as the whole of TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with more to do afterwards: it returns the exit
+// code rather than exiting.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if used.Load() {
 		dc, _ := Start()
@@ -34,5 +38,5 @@ func Main(m *testing.M) {
 			}
 		}
 	}
-	os.Exit(code)
+	return code
 }

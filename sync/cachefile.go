@@ -1,0 +1,297 @@
+package sync
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/certgal/certgal/certsource"
+)
+
+// The classifier's file cache keeps what Classify found for each certificate a
+// pass met, so that a new process (a `certgal sync` run from cron, a restarted
+// daemon) does not parse and verify the whole CA store again: checking the
+// issuer's signature on 120,000 certificates takes 4.8 s of a 2-core machine
+// (docs/BENCHMARKS.md), reading this file back a small fraction of that.
+//
+// It is a cache, not state: deleting it changes nothing but the time the next
+// pass takes. An entry is what Classify said of the certificate with that
+// SHA-256 under the trust set the file is named for, and Classify depends on
+// nothing else (not on the time: validity is judged in each pass from
+// NotBefore and NotAfter). A file of another format or trust set is ignored.
+// Whoever can write it can change what certgal believes of a certificate, so
+// it is certgal's own (0600, in a 0700 directory), like the bind password
+// certgal already holds; it holds no certificate bodies and no keys.
+//
+// The file: cacheMagic, the format (uint32), the trust set's fingerprint, the
+// number of entries (uint32), the SHA-256 of the body, and the body: per entry
+// the certificate's SHA-256, NotBefore and NotAfter (Unix seconds, uint64, and
+// nanoseconds, uint32), then SerialHex, Issuer, IssuerName (empty when a
+// trusted CA issued it: the trust set has the name), Subject and Unusable, the
+// number of Emails and each of them; counts and lengths as uvarints. The
+// checksum makes a damaged file fail as a whole: a flipped bit in an address
+// must not bind a key to somebody else. The body is read into one string that
+// the entries' strings are slices of, and its Certs are one array: 136,000
+// entries load in a few allocations rather than a million.
+
+// cacheFormat is the file's version. Bump it whenever Classify or Cert change
+// what they say of a certificate (TestFileCacheHoldsEveryField fails when
+// Cert gains a field).
+const cacheFormat = 1
+
+const (
+	cacheMagic     = "certgal classification cache\n"
+	cacheHeaderLen = len(cacheMagic) + 4 + 32 + 4 + 32
+)
+
+// cacheFileName is the file in dir for trust.
+func cacheFileName(dir string, trust *certsource.Trust) string {
+	fp := trust.Fingerprint()
+	return filepath.Join(dir, fmt.Sprintf("classified-v%d-%s", cacheFormat, hex.EncodeToString(fp[:8])))
+}
+
+// LoadFile reads the file cache of k's trust set from dir. A missing file is
+// no error (nothing was saved yet); a file that does not decode is one, and
+// nothing of it is used.
+func (k *Classifier) LoadFile(dir string) (int, error) {
+	path := cacheFileName(dir, k.trust)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	saved, err := decodeCache(data, k.trust)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	k.mu.Lock()
+	k.saved = saved
+	k.mu.Unlock()
+	return len(saved), nil
+}
+
+func decodeCache(data []byte, trust *certsource.Trust) (map[[32]byte]*Cert, error) {
+	if len(data) < cacheHeaderLen || !bytes.HasPrefix(data, []byte(cacheMagic)) {
+		return nil, errors.New("not a certgal classification cache")
+	}
+	h := data[len(cacheMagic):cacheHeaderLen]
+	if binary.BigEndian.Uint32(h) != cacheFormat || [32]byte(h[4:36]) != trust.Fingerprint() {
+		return nil, errors.New("written for another format or trust set")
+	}
+	count := int(binary.BigEndian.Uint32(h[36:40]))
+	body := data[cacheHeaderLen:]
+	if sha256.Sum256(body) != [32]byte(h[40:72]) {
+		return nil, errors.New("checksum mismatch: the file is damaged")
+	}
+	// An entry takes 32+12+12 bytes at least: do not trust count further.
+	if count > len(body)/56 {
+		return nil, errors.New("more entries than the file holds")
+	}
+	d := cacheDecoder{b: body, s: string(body)}
+	certs := make([]Cert, count)
+	var emails []string
+	saved := make(map[[32]byte]*Cert, count)
+	for i := range certs {
+		c := &certs[i]
+		c.Hash = [32]byte(d.next(32))
+		c.NotBefore = d.time()
+		c.NotAfter = d.time()
+		c.SerialHex = d.str()
+		c.Issuer = certsource.IssuerID(d.str())
+		c.IssuerName = d.str()
+		c.Subject = d.str()
+		c.Unusable = d.str()
+		if n := d.uvarint(); n > 0 && d.err == nil {
+			if n > uint64(len(d.b)) {
+				return nil, errors.New("address count out of range")
+			}
+			if len(emails) < int(n) {
+				emails = make([]string, max(int(n), 4096))
+			}
+			c.Emails, emails = emails[:n:n], emails[n:]
+			for j := range c.Emails {
+				c.Emails[j] = d.str()
+			}
+		}
+		if d.err != nil {
+			return nil, d.err
+		}
+		if c.Owned() {
+			if c.IssuerName = trust.Name(c.Issuer); c.IssuerName == "" {
+				return nil, fmt.Errorf("issuer %s is not in the trust set", c.Issuer)
+			}
+		}
+		saved[c.Hash] = c
+	}
+	if len(d.b) != 0 {
+		return nil, errors.New("trailing bytes")
+	}
+	return saved, nil
+}
+
+// cacheDecoder reads a body; s holds the same bytes as b did at its start,
+// for the strings to be slices of. The first error sticks.
+type cacheDecoder struct {
+	b   []byte
+	s   string
+	off int
+	err error
+}
+
+func (d *cacheDecoder) next(n int) []byte {
+	if d.err != nil || n > len(d.b) {
+		if d.err == nil {
+			d.err = errors.New("truncated entry")
+		}
+		return make([]byte, n)
+	}
+	out := d.b[:n]
+	d.b, d.off = d.b[n:], d.off+n
+	return out
+}
+
+func (d *cacheDecoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errors.New("bad length")
+		return 0
+	}
+	d.b, d.off = d.b[n:], d.off+n
+	return v
+}
+
+func (d *cacheDecoder) str() string {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.err = errors.New("truncated string")
+	}
+	if d.err != nil {
+		return ""
+	}
+	out := d.s[d.off : d.off+int(n)]
+	d.b, d.off = d.b[n:], d.off+int(n)
+	return out
+}
+
+func (d *cacheDecoder) time() time.Time {
+	b := d.next(12)
+	return time.Unix(int64(binary.BigEndian.Uint64(b)), int64(binary.BigEndian.Uint32(b[8:]))).UTC()
+}
+
+// Fresh is how many certificates were classified (parsed, and their issuer
+// checked) since the file cache was last saved.
+func (k *Classifier) Fresh() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.fresh
+}
+
+// SaveFile writes what the last two passes used to the file cache in dir,
+// replacing the file at once (a reader sees the old file or the new one).
+// Certificates that did not parse are left out: they are few and fail fast.
+func (k *Classifier) SaveFile(dir string) (int, error) {
+	k.mu.Lock()
+	certs := make([]*Cert, 0, len(k.cur)+len(k.prev))
+	for _, c := range k.cur {
+		certs = append(certs, c)
+	}
+	for h, c := range k.prev {
+		if _, ok := k.cur[h]; !ok {
+			certs = append(certs, c)
+		}
+	}
+	k.fresh = 0
+	k.mu.Unlock()
+
+	body := make([]byte, 0, 200*len(certs))
+	n := 0
+	for _, c := range certs {
+		if c.Broken {
+			continue
+		}
+		n++
+		body = append(body, c.Hash[:]...)
+		body = appendTime(appendTime(body, c.NotBefore), c.NotAfter)
+		issuerName := c.IssuerName
+		if c.Owned() {
+			issuerName = ""
+		}
+		for _, str := range []string{c.SerialHex, string(c.Issuer), issuerName, c.Subject, c.Unusable} {
+			body = appendStr(body, str)
+		}
+		body = binary.AppendUvarint(body, uint64(len(c.Emails)))
+		for _, e := range c.Emails {
+			body = appendStr(body, e)
+		}
+	}
+	fp, sum := k.trust.Fingerprint(), sha256.Sum256(body)
+	head := make([]byte, 0, cacheHeaderLen)
+	head = append(head, cacheMagic...)
+	head = binary.BigEndian.AppendUint32(head, cacheFormat)
+	head = append(head, fp[:]...)
+	head = binary.BigEndian.AppendUint32(head, uint32(n))
+	head = append(head, sum[:]...)
+
+	path := cacheFileName(dir, k.trust)
+	if err := writeAtomic(dir, path, head, body); err != nil {
+		return 0, fmt.Errorf("write %s: %w", path, err)
+	}
+	return n, nil
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix()))
+	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
+}
+
+func appendStr(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// writeAtomic replaces path, in dir (made 0700 when missing), by parts: they
+// are written to a temporary file (0600) there, synced, and renamed.
+func writeAtomic(dir, path string, parts ...[]byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".classified-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename there is nothing to remove
+	for _, p := range parts {
+		if err == nil {
+			_, err = tmp.Write(p)
+		}
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	return err
+}
+
+// forgetSaved drops what the file cache held that no pass has met: once a
+// pass has read the whole store and directory, those certificates are gone.
+func (k *Classifier) forgetSaved() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.saved = nil
+}

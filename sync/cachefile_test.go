@@ -1,0 +1,222 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/certgal/certgal/certsource"
+)
+
+// unparsedSource hands its certificates over as a fresh process's OpenSSL
+// source does: unparsed, each one through inspect.
+type unparsedSource struct{ snap *certsource.Snapshot }
+
+func (s unparsedSource) Read(context.Context) (*certsource.Snapshot, error) { return s.snap, nil }
+
+func (s unparsedSource) ReadUnparsed(_ context.Context, inspect certsource.Inspect) (*certsource.Snapshot, error) {
+	out := &certsource.Snapshot{Revocations: s.snap.Revocations}
+	for _, c := range s.snap.Certificates {
+		if _, _, err := inspect(c.DER, c.Hash); err != nil {
+			return nil, err
+		}
+		cp := *c
+		cp.Cert = nil
+		out.Certificates = append(out.Certificates, &cp)
+	}
+	return out, nil
+}
+
+// cacheWorld is a store and a directory with one certificate of every kind the
+// classifier tells apart.
+func cacheWorld(t *testing.T) (trust *certsource.Trust, src unparsedSource, entries map[string]*Entry) {
+	t.Helper()
+	ca, partner := newTestCA(t, "Corp Issuing CA"), newTestCA(t, "Partner CA")
+	copycat := newTestCA(t, "Corp Issuing CA") // our CA's name, another key
+	day := 24 * time.Hour
+	current := ca.issue(t, leaf{serial: 1, emails: []string{"alice@corp.example"}, notBefore: now.Add(-day)})
+	old := ca.issue(t, leaf{serial: 2, emails: []string{"alice@corp.example"}, notBefore: now.Add(-300 * day)})
+	revoked := ca.issue(t, leaf{serial: 3, emails: []string{"Bob@corp.example"}})
+	expired := ca.issue(t, leaf{serial: 4, emails: []string{"carol@corp.example"}, notBefore: now.Add(-400 * day), notAfter: now.Add(-30 * day)})
+	tls := ca.issue(t, leaf{serial: 5, emails: []string{"dave@corp.example"}, eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	rsaCert := ca.issue(t, leaf{serial: 6, emails: []string{"erin@corp.example", "e@corp.example"}, rsa: true})
+	foreign := partner.issue(t, leaf{serial: 7, emails: []string{"erin@corp.example"}})
+	fake := copycat.issue(t, leaf{serial: 8, emails: []string{"erin@corp.example"}})
+	snap := &certsource.Snapshot{Revocations: []certsource.Revocation{}}
+	for _, x := range []*x509.Certificate{current, old, revoked, expired, tls, rsaCert} {
+		snap.Certificates = append(snap.Certificates, certsource.NewCertificate(x, "test"))
+	}
+	snap.Certificates[2].Status = certsource.StatusRevoked
+	entries = map[string]*Entry{
+		"cn=alice": {DN: "cn=alice", Addresses: []string{"alice@corp.example"}, Certificates: [][]byte{old.Raw}},
+		"cn=bob":   {DN: "cn=bob", Addresses: []string{"bob@corp.example"}, Certificates: [][]byte{revoked.Raw}},
+		"cn=carol": {DN: "cn=carol", Addresses: []string{"carol@corp.example"}, Certificates: [][]byte{expired.Raw}},
+		"cn=dave":  {DN: "cn=dave", Addresses: []string{"dave@corp.example"}},
+		"cn=erin": {DN: "cn=erin", Addresses: []string{"erin@corp.example"},
+			Certificates: [][]byte{foreign.Raw, fake.Raw, []byte("not a certificate")}},
+	}
+	return certsource.NewTrust([]*x509.Certificate{ca.cert}), unparsedSource{snap}, entries
+}
+
+// cachePass runs a dry-run pass of a new Syncer (a new process) with its file
+// cache in dir, on a copy of entries.
+func cachePass(t *testing.T, trust *certsource.Trust, src certsource.Source, entries map[string]*Entry, dir string) (*Syncer, string, *test.Hook) {
+	t.Helper()
+	d := &memDir{entries: map[string]*Entry{}}
+	for dn, e := range entries {
+		cp := *e
+		d.entries[dn] = &cp
+	}
+	log, hook := test.NewNullLogger()
+	log.SetLevel(logrus.DebugLevel)
+	s := NewSyncer(src, d, trust, Policy{MaxValues: 15, MaxDeletes: 100, ExpiredGrace: 24 * time.Hour}, log, NewMetrics(prometheus.NewRegistry()))
+	s.now = func() time.Time { return now }
+	s.CacheDir = dir
+	res, err := s.Pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan bytes.Buffer
+	if err := res.Plan.WriteJSON(&plan); err != nil {
+		t.Fatal(err)
+	}
+	return s, plan.String(), hook
+}
+
+// TestFileCacheIsClassify: a new process that finds the file cache plans
+// exactly as one that classified everything itself, holds the same Cert for
+// every certificate (DER included), and parses and verifies none of them.
+func TestFileCacheIsClassify(t *testing.T) {
+	trust, src, entries := cacheWorld(t)
+	dir := filepath.Join(t.TempDir(), "cache")
+
+	first, want, _ := cachePass(t, trust, src, entries, dir)
+	if first.classes.Fresh() != 0 {
+		t.Errorf("after the first pass %d certificates are not in the file", first.classes.Fresh())
+	}
+	st, err := os.Stat(cacheFileName(dir, trust))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("file cache mode %v, want 0600", st.Mode().Perm())
+	}
+	if dst, _ := os.Stat(dir); dst.Mode().Perm() != 0o700 {
+		t.Errorf("cache directory mode %v, want 0700", dst.Mode().Perm())
+	}
+
+	second, got, _ := cachePass(t, trust, src, entries, dir)
+	if got != want {
+		t.Fatalf("plan with the file cache:\n%s\nwithout:\n%s", got, want)
+	}
+	if n := second.classes.Fresh(); n != 0 {
+		t.Errorf("with the file cache %d certificates were classified again", n)
+	}
+	if len(first.classes.prev) != len(second.classes.prev) || len(first.classes.prev) != 9 {
+		t.Fatalf("classified %d and %d certificates, want 9 (6 in the store, 3 more values)", len(first.classes.prev), len(second.classes.prev))
+	}
+	for h, want := range first.classes.prev {
+		if got := second.classes.prev[h]; !reflect.DeepEqual(got, want) {
+			t.Errorf("certificate %x:\nfrom the file %+v\nclassified   %+v", h[:8], got, want)
+		}
+	}
+
+	// The same file under another trust set is not used.
+	other := certsource.NewTrust([]*x509.Certificate{newTestCA(t, "Other CA").cert})
+	if cacheFileName(dir, other) == cacheFileName(dir, trust) {
+		t.Fatal("two trust sets share a file name")
+	}
+	if n, err := NewClassifier(other).LoadFile(dir); n != 0 || err != nil {
+		t.Errorf("another trust set loaded %d entries, %v", n, err)
+	}
+}
+
+// TestFileCacheDamagedIsIgnored: a file that does not decode (a disk full, a
+// crash in the middle of a copy) is reported and the pass classifies what it
+// needs itself; the next save replaces the file.
+func TestFileCacheDamagedIsIgnored(t *testing.T) {
+	trust, src, entries := cacheWorld(t)
+	dir := t.TempDir()
+	_, want, _ := cachePass(t, trust, src, entries, dir)
+	path := cacheFileName(dir, trust)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(data)
+	flipped[len(flipped)-3] ^= 1 // inside the last address
+	for _, damaged := range [][]byte{data[:len(data)/2], []byte("garbage"), {}, flipped} {
+		if err := os.WriteFile(path, damaged, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, got, hook := cachePass(t, trust, src, entries, dir)
+		if got != want {
+			t.Fatalf("plan with a damaged file cache:\n%s\nwant:\n%s", got, want)
+		}
+		warned := false
+		for _, e := range hook.AllEntries() {
+			warned = warned || e.Level == logrus.WarnLevel && e.Message == "classification cache not used"
+		}
+		if !warned {
+			t.Errorf("%d bytes of damaged file: no warning", len(damaged))
+		}
+		if n, err := NewClassifier(trust).LoadFile(dir); err != nil || n != len(s.classes.prev)-1 {
+			t.Errorf("file after the pass: %d entries, %v; want %d (all but the broken value)", n, err, len(s.classes.prev)-1)
+		}
+	}
+}
+
+// TestFileCacheHoldsEveryField: the file keeps every field of a Cert but its
+// DER (which comes with the certificate) and Broken (never saved). A field
+// added to Cert must be added to the file, and cacheFormat bumped.
+func TestFileCacheHoldsEveryField(t *testing.T) {
+	var fields []string
+	ct := reflect.TypeOf(Cert{})
+	for i := range ct.NumField() {
+		fields = append(fields, ct.Field(i).Name)
+	}
+	if got, want := fmt.Sprint(fields), "[Hash DER Broken SerialHex Issuer IssuerName Subject Emails NotBefore NotAfter Unusable]"; got != want {
+		t.Fatalf("Cert has the fields %s; the file cache knows %s: add the new ones to SaveFile and decodeCache, and bump cacheFormat", got, want)
+	}
+	ca := newTestCA(t, "Corp Issuing CA")
+	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
+	id, ok := trust.Issuer(ca.issue(t, leaf{serial: 1, emails: []string{"alice@corp.example"}}))
+	if !ok {
+		t.Fatal("the test CA's certificate does not verify")
+	}
+	k := NewClassifier(trust)
+	certs := []*Cert{
+		{Hash: [32]byte{1}, DER: []byte{0x30}, SerialHex: "0A1B", Issuer: id, IssuerName: trust.Name(id), Subject: "CN=Alice",
+			Emails: []string{"alice@corp.example", "Alice.Smith@corp.example"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour).Add(123 * time.Nanosecond)},
+		{Hash: [32]byte{2}, SerialHex: "-5", IssuerName: "CN=Partner CA", Subject: "", Emails: nil,
+			NotBefore: time.Unix(0, 0).UTC(), NotAfter: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), Unusable: "no_email_protection"},
+		{Hash: [32]byte{3}, Broken: true},
+	}
+	for _, c := range certs {
+		k.store(c)
+	}
+	dir := t.TempDir()
+	if n, err := k.SaveFile(dir); n != 2 || err != nil {
+		t.Fatalf("SaveFile: %d, %v; want 2 (the broken one left out)", n, err)
+	}
+	back := NewClassifier(trust)
+	if n, err := back.LoadFile(dir); n != 2 || err != nil {
+		t.Fatalf("LoadFile: %d, %v", n, err)
+	}
+	for _, want := range certs[:2] {
+		got := back.known(want.Hash, want.DER, false)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("after a round trip\n%+v\nwant\n%+v", got, want)
+		}
+	}
+}
