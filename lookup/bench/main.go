@@ -23,7 +23,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	stdsync "sync"
 	"syscall"
@@ -197,7 +199,47 @@ func serve(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	fmt.Printf("serving on %s\n", *listen)
-	return srv.ListenAndServe(ctx)
+	sched := readHistogram("/sched/latencies:seconds")
+	gcs := readUint("/gc/cycles/total:gc-cycles")
+	err = srv.ListenAndServe(ctx)
+	// Why a tail is long: how long goroutines waited for a thread, and how often the
+	// garbage collector ran, while serving.
+	fmt.Printf("served: %d GC cycles; goroutines waited to run: %s\n", readUint("/gc/cycles/total:gc-cycles")-gcs,
+		percentiles(readHistogram("/sched/latencies:seconds"), sched))
+	return err
+}
+
+func readUint(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+func readHistogram(name string) *metrics.Float64Histogram {
+	s := []metrics.Sample{{Name: name}}
+	metrics.Read(s)
+	return s[0].Value.Float64Histogram()
+}
+
+// percentiles of the observations in h that were not yet in before (same buckets).
+func percentiles(h, before *metrics.Float64Histogram) string {
+	counts := slices.Clone(h.Counts)
+	total := uint64(0)
+	for i := range counts {
+		counts[i] -= before.Counts[i]
+		total += counts[i]
+	}
+	out := fmt.Sprintf("%d times", total)
+	for _, p := range []float64{0.5, 0.9, 0.99, 0.999} {
+		want, seen := uint64(p*float64(total)), uint64(0)
+		for i, c := range counts {
+			if seen += c; seen > want {
+				out += fmt.Sprintf(", p%g ≤ %s", p*100, time.Duration(h.Buckets[i+1]*1e9))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // bare is the reference the design's budget names: a bare net/http handler serving the same
