@@ -260,13 +260,28 @@ func appendStr(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
+// tempPattern names the temporary files of writeAtomic; staleTemp is when one
+// is surely left over from a process killed while writing.
+const (
+	tempPattern = ".classified-*"
+	staleTemp   = 10 * time.Minute
+)
+
 // writeAtomic replaces path, in dir (made 0700 when missing), by parts: they
-// are written to a temporary file (0600) there, synced, and renamed.
+// are written to a temporary file (0600) there, synced, and renamed. The
+// temporary files of writers killed before their rename are removed.
 func writeAtomic(dir, path string, parts ...[]byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".classified-*")
+	if old, _ := filepath.Glob(filepath.Join(dir, tempPattern)); len(old) > 0 {
+		for _, f := range old {
+			if st, err := os.Lstat(f); err == nil && time.Since(st.ModTime()) > staleTemp {
+				os.Remove(f)
+			}
+		}
+	}
+	tmp, err := os.CreateTemp(dir, tempPattern)
 	if err != nil {
 		return err
 	}

@@ -115,6 +115,27 @@ func TestFileCacheIsClassify(t *testing.T) {
 		t.Errorf("cache directory mode %v, want 0700", dst.Mode().Perm())
 	}
 
+	// What a process killed while writing left behind goes with the next
+	// save; a file another process may still be writing stays.
+	stale, fresh := filepath.Join(dir, ".classified-1"), filepath.Join(dir, ".classified-2")
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte("half a file"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(stale, time.Now().Add(-time.Hour), time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.classes.SaveFile(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("a temporary file an hour old was left")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a temporary file of now was removed: %v", err)
+	}
+
 	second, got, _ := cachePass(t, trust, src, entries, dir)
 	if got != want {
 		t.Fatalf("plan with the file cache:\n%s\nwithout:\n%s", got, want)
