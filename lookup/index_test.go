@@ -2,15 +2,20 @@ package lookup
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -330,4 +335,43 @@ func pemBlocks(t *testing.T, b []byte) [][]byte {
 		t.Errorf("trailing bytes after PEM: %q", b)
 	}
 	return out
+}
+
+// The index is a handful of heap objects however many certificates it holds: the garbage
+// collector marks every object of the live heap in every cycle, while requests wait.
+func TestIndexIsAFewHeapObjects(t *testing.T) {
+	const n = 1000
+	ca := newTestCA(t, "Corp S/MIME CA")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	entries := make([]Entry, n)
+	for i := range entries {
+		addr := fmt.Sprintf("user%d@corp.example", i)
+		entries[i] = Entry{Addresses: []string{addr}, DER: [][]byte{ca.issueKey(t, addr, now, key)}}
+	}
+	// Two certificates for one address: a set of several.
+	entries[0].DER = append(entries[0].DER, ca.issueKey(t, "user0@corp.example", now.Add(-time.Hour), key))
+
+	objects := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapObjects
+	}
+	ix := NewIndex(entries)
+	ix = ix.Rebuild(entries)
+	before := objects()
+	runtime.KeepAlive(entries)
+	entries = nil
+	withIndex := objects()
+	runtime.KeepAlive(ix)
+	ix = nil
+	without := objects()
+	t.Logf("%d certificates: %d heap objects with the index, %d without", n, withIndex, without)
+	if withIndex < without || withIndex-without > n/10 {
+		t.Errorf("the index of %d certificates is %d heap objects (%d with the entries), want a few", n, int64(withIndex)-int64(without), before)
+	}
 }
