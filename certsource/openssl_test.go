@@ -1,6 +1,7 @@
 package certsource
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"os"
@@ -72,6 +73,11 @@ func TestOpenSSLSkipsBrokenInputAndGoesOn(t *testing.T) {
 	missing := ca.Issue(t, "carol@corp.example")
 	swapped := ca.Issue(t, "dave@corp.example")
 	keyed := ca.Issue(t, "erin@corp.example")
+	huge := ca.Issue(t, "frank@corp.example")
+	empty := ca.Issue(t, "gina@corp.example")
+	// A certificate behind 2 MB of text is not read (memory), nor is an empty file.
+	os.WriteFile(huge.CertFile, append(bytes.Repeat([]byte("x"), 2<<20), mustRead(t, huge.CertFile)...), 0o644)
+	os.WriteFile(empty.CertFile, nil, 0o644)
 	os.WriteFile(broken.CertFile, []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"), 0o644)
 	os.Remove(missing.CertFile)
 	os.WriteFile(swapped.CertFile, mustRead(t, good.CertFile), 0o644)
@@ -93,7 +99,7 @@ func TestOpenSSLSkipsBrokenInputAndGoesOn(t *testing.T) {
 	if got := serials(snap); len(got) != 1 || got[0] != good.Serial+":valid" {
 		t.Errorf("certificates %v, want only %s", got, good.Serial)
 	}
-	want := map[string]int{"bad_index_line": 2, "bad_certificate": 2, "missing_certificate": 1, "serial_mismatch": 1, "bad_crl": 2, "missing_crl": 1}
+	want := map[string]int{"bad_index_line": 2, "bad_certificate": 4, "missing_certificate": 1, "serial_mismatch": 1, "bad_crl": 2, "missing_crl": 1}
 	for k, v := range want {
 		if snap.Problems[k] != v {
 			t.Errorf("problem %s counted %d, want %d (all: %v)", k, snap.Problems[k], v, snap.Problems)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/big"
 	"sort"
 	"strings"
 	stdsync "sync"
@@ -107,11 +108,16 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		calc       *calculator
 		srcErr     error
 		sourceDone = make(chan struct{})
+		phases     = logrus.Fields{}
+		t0         = time.Now()
 	)
+	since := func() string { return time.Since(t0).Round(time.Millisecond).String() }
 	go func() {
 		defer close(sourceDone)
-		<-loaded
-		if snap, srcErr = s.readSource(readCtx); srcErr != nil {
+		defer func() { phases["store_done"] = since() }()
+		snap, srcErr = s.readSource(readCtx, loaded)
+		phases["store_read"] = since()
+		if srcErr != nil {
 			cancelRead()
 			return
 		}
@@ -142,6 +148,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		}
 		return nil
 	})
+	phases["directory_read"] = since()
 	<-sourceDone
 	if srcErr != nil {
 		return &Result{Status: ResultSourceError}, fmt.Errorf("read CA store: %w", srcErr)
@@ -159,6 +166,9 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 
 	calc.finish(users, idx)
 	res.Plan = calc.plan()
+	phases["planned"] = since()
+	// When each part of the pass ended: which one to look at when it is slow.
+	s.log.WithFields(phases).Debug("pass phases")
 	// Everything this pass needed is classified: what the file cache had
 	// beyond that is gone from the store and the directory. Saving what is
 	// new overlaps with the writes.
@@ -239,12 +249,18 @@ func serialHex(r certsource.Revocation) string {
 }
 
 // readSource reads the CA store; what it parses is classified right there,
-// on the source's goroutines, and nothing is parsed twice.
-func (s *Syncer) readSource(ctx context.Context) (*certsource.Snapshot, error) {
+// on the source's goroutines, and nothing is parsed twice. The store starts
+// reading at once; classifying waits for the file cache to be loaded.
+func (s *Syncer) readSource(ctx context.Context, loaded <-chan struct{}) (*certsource.Snapshot, error) {
 	if u, ok := s.source.(certsource.UnparsedSource); ok {
-		return u.ReadUnparsed(ctx, s.classes.Inspect)
+		return u.ReadUnparsed(ctx, func(der []byte, h [32]byte) (*big.Int, []byte, error) {
+			<-loaded
+			return s.classes.Inspect(der, h)
+		})
 	}
-	return s.source.Read(ctx)
+	snap, err := s.source.Read(ctx)
+	<-loaded
+	return snap, err
 }
 
 // user classifies e's values. A value the classifier has not cached waits
