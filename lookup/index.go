@@ -17,7 +17,7 @@ import (
 )
 
 // Entry is one user's published certificates under the addresses that are the user's alone.
-// The index keeps the DER slices it is given: callers must not change them afterwards.
+// The index copies what it serves: the DER slices are not referenced once it is built.
 type Entry struct {
 	// Addresses are compared after folding ASCII letters to lower case; nothing else is
 	// normalised, as in the reconcile.
