@@ -36,6 +36,7 @@ type OpenSSL struct {
 
 	mu    stdsync.Mutex
 	cache map[string]*cachedFile // by path; a file is read and parsed again only when it changes
+	fresh int                    // files read since the cache was last saved or loaded
 	// index is index.txt as last parsed; entries are shared, never changed.
 	index struct {
 		data    []byte
@@ -50,6 +51,8 @@ type OpenSSL struct {
 type cachedFile struct {
 	size   int64
 	mtime  time.Time
+	ino    uint64 // and ctime: see fileIdentity
+	ctime  int64
 	der    []byte
 	hash   [32]byte
 	serial *big.Int
@@ -331,8 +334,9 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 		cert = c.cert
 	}
 	o.mu.Unlock()
-	if ok && c.size == st.Size() && c.mtime.Equal(st.ModTime()) {
-		hit := &cachedFile{size: c.size, mtime: c.mtime, der: c.der, hash: c.hash, serial: c.serial}
+	ino, ctime := fileIdentity(st)
+	if ok && c.size == st.Size() && c.mtime.Equal(st.ModTime()) && c.ino == ino && c.ctime == ctime {
+		hit := &cachedFile{size: c.size, mtime: c.mtime, ino: ino, ctime: ctime, der: c.der, hash: c.hash, serial: c.serial}
 		if mode.parsed {
 			if cert == nil {
 				var err error
@@ -364,7 +368,7 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 	if &der[0] == &data[0] {
 		der = bytes.Clone(der) // a DER file: data is the reused buffer
 	}
-	f := &cachedFile{size: st.Size(), mtime: st.ModTime(), der: der, hash: sha256.Sum256(der)}
+	f := &cachedFile{size: st.Size(), mtime: st.ModTime(), ino: ino, ctime: ctime, der: der, hash: sha256.Sum256(der)}
 	if !mode.parsed && mode.inspect != nil {
 		// Holding every parsed certificate of a large CA until the snapshot is
 		// complete would take several times the memory of their DER: the
@@ -384,6 +388,7 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 	}
 	o.mu.Lock()
 	o.cache[path] = f
+	o.fresh++
 	o.mu.Unlock()
 	return f, nil
 }

@@ -30,9 +30,10 @@ import (
 // it is certgal's own (0600, in a 0700 directory), like the bind password
 // certgal already holds; it holds no certificate bodies and no keys.
 //
-// The file: cacheMagic, the format (uint32), the trust set's fingerprint, the
-// number of entries (uint32), the SHA-256 of the body, and the body: per entry
-// the certificate's SHA-256, NotBefore and NotAfter (Unix seconds, uint64, and
+// A cache file: cacheMagic, the key it was written for (32 bytes: a file read
+// with another key is not used), the SHA-256 of the body, and the body. The
+// classification's key is the trust set's fingerprint and cacheFormat; its
+// body the number of entries and, per entry, the certificate's SHA-256, NotBefore and NotAfter (Unix seconds, uint64, and
 // nanoseconds, uint32), then SerialHex, Issuer, IssuerName (empty when a
 // trusted CA issued it: the trust set has the name), Subject and Unusable, the
 // number of Emails and each of them; counts and lengths as uvarints. The
@@ -47,8 +48,8 @@ import (
 const cacheFormat = 1
 
 const (
-	cacheMagic     = "certgal classification cache\n"
-	cacheHeaderLen = len(cacheMagic) + 4 + 32 + 4 + 32
+	cacheMagic     = "certgal cache\n"
+	cacheHeaderLen = len(cacheMagic) + 32 + 32
 )
 
 // cacheFileName is the file in dir for trust.
@@ -57,46 +58,63 @@ func cacheFileName(dir string, trust *certsource.Trust) string {
 	return filepath.Join(dir, fmt.Sprintf("classified-v%d-%s", cacheFormat, hex.EncodeToString(fp[:8])))
 }
 
+// classificationKey is what a classification file is written for.
+func classificationKey(trust *certsource.Trust) [32]byte {
+	fp := trust.Fingerprint()
+	return sha256.Sum256(fmt.Appendf(fp[:], "classification v%d", cacheFormat))
+}
+
 // LoadFile reads the file cache of k's trust set from dir. A missing file is
 // no error (nothing was saved yet); a file that does not decode is one, and
 // nothing of it is used.
 func (k *Classifier) LoadFile(dir string) (int, error) {
 	path := cacheFileName(dir, k.trust)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
+	body, err := readCacheFile(path, classificationKey(k.trust))
+	if body == nil || err != nil {
 		return 0, err
 	}
-	saved, err := decodeCache(data, k.trust)
+	saved, err := decodeCache(body, k.trust)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
+	n := len(saved) // the map is the passes' once published
 	k.mu.Lock()
 	k.saved = saved
 	k.mu.Unlock()
-	return len(saved), nil
+	return n, nil
 }
 
-func decodeCache(data []byte, trust *certsource.Trust) (map[[32]byte]*Cert, error) {
+// readCacheFile returns the body of the cache file at path if it was written
+// for key; nil and no error when there is no file.
+func readCacheFile(path string, key [32]byte) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	if len(data) < cacheHeaderLen || !bytes.HasPrefix(data, []byte(cacheMagic)) {
-		return nil, errors.New("not a certgal classification cache")
+		return nil, fmt.Errorf("%s: not a certgal cache", path)
 	}
 	h := data[len(cacheMagic):cacheHeaderLen]
-	if binary.BigEndian.Uint32(h) != cacheFormat || [32]byte(h[4:36]) != trust.Fingerprint() {
-		return nil, errors.New("written for another format or trust set")
+	if [32]byte(h[:32]) != key {
+		return nil, fmt.Errorf("%s: written for another format or trust set", path)
 	}
-	count := int(binary.BigEndian.Uint32(h[36:40]))
 	body := data[cacheHeaderLen:]
-	if sha256.Sum256(body) != [32]byte(h[40:72]) {
-		return nil, errors.New("checksum mismatch: the file is damaged")
+	if sha256.Sum256(body) != [32]byte(h[32:]) {
+		return nil, fmt.Errorf("%s: checksum mismatch: the file is damaged", path)
 	}
+	return body, nil
+}
+
+func decodeCache(body []byte, trust *certsource.Trust) (map[[32]byte]*Cert, error) {
+	d := cacheDecoder{b: body, s: string(body)}
+	count := d.uvarint()
 	// An entry takes 32+12+12 bytes at least: do not trust count further.
-	if count > len(body)/56 {
+	if d.err != nil || count > uint64(len(body)/56) {
 		return nil, errors.New("more entries than the file holds")
 	}
-	d := cacheDecoder{b: body, s: string(body)}
 	certs := make([]Cert, count)
 	var emails []string
 	saved := make(map[[32]byte]*Cert, count)
@@ -218,10 +236,15 @@ func (k *Classifier) SaveFile(dir string) (int, error) {
 	body := make([]byte, 0, 200*len(certs))
 	n := 0
 	for _, c := range certs {
+		if !c.Broken {
+			n++
+		}
+	}
+	body = binary.AppendUvarint(body, uint64(n))
+	for _, c := range certs {
 		if c.Broken {
 			continue
 		}
-		n++
 		body = append(body, c.Hash[:]...)
 		body = appendTime(appendTime(body, c.NotBefore), c.NotAfter)
 		issuerName := c.IssuerName
@@ -236,19 +259,21 @@ func (k *Classifier) SaveFile(dir string) (int, error) {
 			body = appendStr(body, e)
 		}
 	}
-	fp, sum := k.trust.Fingerprint(), sha256.Sum256(body)
-	head := make([]byte, 0, cacheHeaderLen)
-	head = append(head, cacheMagic...)
-	head = binary.BigEndian.AppendUint32(head, cacheFormat)
-	head = append(head, fp[:]...)
-	head = binary.BigEndian.AppendUint32(head, uint32(n))
-	head = append(head, sum[:]...)
-
-	path := cacheFileName(dir, k.trust)
-	if err := writeAtomic(dir, path, head, body); err != nil {
-		return 0, fmt.Errorf("write %s: %w", path, err)
+	if err := writeCacheFile(dir, cacheFileName(dir, k.trust), classificationKey(k.trust), body); err != nil {
+		return 0, err
 	}
 	return n, nil
+}
+
+// writeCacheFile writes body as the cache file at path (in dir) for key.
+func writeCacheFile(dir, path string, key [32]byte, body []byte) error {
+	sum := sha256.Sum256(body)
+	head := make([]byte, 0, cacheHeaderLen)
+	head = append(append(append(head, cacheMagic...), key[:]...), sum[:]...)
+	if err := writeAtomic(dir, path, head, body); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 func appendTime(b []byte, t time.Time) []byte {

@@ -3,9 +3,11 @@ package sync
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
+	"path/filepath"
 	"sort"
 	"strings"
 	stdsync "sync"
@@ -94,7 +96,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	defer s.classes.EndPass()
 	defer s.blobs.endPass()
 	// The file cache loads while the directory connection is set up.
-	loaded := s.loadCache()
+	sourceLoaded, loaded := s.loadCache()
 	now := s.now()
 	// The CA store and the directory are read at once: a daemon's pass finds
 	// every value in the classifier's cache, and the store's files are read
@@ -108,15 +110,16 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		calc       *calculator
 		srcErr     error
 		sourceDone = make(chan struct{})
-		phases     = logrus.Fields{}
-		t0         = time.Now()
+		// When each part of the pass ended: which one to look at when it is slow.
+		t0                            = time.Now()
+		storeRead, storeDone, dirRead time.Duration
 	)
-	since := func() string { return time.Since(t0).Round(time.Millisecond).String() }
 	go func() {
 		defer close(sourceDone)
-		defer func() { phases["store_done"] = since() }()
+		defer func() { storeDone = time.Since(t0) }()
+		<-sourceLoaded
 		snap, srcErr = s.readSource(readCtx, loaded)
-		phases["store_read"] = since()
+		storeRead = time.Since(t0)
 		if srcErr != nil {
 			cancelRead()
 			return
@@ -148,7 +151,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		}
 		return nil
 	})
-	phases["directory_read"] = since()
+	dirRead = time.Since(t0)
 	<-sourceDone
 	if srcErr != nil {
 		return &Result{Status: ResultSourceError}, fmt.Errorf("read CA store: %w", srcErr)
@@ -166,9 +169,9 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 
 	calc.finish(users, idx)
 	res.Plan = calc.plan()
-	phases["planned"] = since()
-	// When each part of the pass ended: which one to look at when it is slow.
-	s.log.WithFields(phases).Debug("pass phases")
+	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	s.log.WithFields(logrus.Fields{"store_read": ms(storeRead), "store_done": ms(storeDone), "directory_read": ms(dirRead),
+		"planned": ms(time.Since(t0))}).Debug("pass phases")
 	// Everything this pass needed is classified: what the file cache had
 	// beyond that is gone from the store and the directory. Saving what is
 	// new overlaps with the writes.
@@ -200,18 +203,38 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	return res, nil
 }
 
-// loadCache reads the classifier's file cache, once per Syncer; the channel
-// is closed when it is done. It is only a cache: when it cannot be read the
-// pass classifies everything itself.
-func (s *Syncer) loadCache() <-chan struct{} {
-	done := make(chan struct{})
+// loadCache reads the file caches, the source's and the classifier's, once
+// per Syncer; each channel is closed when that one is done. They are only
+// caches: when one cannot be read, the pass does the work itself.
+func (s *Syncer) loadCache() (sourceLoaded, classesLoaded <-chan struct{}) {
+	srcDone, classDone := make(chan struct{}), make(chan struct{})
 	if s.CacheDir == "" || s.cacheLoaded {
-		close(done)
-		return done
+		close(srcDone)
+		close(classDone)
+		return srcDone, classDone
 	}
 	s.cacheLoaded = true
 	go func() {
-		defer close(done)
+		defer close(srcDone)
+		src, ok := s.source.(certsource.CachingSource)
+		if !ok {
+			return
+		}
+		start := time.Now()
+		path, key := sourceCacheFile(s.CacheDir, src)
+		body, err := readCacheFile(path, key)
+		n := 0
+		if err == nil && body != nil {
+			n, err = src.UnmarshalCache(body)
+		}
+		if err != nil {
+			s.log.WithField("error", err.Error()).Warn("CA store cache not used")
+			return
+		}
+		s.log.WithFields(logrus.Fields{"files": n, "duration": time.Since(start).Round(time.Millisecond).String()}).Debug("CA store cache loaded")
+	}()
+	go func() {
+		defer close(classDone)
 		start := time.Now()
 		n, err := s.classes.LoadFile(s.CacheDir)
 		if err != nil {
@@ -220,26 +243,49 @@ func (s *Syncer) loadCache() <-chan struct{} {
 		}
 		s.log.WithFields(logrus.Fields{"certificates": n, "duration": time.Since(start).Round(time.Millisecond).String()}).Debug("classification cache loaded")
 	}()
-	return done
+	return srcDone, classDone
 }
 
-// saveCache writes the classifier's file cache when this process classified
-// something; the channel is closed when it is done.
+// sourceCacheFile is where the source's cache is kept, and its key.
+func sourceCacheFile(dir string, src certsource.CachingSource) (string, [32]byte) {
+	key := sha256.Sum256([]byte("source " + src.CacheKey()))
+	return filepath.Join(dir, "source-"+hex.EncodeToString(key[:8])), key
+}
+
+// saveCache writes the file caches that have something new: the classifier's
+// when this process classified certificates, the source's when it read files.
+// The channel is closed when it is done.
 func (s *Syncer) saveCache() <-chan struct{} {
 	done := make(chan struct{})
-	if s.CacheDir == "" || s.classes.Fresh() == 0 {
+	if s.CacheDir == "" {
+		close(done)
+		return done
+	}
+	src, _ := s.source.(certsource.CachingSource)
+	classes, files := s.classes.Fresh() > 0, src != nil && src.CacheChanged()
+	if !classes && !files {
 		close(done)
 		return done
 	}
 	go func() {
 		defer close(done)
 		start := time.Now()
-		n, err := s.classes.SaveFile(s.CacheDir)
-		if err != nil {
-			s.log.WithField("error", err.Error()).Warn("classification cache not saved")
-			return
+		fields := logrus.Fields{}
+		if classes {
+			n, err := s.classes.SaveFile(s.CacheDir)
+			if err != nil {
+				s.log.WithField("error", err.Error()).Warn("classification cache not saved")
+			}
+			fields["certificates"] = n
 		}
-		s.log.WithFields(logrus.Fields{"certificates": n, "duration": time.Since(start).Round(time.Millisecond).String()}).Debug("classification cache saved")
+		if files {
+			path, key := sourceCacheFile(s.CacheDir, src)
+			if err := writeCacheFile(s.CacheDir, path, key, src.MarshalCache()); err != nil {
+				s.log.WithField("error", err.Error()).Warn("CA store cache not saved")
+			}
+		}
+		fields["duration"] = time.Since(start).Round(time.Millisecond).String()
+		s.log.WithFields(fields).Debug("file caches saved")
 	}()
 	return done
 }

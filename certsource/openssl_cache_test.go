@@ -1,0 +1,109 @@
+package certsource
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"math/big"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/certgal/certgal/certsource/catest"
+)
+
+// TestOpenSSLCacheCarriesOverToAnotherProcess: a source that takes over
+// another's cache reads the same snapshot without opening an unchanged file,
+// and still sees a file that was replaced, even with its size and mtime kept.
+func TestOpenSSLCacheCarriesOverToAnotherProcess(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	now := time.Now()
+	issued := ca.IssueMany(t, []string{"a@corp.example", "b@corp.example", "c@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	inspected := 0
+	inspect := func(der []byte, _ [32]byte) (*big.Int, []byte, error) {
+		inspected++
+		x, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, nil, err
+		}
+		return x.SerialNumber, der, nil
+	}
+	first, _ := newOpenSSL(t, ca)
+	want, err := first.ReadUnparsed(context.Background(), inspect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.CacheChanged() || inspected != 3 {
+		t.Fatalf("first read: changed %v, %d inspected", first.CacheChanged(), inspected)
+	}
+	body := first.MarshalCache()
+	if first.CacheChanged() {
+		t.Error("changed after MarshalCache")
+	}
+
+	second, _ := newOpenSSL(t, ca)
+	if n, err := second.UnmarshalCache(body); n != 3 || err != nil {
+		t.Fatalf("UnmarshalCache: %d, %v", n, err)
+	}
+	inspected = 0
+	got, err := second.ReadUnparsed(context.Background(), inspect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := describe(t, got), describe(t, want); fmt.Sprint(g) != fmt.Sprint(w) {
+		t.Fatalf("from the cache\n%q\nread\n%q", g, w)
+	}
+	if inspected != 0 || second.CacheChanged() {
+		t.Errorf("from the cache: %d files inspected, changed %v", inspected, second.CacheChanged())
+	}
+
+	// Other bytes of the same size written over a file, its mtime set back:
+	// the change time tells.
+	st, err := os.Stat(issued[0].CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a ctime apart on coarse clocks
+	if err := os.WriteFile(issued[0].CertFile, bytes.Repeat([]byte("x"), int(st.Size())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(issued[0].CertFile, st.ModTime(), st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	third, _ := newOpenSSL(t, ca)
+	if _, err := third.UnmarshalCache(second.MarshalCache()); err != nil {
+		t.Fatal(err)
+	}
+	inspected = 0
+	snap, err := third.ReadUnparsed(context.Background(), inspect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inspected != 1 || snap.Problems["bad_certificate"] != 1 || len(snap.Certificates) != 2 {
+		t.Errorf("a file replaced under its old size and mtime: %d inspected (want 1), problems %v, %d certificates",
+			inspected, snap.Problems, len(snap.Certificates))
+	}
+}
+
+// TestOpenSSLCacheRefusesDamage: a body that is cut short or of another
+// format is refused whole and the source keeps reading the files.
+func TestOpenSSLCacheRefusesDamage(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	ca.Issue(t, "a@corp.example")
+	src, _ := newOpenSSL(t, ca)
+	if _, err := src.Read(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	body := src.MarshalCache()
+	other := append([]byte{0, 0, 0, 9}, body[4:]...)
+	for name, b := range map[string][]byte{"cut": body[:len(body)-5], "empty": {}, "format": other, "trailing": append(body, 0)} {
+		fresh, _ := newOpenSSL(t, ca)
+		if n, err := fresh.UnmarshalCache(b); err == nil || n != 0 {
+			t.Errorf("%s: %d entries, %v", name, n, err)
+		}
+		if snap, err := fresh.Read(context.Background()); err != nil || len(snap.Certificates) != 1 {
+			t.Errorf("%s: read after a refused cache: %v", name, err)
+		}
+	}
+}
