@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	stdsync "sync"
 	"time"
@@ -33,6 +34,11 @@ type OpenSSL struct {
 	trust    *Trust
 	log      logrus.FieldLogger
 	now      func() time.Time
+
+	// quick is the last read of every file, for a read that finds nothing
+	// changed; fullCheckEvery bounds how long it is trusted (see dirStamps).
+	quick          *quickRead
+	fullCheckEvery time.Duration
 
 	mu    stdsync.Mutex
 	cache map[string]*cachedFile // by path; a file is read and parsed again only when it changes
@@ -62,7 +68,8 @@ type cachedFile struct {
 // NewOpenSSL returns a source for cfg. The cache of parsed certificates lives as
 // long as the returned value, so a daemon parses each certificate once.
 func NewOpenSSL(cfg config.OpenSSL, trust *Trust, log logrus.FieldLogger) *OpenSSL {
-	return &OpenSSL{dir: cfg.Dir, crlFiles: cfg.CRLFiles, trust: trust, log: log, now: time.Now, cache: map[string]*cachedFile{}}
+	return &OpenSSL{dir: cfg.Dir, crlFiles: cfg.CRLFiles, trust: trust, log: log, now: time.Now, cache: map[string]*cachedFile{},
+		fullCheckEvery: fullCheckEvery}
 }
 
 // Read implements Source.
@@ -91,7 +98,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		return nil, fmt.Errorf("openssl source: %w", err)
 	}
 	snap := &Snapshot{}
-	entries, bad, err := o.parseIndex(data)
+	entries, bad, unchanged, err := o.parseIndex(data)
 	if err != nil {
 		return nil, fmt.Errorf("openssl source: read %s: %w", index, err)
 	}
@@ -100,6 +107,32 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	o.mu.Lock()
+	q := o.quick
+	o.mu.Unlock()
+	if q != nil && unchanged && q.parsed == mode.parsed && o.now().Sub(q.at) < o.fullCheckEvery && q.stamps.unchanged() {
+		// Nothing was added, removed or renamed where the certificates are,
+		// and index.txt is the same: the files found last time are the ones.
+		snap.Certificates = slices.Clone(q.certs)
+		for _, p := range q.problems {
+			o.skip(snap, p.reason, p.fields)
+		}
+		o.readCRLs(snap)
+		return snap, nil
+	}
+	// Stamped before the files are read: a change while they are read makes
+	// the next read a full one.
+	var prev dirStamps
+	if q != nil {
+		prev = q.stamps
+	}
+	stamps := o.stampDirs(prev)
+	checked := o.now()
+	var problems []problem
+	skip := func(reason string, fields logrus.Fields) {
+		problems = append(problems, problem{reason, fields})
+		o.skip(snap, reason, fields)
 	}
 
 	// Find and read every file on every core; only the lines whose file is in
@@ -136,14 +169,14 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		fields := logrus.Fields{"serial": e.SerialHex, "file": paths[i]}
 		switch {
 		case paths[i] == "":
-			o.skip(snap, "missing_certificate", fields)
+			skip("missing_certificate", fields)
 			continue
 		case errs[i] != nil && errs[i].err != nil:
 			fields["error"] = errs[i].err.Error()
-			o.skip(snap, "bad_certificate", fields)
+			skip("bad_certificate", fields)
 			continue
 		case files[i].serial.Cmp(e.Serial) != 0:
-			o.skip(snap, "serial_mismatch", fields)
+			skip("serial_mismatch", fields)
 			continue
 		}
 		f := files[i]
@@ -151,6 +184,10 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		c.Status, c.RevokedAt, c.Reason = e.Status, e.RevokedAt, e.Reason
 		snap.Certificates = append(snap.Certificates, c)
 	}
+	stamps.add(paths)
+	o.mu.Lock()
+	o.quick = &quickRead{parsed: mode.parsed, stamps: stamps, certs: slices.Clone(snap.Certificates), problems: problems, at: checked}
+	o.mu.Unlock()
 	o.readCRLs(snap)
 	return snap, nil
 }
@@ -164,16 +201,15 @@ type badLine struct {
 // parseIndex parses index.txt. The result of the last call is kept: a
 // daemon's store grows by a few lines a day, and parsing 100k lines again
 // costs more than comparing the bytes.
-func (o *OpenSSL) parseIndex(data []byte) ([]indexEntry, []badLine, error) {
+func (o *OpenSSL) parseIndex(data []byte) (entries []indexEntry, bad []badLine, unchanged bool, err error) {
 	o.mu.Lock()
 	if o.index.entries != nil && bytes.Equal(o.index.data, data) {
 		entries, bad := o.index.entries, o.index.bad
 		o.mu.Unlock()
-		return entries, bad, nil
+		return entries, bad, true, nil
 	}
 	o.mu.Unlock()
-	entries := []indexEntry{}
-	var bad []badLine
+	entries = []indexEntry{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
@@ -189,12 +225,12 @@ func (o *OpenSSL) parseIndex(data []byte) ([]indexEntry, []badLine, error) {
 		entries = append(entries, e)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	o.mu.Lock()
 	o.index.data, o.index.entries, o.index.bad = data, entries, bad
 	o.mu.Unlock()
-	return entries, bad, nil
+	return entries, bad, false, nil
 }
 
 func (o *OpenSSL) skip(snap *Snapshot, reason string, fields logrus.Fields) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -105,5 +106,75 @@ func TestOpenSSLCacheRefusesDamage(t *testing.T) {
 		if snap, err := fresh.Read(context.Background()); err != nil || len(snap.Certificates) != 1 {
 			t.Errorf("%s: read after a refused cache: %v", name, err)
 		}
+	}
+}
+
+// TestOpenSSLQuickReadWhenNothingChanged: with index.txt and the certificate
+// directories unchanged, a read returns the files of the last one without
+// looking at them again; a file added or removed there, an index.txt
+// changed, or fullCheckEvery passed makes it look at every file again.
+func TestOpenSSLQuickReadWhenNothingChanged(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	now := time.Now()
+	issued := ca.IssueMany(t, []string{"a@corp.example", "b@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	src, _ := newOpenSSL(t, ca)
+	clock := now
+	src.now = func() time.Time { return clock }
+	read := func() *Snapshot {
+		t.Helper()
+		snap, err := src.ReadUnparsed(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap
+	}
+	want := describe(t, read())
+	// A file rewritten in place (nothing an `openssl ca` store does) is not
+	// seen by a quick read...
+	st, err := os.Stat(issued[0].CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(issued[0].CertFile, bytes.Repeat([]byte("x"), int(st.Size())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(t, read()); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("quick read\n%q\nwant the last read's\n%q", got, want)
+	}
+	// ...but by the full read fullCheckEvery later,
+	clock = clock.Add(fullCheckEvery)
+	if snap := read(); snap.Problems["bad_certificate"] != 1 || len(snap.Certificates) != 1 {
+		t.Errorf("after fullCheckEvery: problems %v, %d certificates", snap.Problems, len(snap.Certificates))
+	}
+	// and problems found then are reported again by the quick reads after.
+	if snap := read(); snap.Problems["bad_certificate"] != 1 || len(snap.Certificates) != 1 {
+		t.Errorf("quick read after a full one: problems %v, %d certificates", snap.Problems, len(snap.Certificates))
+	}
+
+	// A file added where certificates are makes the next read a full one.
+	restore := func() {
+		t.Helper()
+		if err := os.WriteFile(issued[0].CertFile, mustRead(t, issued[1].CertFile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore() // now b's certificate under a's serial: serial_mismatch once looked at
+	if snap := read(); snap.Problems["serial_mismatch"] != 0 {
+		t.Fatalf("quick read looked at the file: %v", snap.Problems)
+	}
+	time.Sleep(20 * time.Millisecond) // directory times tick coarsely (a few ms)
+	if err := os.WriteFile(filepath.Join(ca.Dir, "newcerts", "FFFF.pem"), []byte("stray"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if snap := read(); snap.Problems["serial_mismatch"] != 1 {
+		t.Errorf("a file added to newcerts/: problems %v, want serial_mismatch", snap.Problems)
+	}
+	// So does a line added to index.txt.
+	if err := os.WriteFile(issued[0].CertFile, bytes.Repeat([]byte("y"), int(st.Size())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ca.IssueMany(t, []string{"c@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	if snap := read(); snap.Problems["bad_certificate"] != 1 || len(snap.Certificates) != 2 {
+		t.Errorf("index.txt changed: problems %v, %d certificates", snap.Problems, len(snap.Certificates))
 	}
 }

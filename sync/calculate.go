@@ -139,8 +139,8 @@ type calculator struct {
 	byDN        map[string]int // DN → its canon index
 	skips       []Change
 	ownedValues int
-	byAddress   map[string][]int // normalized address → users claiming it
-	eligibles   []*Cert          // the store's certificates some user may get
+	byAddress   map[string]int // normalized address → the user claiming it, or manyUsers
+	eligibles   []*Cert        // the store's certificates some user may get
 }
 
 // newCalculator is startCalculator, the users indexed, finish: a pass runs
@@ -178,15 +178,19 @@ func startCalculator(in Input) *calculator {
 // userIndex is what the rules need from all users before any is planned: who
 // claims each address, how many values trusted CAs issued, and which users
 // share a DN (certificates are planned by DN: such users share them).
+// manyUsers in byAddress marks an address several users claim. An int rather
+// than a list of users: 100,000 addresses a pass, nearly all claimed once.
+const manyUsers = -1
+
 type userIndex struct {
-	byAddress   map[string][]int
+	byAddress   map[string]int
 	ownedValues int
 	byDN        map[string]int
 	canon       []int
 }
 
 func newUserIndex(users int) *userIndex {
-	return &userIndex{byAddress: make(map[string][]int, users), byDN: make(map[string]int, users), canon: make([]int, 0, users)}
+	return &userIndex{byAddress: make(map[string]int, users), byDN: make(map[string]int, users), canon: make([]int, 0, users)}
 }
 
 // add indexes u, the i-th user; users are added in order.
@@ -202,8 +206,10 @@ func (x *userIndex) add(i int, u User) {
 		if n == "" {
 			continue
 		}
-		if l := x.byAddress[n]; len(l) == 0 || l[len(l)-1] != i {
-			x.byAddress[n] = append(l, i)
+		if other, ok := x.byAddress[n]; !ok {
+			x.byAddress[n] = i
+		} else if other != i {
+			x.byAddress[n] = manyUsers
 		}
 	}
 	for _, v := range u.Values {
@@ -233,7 +239,7 @@ func (c *calculator) ownAddresses(u User) []string {
 	var out []string
 	for _, a := range u.Addresses {
 		n := normalizeAddress(a)
-		if n != "" && len(c.byAddress[n]) == 1 && !slices.Contains(out, n) {
+		if user, ok := c.byAddress[n]; n != "" && ok && user != manyUsers && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
@@ -263,18 +269,18 @@ func (c *calculator) eligible(k Known) bool {
 
 // match finds the one user the certificate belongs to. An address two users
 // claim, or addresses that lead to different users, are skipped: never guess.
-func (c *calculator) match(x *Cert, byAddress map[string][]int) {
+func (c *calculator) match(x *Cert, byAddress map[string]int) {
 	user := -1
 	for _, e := range x.Emails {
-		users := byAddress[normalizeAddress(e)]
+		claimed, ok := byAddress[normalizeAddress(e)]
 		switch {
-		case len(users) == 0:
+		case !ok:
 			continue
-		case len(users) > 1 || (user >= 0 && users[0] != user):
+		case claimed == manyUsers || (user >= 0 && claimed != user):
 			c.skip("", e, x, ReasonAmbiguous)
 			return
 		}
-		user = users[0]
+		user = claimed
 	}
 	if user < 0 {
 		c.skip("", firstEmail(x), x, ReasonNoUser)
