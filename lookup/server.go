@@ -110,12 +110,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	tlsOn := s.cfg.TLSCertFile != ""
 	if tlsOn {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		pair, err := loadKeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile, s.log)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("lookup: tls_cert_file/tls_key_file: %w", err)
+			return err
 		}
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.get}
 	}
 	errc := make(chan error, 1)
 	go func() {

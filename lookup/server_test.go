@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/certgal/certgal/config"
@@ -95,12 +96,19 @@ func TestServeRefusesUnreadableTLSFiles(t *testing.T) {
 
 func selfSigned(t *testing.T) (certFile, keyFile string) {
 	t.Helper()
+	return writeKeyPair(t, t.TempDir(), 1)
+}
+
+// writeKeyPair writes a self-signed localhost certificate with serial and its
+// key as dir/tls.pem and dir/tls.key.
+func writeKeyPair(t *testing.T, dir string, serial int64) (certFile, keyFile string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
 	}
@@ -109,9 +117,87 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	kb, _ := x509.MarshalECPrivateKey(key)
-	dir := t.TempDir()
 	certFile, keyFile = filepath.Join(dir, "tls.pem"), filepath.Join(dir, "tls.key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return certFile, keyFile
+}
+
+// TestTLSCertificateRenewedWithoutRestart: renewed TLS files are served from
+// the first handshake after the next check; a half-written renewal (a
+// certificate without its key) keeps the old pair until the files load.
+func TestTLSCertificateRenewedWithoutRestart(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeKeyPair(t, dir, 1)
+	log, hook := test.NewNullLogger()
+	pair, err := loadKeyPair(certFile, keyFile, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now()
+	pair.now = func() time.Time { return clock }
+	serial := func() int64 {
+		t.Helper()
+		c, err := pair.get(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x.SerialNumber.Int64()
+	}
+	if got := serial(); got != 1 {
+		t.Fatalf("serial %d, want 1", got)
+	}
+
+	// Renewed: still the old one until the check is due, then the new one.
+	other := t.TempDir()
+	newCert, newKey := writeKeyPair(t, other, 2)
+	copyFile(t, newCert, certFile, clock.Add(time.Minute))
+	copyFile(t, newKey, keyFile, clock.Add(time.Minute))
+	if got := serial(); got != 1 {
+		t.Errorf("before the check is due: serial %d, want 1", got)
+	}
+	clock = clock.Add(keyPairCheck)
+	if got := serial(); got != 2 {
+		t.Errorf("after the check: serial %d, want 2", got)
+	}
+
+	// Half written: a new certificate whose key has not arrived yet.
+	thirdCert, thirdKey := writeKeyPair(t, t.TempDir(), 3)
+	copyFile(t, thirdCert, certFile, clock.Add(2*time.Minute))
+	clock = clock.Add(keyPairCheck)
+	if got := serial(); got != 2 {
+		t.Errorf("certificate without its key: serial %d, want the previous 2", got)
+	}
+	if e := hook.LastEntry(); e == nil || e.Level != logrus.ErrorLevel {
+		t.Error("a renewal that does not load is not logged as an error")
+	}
+	copyFile(t, thirdKey, keyFile, clock.Add(2*time.Minute))
+	clock = clock.Add(keyPairCheck)
+	if got := serial(); got != 3 {
+		t.Errorf("once the key arrived: serial %d, want 3", got)
+	}
+}
+
+// copyFile copies from over to, then sets to's mtime to mtime: a renewal
+// must be seen even when the clock is too coarse to tell two writes apart.
+func copyFile(t *testing.T, from, to string, mtime time.Time) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(to, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
 }
