@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -61,6 +62,9 @@ type Index struct {
 	// are refused anyway; one more says so).
 	search [numKeys]map[[20]byte]span // → members
 	stats  Stats
+	// entries is the SHA-256 of the entries the index was built from: a pass that
+	// published the same gets the same index back, with no second copy built.
+	entries [32]byte
 }
 
 // span is a run of bytes in the arena or of numbers in members.
@@ -117,6 +121,32 @@ func (ix *Index) response(rp *rep) prepared {
 	}
 }
 
+// entrySums returns the SHA-256 of each DER of entries, and one over the
+// entries: their addresses as the index folds them and their DER's sums, in order.
+func entrySums(entries []Entry) ([][][32]byte, [32]byte) {
+	h := sha256.New()
+	sums := make([][][32]byte, len(entries))
+	var n [8]byte
+	for i, e := range entries {
+		binary.BigEndian.PutUint32(n[:4], uint32(len(e.Addresses)))
+		binary.BigEndian.PutUint32(n[4:], uint32(len(e.DER)))
+		h.Write(n[:])
+		for _, a := range e.Addresses {
+			binary.BigEndian.PutUint32(n[:4], uint32(len(a)))
+			h.Write(n[:4])
+			h.Write([]byte(asciiLower(a)))
+		}
+		sums[i] = make([][32]byte, len(e.DER))
+		for j, der := range e.DER {
+			sums[i][j] = sha256.Sum256(der)
+			h.Write(sums[i][j][:])
+		}
+	}
+	var fp [32]byte
+	h.Sum(fp[:0])
+	return sums, fp
+}
+
 // NewIndex prepares every representation of every certificate in entries.
 func NewIndex(entries []Entry) *Index { return (*Index)(nil).Rebuild(entries) }
 
@@ -125,6 +155,10 @@ func NewIndex(entries []Entry) *Index { return (*Index)(nil).Rebuild(entries) }
 // of 100,000 parses only those few, and copies the prepared bytes of the others. ix itself is
 // not changed and may still be serving.
 func (ix *Index) Rebuild(entries []Entry) *Index {
+	sums, fp := entrySums(entries)
+	if ix != nil && ix.entries == fp {
+		return ix
+	}
 	var st Stats
 
 	// First every distinct certificate, taken over or prepared.
@@ -139,8 +173,8 @@ func (ix *Index) Rebuild(entries []Entry) *Index {
 	bySum := make(map[[32]byte]int, len(entries))
 	ofEntry := make([][]int, len(entries)) // the distinct candidates of each entry
 	for i, e := range entries {
-		for _, der := range e.DER {
-			sum := sha256.Sum256(der)
+		for j, der := range e.DER {
+			sum := sums[i][j]
 			k, seen := bySum[sum]
 			if !seen {
 				k = len(cands)
@@ -236,6 +270,7 @@ func (ix *Index) Rebuild(entries []Entry) *Index {
 		members: make([]uint32, 0, n),
 		bySum:   make(map[[32]byte]uint32, n),
 		stats:   st,
+		entries: fp,
 	}
 	var hv headerValues
 	for k := range cands {

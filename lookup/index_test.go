@@ -186,6 +186,20 @@ func TestIndexRebuildReusesPreparedCertificates(t *testing.T) {
 	if lookupView(first, "bob@corp.example") == nil {
 		t.Error("Rebuild changed the previous index")
 	}
+
+	// The same entries again (new slices, addresses in another case): the same index, no
+	// second copy; any difference, down to one address, builds a new one.
+	same := []Entry{
+		{Addresses: []string{"Alice@corp.example"}, DER: [][]byte{bytes.Clone(a)}},
+		{Addresses: []string{"carol@corp.example"}, DER: [][]byte{bytes.Clone(c)}},
+	}
+	if second.Rebuild(same) != second {
+		t.Error("the same entries built a new index")
+	}
+	same[1].Addresses = []string{"carol@corp.example", "c@corp.example"}
+	if third := second.Rebuild(same); third == second || lookupView(third, "c@corp.example") == nil {
+		t.Error("an address more was not taken up")
+	}
 }
 
 // The RFC 4387 hashes, computed independently of searchKeys: asn1.Marshal re-encodes, which
