@@ -178,3 +178,29 @@ func TestOpenSSLQuickReadWhenNothingChanged(t *testing.T) {
 		t.Errorf("index.txt changed: problems %v, %d certificates", snap.Problems, len(snap.Certificates))
 	}
 }
+
+// FuzzUnmarshalCache: a damaged or hand-made CA store cache body never panics
+// a source, and what it takes marshals back to the same.
+func FuzzUnmarshalCache(f *testing.F) {
+	ca := catest.New(f, "Corp S/MIME CA")
+	now := time.Now()
+	ca.IssueMany(f, []string{"a@corp.example", "b@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	src, _ := newOpenSSL(f, ca)
+	if _, err := src.Read(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(src.MarshalCache())
+	f.Add([]byte{0, 0, 0, 1, 0})
+	f.Add([]byte{0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s, _ := newOpenSSL(t, ca)
+		n, err := s.UnmarshalCache(body)
+		if err != nil {
+			return
+		}
+		again, _ := newOpenSSL(t, ca)
+		if m, err := again.UnmarshalCache(s.MarshalCache()); err != nil || m != n {
+			t.Fatalf("re-marshalled: %d entries, %v; first %d", m, err, n)
+		}
+	})
+}

@@ -18,7 +18,7 @@ import (
 	"github.com/certgal/certgal/config"
 )
 
-func newOpenSSL(t *testing.T, ca *catest.CA, crls ...string) (*OpenSSL, *test.Hook) {
+func newOpenSSL(t testing.TB, ca *catest.CA, crls ...string) (*OpenSSL, *test.Hook) {
 	t.Helper()
 	trust, err := LoadTrust([]string{ca.CertFile})
 	if err != nil {

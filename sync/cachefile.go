@@ -233,6 +233,16 @@ func (k *Classifier) SaveFile(dir string) (int, error) {
 	k.fresh = 0
 	k.mu.Unlock()
 
+	body, n := encodeCache(certs)
+	if err := writeCacheFile(dir, cacheFileName(dir, k.trust), classificationKey(k.trust), body); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// encodeCache is the body of a classification file holding certs but the
+// broken ones, and how many it holds.
+func encodeCache(certs []*Cert) ([]byte, int) {
 	body := make([]byte, 0, 200*len(certs))
 	n := 0
 	for _, c := range certs {
@@ -259,10 +269,7 @@ func (k *Classifier) SaveFile(dir string) (int, error) {
 			body = appendStr(body, e)
 		}
 	}
-	if err := writeCacheFile(dir, cacheFileName(dir, k.trust), classificationKey(k.trust), body); err != nil {
-		return 0, err
-	}
-	return n, nil
+	return body, n
 }
 
 // writeCacheFile writes body as the cache file at path (in dir) for key.

@@ -241,3 +241,40 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeCache: whatever a classification file's body holds (its checksum
+// only guards against damage, not against a hand-made file), decoding it does
+// not panic or allocate beyond its size, and what decodes encodes back to the
+// same entries.
+func FuzzDecodeCache(f *testing.F) {
+	ca := newTestCA(f, "Corp Issuing CA")
+	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
+	id, _ := trust.Issuer(ca.issue(f, leaf{serial: 1, emails: []string{"a@corp.example"}}))
+	seed, _ := encodeCache([]*Cert{
+		{Hash: [32]byte{1}, SerialHex: "0A", Issuer: id, IssuerName: trust.Name(id), Subject: "CN=A",
+			Emails: []string{"a@corp.example"}, NotBefore: now, NotAfter: now.Add(time.Hour)},
+		{Hash: [32]byte{2}, SerialHex: "0B", IssuerName: "CN=Other", NotBefore: now, NotAfter: now, Unusable: "no_email_protection"},
+	})
+	f.Add(seed)
+	f.Add([]byte{})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		saved, err := decodeCache(body, trust)
+		if err != nil {
+			return
+		}
+		var certs []*Cert
+		for _, c := range saved {
+			certs = append(certs, c)
+		}
+		again, err := decodeCache(func() []byte { b, _ := encodeCache(certs); return b }(), trust)
+		if err != nil || len(again) != len(saved) {
+			t.Fatalf("re-encoded: %d entries, %v; decoded %d", len(again), err, len(saved))
+		}
+		for h, c := range saved {
+			if !reflect.DeepEqual(again[h], c) {
+				t.Fatalf("entry %x changed in a round trip", h[:4])
+			}
+		}
+	})
+}
