@@ -10,6 +10,8 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 "$here/install-deps.sh"
 
 work="$(mktemp -d /tmp/certgal-demo.XXXXXX)"
+# certgal's file caches (README, "The classification cache") go with the rest of the demo.
+export CERTGAL_CACHE_DIR="$work/cache"
 daemon=
 cleanup() {
 	[ -z "$daemon" ] || kill -TERM "$daemon" 2>/dev/null || true
