@@ -107,26 +107,32 @@ func (c *calculator) planUsers() []userPlan {
 			r.own = c.ownAddresses(users[i])
 		}
 	}
+	onEveryCore(len(users), one)
+	return out
+}
+
+// onEveryCore runs f(0..n-1) in chunks on every core, or in turn for fewer
+// than parallelPlanMin: f must only read what is shared and write its own i.
+func onEveryCore(n int, f func(i int)) {
 	workers := runtime.GOMAXPROCS(0)
-	if len(users) < parallelPlanMin || workers == 1 {
-		for i := range users {
-			one(i)
+	if n < parallelPlanMin || workers == 1 {
+		for i := range n {
+			f(i)
 		}
-		return out
+		return
 	}
 	var wg stdsync.WaitGroup
-	chunk := (len(users) + workers - 1) / workers
-	for start := 0; start < len(users); start += chunk {
+	chunk := (n + workers - 1) / workers
+	for start := 0; start < n; start += chunk {
 		wg.Add(1)
 		go func(start, end int) {
 			defer wg.Done()
 			for i := start; i < end; i++ {
-				one(i)
+				f(i)
 			}
-		}(start, min(start+chunk, len(users)))
+		}(start, min(start+chunk, n))
 	}
 	wg.Wait()
-	return out
 }
 
 // calculator holds what planning one user needs from the whole input, so a
@@ -224,8 +230,17 @@ func (c *calculator) finish(users []User, idx *userIndex) {
 	c.in.Users, c.byAddress, c.ownedValues = users, idx.byAddress, idx.ownedValues
 	c.byDN, c.canon = idx.byDN, idx.canon
 	c.candidates = make([][]*Cert, len(users))
-	for _, x := range c.eligibles {
-		c.match(x, c.byAddress)
+	// Finding each certificate's user is a map lookup per address, done on
+	// every core; the results are taken in order, as matching in turn would.
+	owners := make([]owner, len(c.eligibles))
+	onEveryCore(len(c.eligibles), func(i int) { owners[i] = c.owner(c.eligibles[i]) })
+	for i, x := range c.eligibles {
+		if o := owners[i]; o.reason != "" {
+			c.skip("", o.email, x, o.reason)
+		} else {
+			k := c.canon[o.user]
+			c.candidates[k] = append(c.candidates[k], x)
+		}
 	}
 	for _, l := range c.candidates {
 		if len(l) > 1 {
@@ -269,25 +284,29 @@ func (c *calculator) eligible(k Known) bool {
 
 // match finds the one user the certificate belongs to. An address two users
 // claim, or addresses that lead to different users, are skipped: never guess.
-func (c *calculator) match(x *Cert, byAddress map[string]int) {
+// owner is the user a certificate goes to, or why it goes to nobody.
+type owner struct {
+	user          int
+	email, reason string
+}
+
+// owner finds x's user from its addresses; it only reads the calculator.
+func (c *calculator) owner(x *Cert) owner {
 	user := -1
 	for _, e := range x.Emails {
-		claimed, ok := byAddress[normalizeAddress(e)]
+		claimed, ok := c.byAddress[normalizeAddress(e)]
 		switch {
 		case !ok:
 			continue
 		case claimed == manyUsers || (user >= 0 && claimed != user):
-			c.skip("", e, x, ReasonAmbiguous)
-			return
+			return owner{email: e, reason: ReasonAmbiguous}
 		}
 		user = claimed
 	}
 	if user < 0 {
-		c.skip("", firstEmail(x), x, ReasonNoUser)
-		return
+		return owner{email: firstEmail(x), reason: ReasonNoUser}
 	}
-	k := c.canon[user]
-	c.candidates[k] = append(c.candidates[k], x)
+	return owner{user: user}
 }
 
 func (c *calculator) skip(dn, email string, x *Cert, reason string) {
