@@ -42,6 +42,7 @@ type Syncer struct {
 	// between processes (see cachefile.go); "" keeps it in memory only.
 	CacheDir    string
 	cacheLoaded bool
+	lastUsers   int // how many users the last pass read
 	now         func() time.Time
 }
 
@@ -139,8 +140,10 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		// The rules that need the store alone run while the directory streams.
 		calc = startCalculator(in)
 	}()
-	var users []User
-	idx := newUserIndex(0)
+	// Sized for as many users as the last pass read: growing maps of 100k
+	// entries rehashes them over and over.
+	users := make([]User, 0, s.lastUsers)
+	idx := newUserIndex(s.lastUsers)
 	err := s.dir.Users(readCtx, func(e Entry) error {
 		<-loaded
 		u := s.user(e, sourceDone)
@@ -166,6 +169,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		return res, fmt.Errorf("read directory: %w", err)
 	}
 	s.metrics.directoryUsr.Set(float64(len(users)))
+	s.lastUsers = len(users)
 
 	calc.finish(users, idx)
 	res.Plan = calc.plan()
