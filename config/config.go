@@ -120,6 +120,10 @@ type Lookup struct {
 	TLSKeyFile    string  `yaml:"tls_key_file"`
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	Burst         int     `yaml:"burst"`
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies in front of
+	// the service. A request from one of them is rate-limited by the last address in
+	// its X-Forwarded-For that is not a trusted proxy; empty: by the connection's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Metrics is the listener for /metrics, /healthz, /readyz and POST /-/sync.

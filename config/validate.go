@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -303,6 +304,24 @@ func (v *validator) lookup(l *Lookup) {
 	if l.Burst < 1 {
 		v.add("lookup.burst", "must be at least 1, not %d", l.Burst)
 	}
+	for i, p := range l.TrustedProxies {
+		if _, err := ParseProxy(p); err != nil {
+			v.add(fmt.Sprintf("lookup.trusted_proxies[%d]", i), "%v", err)
+		}
+	}
+}
+
+// ParseProxy reads an entry of lookup.trusted_proxies: an address or a CIDR range.
+func ParseProxy(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range (192.0.2.10, 10.0.0.0/8, 2001:db8::/32)", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // listen checks a listener address; empty disables the listener.

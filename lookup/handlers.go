@@ -46,7 +46,7 @@ func (s *Server) endpoint(ep int, fn endpointFunc) http.Handler {
 		h["Cache-Control"] = hdrCacheControl
 		h["X-Content-Type-Options"] = hdrNoSniff
 		var code int
-		if ok, wait := s.clients.allow(clientKey(r.RemoteAddr), start); !ok {
+		if ok, wait := s.clients.allow(s.proxies.clientOf(r.RemoteAddr, r.Header["X-Forwarded-For"]), start); !ok {
 			code = tooManyRequests(w, wait)
 		} else if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h["Allow"] = hdrAllow

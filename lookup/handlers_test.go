@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -533,5 +534,27 @@ func TestSwapLogsNoAddresses(t *testing.T) {
 	}
 	if srv.Current() == nil || srv.Current().Stats().Addresses != 1 {
 		t.Error("Current is not the swapped index")
+	}
+}
+
+// TestRateLimitBehindAProxy: behind a trusted proxy each client has its own bucket; without
+// lookup.trusted_proxies, X-Forwarded-For changes nothing (anyone could write it).
+func TestRateLimitBehindAProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		proxies []string
+		want    []int
+	}{
+		{"trusted", []string{"127.0.0.1"}, []int{200, 429, 200, 200}},
+		{"not configured", nil, []int{200, 429, 429, 429}},
+	} {
+		f := newFixture(t, config.Lookup{RatePerSecond: 0.001, Burst: 1, TrustedProxies: tc.proxies})
+		var got []int
+		for _, xff := range []string{"192.0.2.1", "192.0.2.1", "192.0.2.2", "192.0.2.1, 192.0.2.3"} {
+			got = append(got, f.get(t, "/certs/alice@corp.example", "X-Forwarded-For", xff).code)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: codes %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	stdsync "sync"
 	"time"
 
@@ -51,12 +52,58 @@ func clientKey(remoteAddr string) netip.Addr {
 	if err != nil {
 		return netip.Addr{} // not TCP (a test's pipe): one bucket for all of them
 	}
-	a := ap.Addr().Unmap()
+	return bucketOf(ap.Addr())
+}
+
+// bucketOf is the key of an address: itself, or for IPv6 its /64.
+func bucketOf(a netip.Addr) netip.Addr {
+	a = a.Unmap()
 	if a.Is6() {
 		p, _ := a.WithZone("").Prefix(64)
 		a = p.Addr()
 	}
 	return a
+}
+
+// proxies are the reverse proxies in front of the service (lookup.trusted_proxies).
+type proxies []netip.Prefix
+
+// clientOf is the key of the client behind a request. From a trusted proxy it is the
+// last address of X-Forwarded-For that is not a trusted proxy too (the addresses before
+// it are the client's to write, so they count for nothing); from anyone else, or when
+// the header has no usable address, the connection's own.
+func (ps proxies) clientOf(remoteAddr string, forwarded []string) netip.Addr {
+	key := clientKey(remoteAddr)
+	if len(ps) == 0 {
+		return key
+	}
+	// Trust is of the proxy's own address, not of the bucket it would be counted in.
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil || !ps.trusted(ap.Addr().Unmap().WithZone("")) {
+		return key
+	}
+	for i := len(forwarded) - 1; i >= 0; i-- {
+		hops := strings.Split(forwarded[i], ",")
+		for j := len(hops) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[j]))
+			if err != nil {
+				return key // a hop we cannot read: nothing before it can be trusted
+			}
+			if !ps.trusted(a.Unmap()) {
+				return bucketOf(a)
+			}
+		}
+	}
+	return key
+}
+
+func (ps proxies) trusted(a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // allow takes a token for the client; when there is none it says how long until there is.

@@ -76,3 +76,29 @@ func TestClientsZeroRateMeansUnlimited(t *testing.T) {
 		}
 	}
 }
+
+func TestClientBehindTrustedProxies(t *testing.T) {
+	ps := proxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::1/128")}
+	for _, tc := range []struct {
+		remote    string
+		forwarded []string
+		want      string
+	}{
+		{"192.0.2.7:1", []string{"198.51.100.1"}, "192.0.2.7"},                   // not a proxy: its header counts for nothing
+		{"10.1.2.3:1", nil, "10.1.2.3"},                                          // a proxy that says nothing
+		{"10.1.2.3:1", []string{"198.51.100.1"}, "198.51.100.1"},                 // the client behind it
+		{"10.1.2.3:1", []string{"203.0.113.9, 198.51.100.1"}, "198.51.100.1"},    // what the client wrote first is its own claim
+		{"10.1.2.3:1", []string{"198.51.100.1, 10.9.9.9"}, "198.51.100.1"},       // two proxies
+		{"10.1.2.3:1", []string{"198.51.100.1", "10.9.9.9"}, "198.51.100.1"},     // the same as two header lines
+		{"10.1.2.3:1", []string{"198.51.100.1, garbage"}, "10.1.2.3"},            // an unreadable hop: stop at the proxy
+		{"[2001:db8::1]:1", []string{"2001:db8:aa:bb:1::1"}, "2001:db8:aa:bb::"}, // IPv6 client: its /64
+		{"[::ffff:10.0.0.1]:1", []string{"::ffff:198.51.100.1"}, "198.51.100.1"}, // mapped forms
+	} {
+		if got := ps.clientOf(tc.remote, tc.forwarded).String(); got != tc.want {
+			t.Errorf("clientOf(%q, %q) = %s, want %s", tc.remote, tc.forwarded, got, tc.want)
+		}
+	}
+	if got := proxies(nil).clientOf("10.1.2.3:1", []string{"198.51.100.1"}).String(); got != "10.1.2.3" {
+		t.Errorf("with no trusted proxies: %s", got)
+	}
+}

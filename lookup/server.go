@@ -35,6 +35,7 @@ type Server struct {
 	log     logrus.FieldLogger
 	metrics *metrics
 	clients *clients
+	proxies proxies
 	index   atomic.Pointer[Index]
 	page    *page
 	handler http.Handler
@@ -51,6 +52,12 @@ func NewServer(cfg config.Lookup, reg prometheus.Registerer, log logrus.FieldLog
 		metrics: newMetrics(reg),
 		clients: newClients(cfg.RatePerSecond, max(cfg.Burst, 1), defaultMaxClients),
 		page:    newPage(),
+	}
+	for _, p := range cfg.TrustedProxies {
+		// Validated with the configuration; an entry that does not parse trusts nobody.
+		if prefix, err := config.ParseProxy(p); err == nil {
+			s.proxies = append(s.proxies, prefix)
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/certs/{email}", s.endpoint(epCerts, s.serveCerts))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -138,6 +139,7 @@ func restartOnly(old, next *config.Config) []string {
 		{"lookup.tls_key_file", old.Lookup.TLSKeyFile != next.Lookup.TLSKeyFile},
 		{"lookup.rate_per_second", old.Lookup.RatePerSecond != next.Lookup.RatePerSecond},
 		{"lookup.burst", old.Lookup.Burst != next.Lookup.Burst},
+		{"lookup.trusted_proxies", !slices.Equal(old.Lookup.TrustedProxies, next.Lookup.TrustedProxies)},
 		{"metrics.listen", old.Metrics.Listen != next.Metrics.Listen},
 		{"log.format", old.Log.Format != next.Log.Format},
 	} {

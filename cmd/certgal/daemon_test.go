@@ -95,6 +95,7 @@ func TestRestartOnly(t *testing.T) {
 		{"lookup listener", func(c *config.Config) { c.Lookup.Listen = ":8081" }, "lookup.listen"},
 		{"lookup TLS", func(c *config.Config) { c.Lookup.TLSCertFile, c.Lookup.TLSKeyFile = "a", "b" }, "lookup.tls_cert_file lookup.tls_key_file"},
 		{"rate limit", func(c *config.Config) { c.Lookup.RatePerSecond, c.Lookup.Burst = 5, 5 }, "lookup.rate_per_second lookup.burst"},
+		{"proxies", func(c *config.Config) { c.Lookup.TrustedProxies = []string{"10.0.0.0/8"} }, "lookup.trusted_proxies"},
 		{"metrics and log format", func(c *config.Config) { c.Metrics.Listen, c.Log.Format = "", "json" }, "metrics.listen log.format"},
 	} {
 		next := base()
