@@ -302,13 +302,18 @@ func serialHex(r certsource.Revocation) string {
 // on the source's goroutines, and nothing is parsed twice. The store starts
 // reading at once; classifying waits for the file cache to be loaded.
 func (s *Syncer) readSource(ctx context.Context, loaded <-chan struct{}) (*certsource.Snapshot, error) {
+	var snap *certsource.Snapshot
+	var err error
 	if u, ok := s.source.(certsource.UnparsedSource); ok {
-		return u.ReadUnparsed(ctx, func(der []byte, h [32]byte) (*big.Int, []byte, error) {
+		snap, err = u.ReadUnparsed(ctx, func(der []byte, h [32]byte) (*big.Int, []byte, error) {
 			<-loaded
 			return s.classes.Inspect(der, h)
 		})
+	} else {
+		snap, err = s.source.Read(ctx)
 	}
-	snap, err := s.source.Read(ctx)
+	// A store read from its own cache asks inspect nothing: the classifier's
+	// file cache must still be in before SourceAll looks there.
 	<-loaded
 	return snap, err
 }
