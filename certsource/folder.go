@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	stdsync "sync"
@@ -219,29 +218,13 @@ func (f *Folder) load(ctx context.Context, snap *Snapshot, files []string) map[i
 
 	results := make([]folderFile, len(jobs))
 	errs := make([]error, len(jobs))
-	work := make(chan int)
-	var wg stdsync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range work {
-				j := jobs[k]
-				results[k], errs[k] = f.parse(files[j.i], j.size)
-				results[k].size, results[k].mtime = j.size, j.mtime
-			}
-		}()
-	}
-feed:
-	for k := range jobs {
-		select {
-		case work <- k:
-		case <-ctx.Done():
-			break feed
+	onEveryCore(ctx, len(jobs), 1, func() func(int) {
+		return func(k int) {
+			j := jobs[k]
+			results[k], errs[k] = f.parse(files[j.i], j.size)
+			results[k].size, results[k].mtime = j.size, j.mtime
 		}
-	}
-	close(work)
-	wg.Wait()
+	})
 	if ctx.Err() != nil {
 		return out
 	}

@@ -14,7 +14,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	stdsync "sync"
@@ -315,36 +314,18 @@ type fileError struct {
 func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fs.FileInfo), mode readMode) ([]*cachedFile, []*fileError) {
 	files := make([]*cachedFile, n)
 	errs := make([]*fileError, n)
-	next := make(chan int, runtime.GOMAXPROCS(0))
-	var wg stdsync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf []byte // one read buffer per worker: the files are small
-			for start := range next {
-				for i := start; i < min(start+parseBatch, n); i++ {
-					path, st := locate(i)
-					if path == "" {
-						continue
-					}
-					f, err := o.parseFile(path, st, mode, &buf)
-					files[i] = f
-					errs[i] = &fileError{path: path, err: err}
-				}
+	onEveryCore(ctx, n, parseBatch, func() func(int) {
+		var buf []byte // one read buffer per worker: the files are small
+		return func(i int) {
+			path, st := locate(i)
+			if path == "" {
+				return
 			}
-		}()
-	}
-feed:
-	for start := 0; start < n; start += parseBatch {
-		select {
-		case next <- start:
-		case <-ctx.Done():
-			break feed
+			f, err := o.parseFile(path, st, mode, &buf)
+			files[i] = f
+			errs[i] = &fileError{path: path, err: err}
 		}
-	}
-	close(next)
-	wg.Wait()
+	})
 	return files, errs
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
-	"runtime"
 	stdsync "sync"
 	"time"
 
@@ -94,27 +93,12 @@ func (c *certCache) parseAll(ctx context.Context, keys []string, values [][]byte
 	}
 	c.mu.Unlock()
 
-	work := make(chan int)
-	var wg stdsync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				certs[i], errs[i] = parse(values[i])
-			}
-		}()
-	}
-feed:
-	for _, i := range todo {
-		select {
-		case work <- i:
-		case <-ctx.Done():
-			break feed
+	onEveryCore(ctx, len(todo), 1, func() func(int) {
+		return func(k int) {
+			i := todo[k]
+			certs[i], errs[i] = parse(values[i])
 		}
-	}
-	close(work)
-	wg.Wait()
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
