@@ -40,11 +40,7 @@ func dial(ctx context.Context, cfg config.Directory) (*ldap.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme := ep.scheme
-	tc, err := tlsConfig(cfg, ep.host)
-	if err != nil {
-		return nil, err
-	}
+	scheme, tc := ep.scheme, ep.tls
 	dialer := &net.Dialer{Timeout: cfg.Timeout}
 	conn, err := ldap.DialURL(cfg.URL, ldap.DialWithDialer(dialer), ldap.DialWithTLSConfig(tc))
 	if err != nil {
@@ -85,10 +81,12 @@ type endpoint struct {
 	network string // tcp or unix
 	addr    string // host:port, or the socket path
 	host    string // the TLS server name; "" for ldapi
+	tls     *tls.Config
 }
 
 // parseEndpoint reads directory.url and applies the one transport policy:
-// ldap:// without StartTLS is refused unless allow_plaintext is set.
+// ldap:// without StartTLS is refused unless allow_plaintext is set. The
+// endpoint carries the TLS configuration both connections use.
 func parseEndpoint(cfg config.Directory) (endpoint, error) {
 	scheme, rest, _ := strings.Cut(cfg.URL, "://")
 	ep := endpoint{scheme: scheme}
@@ -125,5 +123,10 @@ func parseEndpoint(cfg config.Directory) (endpoint, error) {
 	if scheme == "ldap" && !cfg.StartTLS && !cfg.AllowPlaintext {
 		return endpoint{}, errors.New("directory.url: ldap:// without start_tls sends the password in clear; set start_tls or allow_plaintext")
 	}
+	tc, err := tlsConfig(cfg, ep.host)
+	if err != nil {
+		return endpoint{}, err
+	}
+	ep.tls = tc
 	return ep, nil
 }

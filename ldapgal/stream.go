@@ -47,11 +47,7 @@ func dialStream(ctx context.Context, cfg config.Directory) (*streamConn, error) 
 	if err != nil {
 		return nil, err
 	}
-	scheme := ep.scheme
-	tc, err := tlsConfig(cfg, ep.host)
-	if err != nil {
-		return nil, err
-	}
+	scheme, tc := ep.scheme, ep.tls
 	d := &net.Dialer{Timeout: cfg.Timeout}
 	raw, err := d.DialContext(ctx, ep.network, ep.addr)
 	if err != nil {
