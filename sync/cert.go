@@ -218,12 +218,7 @@ func (k *Classifier) cached(der []byte, h [32]byte) *Cert {
 	return k.known(h, der, true)
 }
 
-func (k *Classifier) lookup(h [32]byte) *Cert {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.lookupLocked(h)
-}
-
+// lookupLocked finds h in this process's passes; k.mu is held.
 func (k *Classifier) lookupLocked(h [32]byte) *Cert {
 	if c, ok := k.cur[h]; ok {
 		return c
