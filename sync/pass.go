@@ -96,7 +96,7 @@ func (s *Syncer) Pass(ctx context.Context, dryRun bool) (*Result, error) {
 func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	defer s.classes.EndPass()
 	defer s.blobs.endPass()
-	// The file cache loads while the directory connection is set up.
+	// The file caches load while the directory connection is set up.
 	sourceLoaded, loaded := s.loadCache()
 	now := s.now()
 	// The CA store and the directory are read at once: a daemon's pass finds
@@ -299,8 +299,8 @@ func serialHex(r certsource.Revocation) string {
 }
 
 // readSource reads the CA store; what it parses is classified right there,
-// on the source's goroutines, and nothing is parsed twice. The store starts
-// reading at once; classifying waits for the file cache to be loaded.
+// on the source's goroutines, and nothing is parsed twice. The store reads
+// while the classification cache is still loading; classifying waits for it.
 func (s *Syncer) readSource(ctx context.Context, loaded <-chan struct{}) (*certsource.Snapshot, error) {
 	var snap *certsource.Snapshot
 	var err error
