@@ -51,8 +51,9 @@ type OpenSSL struct {
 }
 
 // cachedFile is what is known of one certificate file while it is unchanged.
-// cert is kept only once Read asked for it: ReadUnparsed keeps the DER alone,
-// as a parsed certificate takes several times the memory.
+// cert and der are kept only once Read asked for them: ReadUnparsed keeps the
+// hash and serial alone, as a CA's certificates take as much memory as they
+// take disk, and a parsed certificate several times that.
 type cachedFile struct {
 	size   int64
 	mtime  time.Time
@@ -352,7 +353,10 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 	}
 	o.mu.Unlock()
 	ino, ctime := fileIdentity(st)
-	if ok && c.size == st.Size() && c.mtime.Equal(st.ModTime()) && c.ino == ino && c.ctime == ctime {
+	unchanged := ok && c.size == st.Size() && c.mtime.Equal(st.ModTime()) && c.ino == ino && c.ctime == ctime
+	// Read wants the parsed certificate: one that ReadUnparsed left without
+	// its DER is read again.
+	if unchanged && (!mode.parsed || cert != nil || c.der != nil) {
 		hit := &cachedFile{size: c.size, mtime: c.mtime, ino: ino, ctime: ctime, der: c.der, hash: c.hash, serial: c.serial}
 		if mode.parsed {
 			if cert == nil {
@@ -382,25 +386,23 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 	if len(der) == 0 {
 		return nil, errors.New("empty file")
 	}
-	if &der[0] == &data[0] {
-		der = bytes.Clone(der) // a DER file: data is the reused buffer
-	}
-	f := &cachedFile{size: st.Size(), mtime: st.ModTime(), ino: ino, ctime: ctime, der: der, hash: sha256.Sum256(der)}
+	f := &cachedFile{size: st.Size(), mtime: st.ModTime(), ino: ino, ctime: ctime, hash: sha256.Sum256(der)}
 	if !mode.parsed && mode.inspect != nil {
-		// Holding every parsed certificate of a large CA until the snapshot is
-		// complete would take several times the memory of their DER: the
-		// consumer parses, or knows the certificate by its hash already, and
-		// may hold its DER already too.
-		if f.serial, f.der, err = mode.inspect(der, f.hash); err != nil {
+		// The consumer parses, or knows the certificate by its hash already;
+		// nothing of the file is kept but its hash and serial.
+		if f.serial, err = mode.inspect(der, f.hash); err != nil {
 			return nil, err
 		}
 	} else {
+		if &der[0] == &data[0] {
+			der = bytes.Clone(der) // a DER file: data is the reused buffer
+		}
 		if cert, err = x509.ParseCertificate(der); err != nil {
 			return nil, err
 		}
 		f.serial = cert.SerialNumber
 		if mode.parsed {
-			f.cert = cert
+			f.cert, f.der = cert, der
 		}
 	}
 	o.mu.Lock()
@@ -408,6 +410,33 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 	o.fresh++
 	o.mu.Unlock()
 	return f, nil
+}
+
+// LoadDER implements UnparsedSource: it reads c's file again.
+func (o *OpenSSL) LoadDER(c *Certificate) ([]byte, error) {
+	if c.DER != nil {
+		return c.DER, nil
+	}
+	if _, ok := o.inside(c.Origin); !ok {
+		return nil, fmt.Errorf("openssl source: %s: not a certificate file of %s", c.Origin, o.dir)
+	}
+	st, err := os.Stat(c.Origin)
+	if err != nil {
+		return nil, fmt.Errorf("openssl source: %w", err)
+	}
+	var buf []byte
+	data, err := readFile(c.Origin, st.Size(), &buf)
+	if err != nil {
+		return nil, fmt.Errorf("openssl source: %s: %w", c.Origin, err)
+	}
+	der, err := decodeCertificate(data)
+	if err != nil {
+		return nil, fmt.Errorf("openssl source: %s: %w", c.Origin, err)
+	}
+	if sha256.Sum256(der) != c.Hash {
+		return nil, fmt.Errorf("openssl source: %s changed since it was read", c.Origin)
+	}
+	return der, nil
 }
 
 // readFile reads the size bytes stat found in the file at path into *buf,

@@ -37,10 +37,11 @@ func (o *OpenSSL) CacheKey() string {
 }
 
 // opensslCacheFormat versions MarshalCache's body: per certificate file its
-// path, size, mtime (Unix ns), inode, ctime (Unix ns), the DER's SHA-256, the
-// serial number (sign byte and big-endian magnitude) and the DER; lengths as
-// uvarints. Nothing of a parsed certificate: the classification is sync's.
-const opensslCacheFormat = 1
+// path, size, mtime (Unix ns), inode, ctime (Unix ns), the DER's SHA-256 and
+// the serial number (sign byte and big-endian magnitude); lengths as uvarints.
+// Neither the DER nor anything of a parsed certificate: the file has the one,
+// the classification is sync's.
+const opensslCacheFormat = 2
 
 // CacheChanged implements CachingSource.
 func (o *OpenSSL) CacheChanged() bool {
@@ -58,7 +59,7 @@ func (o *OpenSSL) MarshalCache() []byte {
 	size := 0
 	for p, f := range o.cache {
 		paths, files = append(paths, p), append(files, f)
-		size += len(p) + len(f.der) + 96
+		size += len(p) + 96
 	}
 	o.mu.Unlock()
 
@@ -74,7 +75,6 @@ func (o *OpenSSL) MarshalCache() []byte {
 		b = append(b, f.hash[:]...)
 		b = append(b, byte(max(-f.serial.Sign(), 0))) // 1: negative
 		b = appendBytes(b, f.serial.Bytes())
-		b = appendBytes(b, f.der)
 	}
 	return b
 }
@@ -83,8 +83,7 @@ func appendBytes(b, v []byte) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
 }
 
-// UnmarshalCache implements CachingSource. The DER of every entry is a slice
-// of body, which the source keeps.
+// UnmarshalCache implements CachingSource.
 func (o *OpenSSL) UnmarshalCache(body []byte) (int, error) {
 	d := byteReader{b: body}
 	if binary.BigEndian.Uint32(d.next(4)) != opensslCacheFormat || d.err != nil {
@@ -109,7 +108,6 @@ func (o *OpenSSL) UnmarshalCache(body []byte) (int, error) {
 		if neg {
 			f.serial.Neg(f.serial)
 		}
-		f.der = d.bytes()
 		if d.err != nil {
 			return 0, d.err
 		}

@@ -37,32 +37,38 @@ func (s Status) String() string {
 	}
 }
 
-// UnparsedSource is a Source that can hand over certificates unparsed:
-// ReadUnparsed's snapshot is Read's, but without Cert (DER and Hash are set),
-// and the source keeps no parsed copies. For each certificate it has not read
-// before, it asks inspect (possibly from several goroutines at once) for the
-// serial number, which it checks against its own records, and for the copy of
-// the DER to keep (der itself, or an equal copy the consumer holds already);
-// inspect returns an error when der is not a certificate. A consumer that caches its own work by
-// hash (sync's Classifier, whose cache may outlive the process) thus parses
-// each certificate at most once, or not at all when it knows it already, and
-// nobody holds a parsed certificate, several times the size of its DER, for
-// each one. A nil inspect makes the source parse for itself.
+// UnparsedSource is a Source that can hand over certificates unparsed and
+// without their bodies: ReadUnparsed's snapshot is Read's, but without Cert,
+// and with DER nil wherever the source can read it again (LoadDER); Hash is
+// always set. The source keeps no parsed copies and no DER. For each
+// certificate it has not read before, it asks inspect (possibly from several
+// goroutines at once) for the serial number, which it checks against its own
+// records; inspect returns an error when der is not a certificate. A consumer
+// that caches its own work by hash (sync's Classifier, whose cache may outlive
+// the process) thus parses each certificate at most once, or not at all when
+// it knows it already, and a pass over an unchanged store holds neither a
+// parsed certificate (several times the size of its DER) nor the DER of each
+// one: only the few it publishes are read again. A nil inspect makes the
+// source parse for itself.
 type UnparsedSource interface {
 	Source
 	ReadUnparsed(ctx context.Context, inspect Inspect) (*Snapshot, error)
+	// LoadDER returns the DER of c, a certificate of the last ReadUnparsed,
+	// checked against c.Hash: a file changed since is an error.
+	LoadDER(c *Certificate) ([]byte, error)
 }
 
 // Inspect returns the serial number of the certificate der, whose SHA-256 is
-// hash, and the slice to keep of it: der, or an equal one held already.
-type Inspect func(der []byte, hash [32]byte) (serial *big.Int, keep []byte, err error)
+// hash. der is the source's buffer: whoever keeps it keeps a copy.
+type Inspect func(der []byte, hash [32]byte) (serial *big.Int, err error)
 
 // Certificate is one issued certificate as the CA store reports it.
 type Certificate struct {
 	// Cert is parsed once; Cert.Raw is the DER that gets published. It is nil
 	// only in a snapshot of ReadUnparsed.
 	Cert *x509.Certificate
-	// DER is the certificate as issued: Cert.Raw when Cert is set.
+	// DER is the certificate as issued: Cert.Raw when Cert is set; nil in a
+	// snapshot of ReadUnparsed that leaves it in the store (LoadDER).
 	DER       []byte
 	Hash      [32]byte // SHA-256 of DER
 	Status    Status

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	stdsync "sync"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func describe(t *testing.T, snap *Snapshot) []string {
 	t.Helper()
 	var out []string
 	for _, c := range snap.Certificates {
-		if c.Hash != sha256.Sum256(c.DER) {
+		if c.DER != nil && c.Hash != sha256.Sum256(c.DER) {
 			t.Errorf("%s: Hash is not the SHA-256 of DER", c.Origin)
 		}
 		if c.Cert != nil && !bytes.Equal(c.Cert.Raw, c.DER) {
@@ -64,7 +65,7 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 	for pass := 1; pass <= 2; pass++ {
 		var mu stdsync.Mutex
 		seen := map[[32]byte]int{}
-		snap, err := src.ReadUnparsed(context.Background(), func(der []byte, h [32]byte) (*big.Int, []byte, error) {
+		snap, err := src.ReadUnparsed(context.Background(), func(der []byte, h [32]byte) (*big.Int, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if h != sha256.Sum256(der) {
@@ -73,9 +74,9 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 			seen[h]++
 			x, err := x509.ParseCertificate(der)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			return x.SerialNumber, der, nil
+			return x.SerialNumber, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -91,15 +92,24 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 			t.Fatalf("read %d: ReadUnparsed\n%q\nRead\n%q", pass, got, w)
 		}
 		for _, c := range snap.Certificates {
-			if c.Cert != nil {
-				t.Errorf("read %d: %s came parsed", pass, c.Origin)
+			if c.Cert != nil || c.DER != nil {
+				t.Errorf("read %d: %s came parsed (%v) or with its DER (%v)", pass, c.Origin, c.Cert != nil, c.DER != nil)
+			}
+			// LoadDER reads the file again, as Read has it.
+			der, err := src.LoadDER(c)
+			if err != nil || sha256.Sum256(der) != c.Hash {
+				t.Errorf("read %d: LoadDER(%s): %d bytes of another hash, %v", pass, c.Origin, len(der), err)
 			}
 		}
 	}
 	for path, c := range src.cache {
-		if c.cert != nil {
-			t.Errorf("%s: ReadUnparsed kept a parsed certificate", filepath.Base(path))
+		if c.cert != nil || c.der != nil {
+			t.Errorf("%s: ReadUnparsed kept a parsed certificate (%v) or its DER (%v)", filepath.Base(path), c.cert != nil, c.der != nil)
 		}
+	}
+	kept, err := src.ReadUnparsed(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// Read on the same source parses what ReadUnparsed cached, once.
@@ -135,5 +145,17 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 	}
 	if snap.Problems["serial_mismatch"] != 1 {
 		t.Errorf("a file replaced by another certificate: problems %v", snap.Problems)
+	}
+	// What an earlier read found there is not what LoadDER finds now.
+	for _, c := range kept.Certificates {
+		if c.Origin != issued[0].CertFile {
+			continue
+		}
+		if der, err := src.LoadDER(c); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
+			t.Errorf("LoadDER of a replaced file: %d bytes, %v", len(der), err)
+		}
+	}
+	if _, err := src.LoadDER(&Certificate{Origin: filepath.Join(ca.Dir, "private", "ca.key")}); err == nil {
+		t.Error("LoadDER read a file under private/")
 	}
 }

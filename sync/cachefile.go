@@ -34,7 +34,7 @@ import (
 // with another key is not used), the SHA-256 of the body, and the body. The
 // classification's key is the trust set's fingerprint and cacheFormat; its
 // body the number of entries and, per entry, the certificate's SHA-256, NotBefore and NotAfter (Unix seconds, uint64, and
-// nanoseconds, uint32), then SerialHex, Issuer, IssuerName (empty when a
+// nanoseconds, uint32), Size, then SerialHex, Issuer, IssuerName (empty when a
 // trusted CA issued it: the trust set has the name), Subject and Unusable, the
 // number of Emails and each of them; counts and lengths as uvarints. The
 // checksum makes a damaged file fail as a whole: a flipped bit in an address
@@ -45,7 +45,7 @@ import (
 // cacheFormat is the file's version. Bump it whenever Classify or Cert change
 // what they say of a certificate (TestFileCacheHoldsEveryField fails when
 // Cert gains a field).
-const cacheFormat = 1
+const cacheFormat = 2
 
 const (
 	cacheMagic     = "certgal cache\n"
@@ -123,6 +123,7 @@ func decodeCache(body []byte, trust *certsource.Trust) (map[[32]byte]*Cert, erro
 		c.Hash = [32]byte(d.next(32))
 		c.NotBefore = d.time()
 		c.NotAfter = d.time()
+		c.Size = int(min(d.uvarint(), 1<<30))
 		c.SerialHex = d.str()
 		c.Issuer = certsource.IssuerID(d.str())
 		c.IssuerName = d.str()
@@ -257,6 +258,7 @@ func encodeCache(certs []*Cert) ([]byte, int) {
 		}
 		body = append(body, c.Hash[:]...)
 		body = appendTime(appendTime(body, c.NotBefore), c.NotAfter)
+		body = binary.AppendUvarint(body, uint64(c.Size))
 		issuerName := c.IssuerName
 		if c.Owned() {
 			issuerName = ""

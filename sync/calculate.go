@@ -53,6 +53,9 @@ type Input struct {
 	Users  []User
 	Policy Policy
 	Now    time.Time
+	// DER finds a certificate's DER when its Cert has none (see Cert.DER);
+	// only a managed userSMIMECertificate blob is built from DER. nil: Cert.DER.
+	DER func(*Cert) ([]byte, error)
 }
 
 // Calculate is the reconcile: what to add to and remove from each user, and
@@ -275,7 +278,7 @@ func (c *calculator) eligible(k Known) bool {
 	case x.Unusable != "":
 		c.skip("", firstEmail(x), x, ReasonUnusablePrefx+x.Unusable)
 		return false
-	case c.in.Policy.MaxValueBytes > 0 && len(x.DER) > c.in.Policy.MaxValueBytes:
+	case c.in.Policy.MaxValueBytes > 0 && x.Size > c.in.Policy.MaxValueBytes:
 		c.skip("", firstEmail(x), x, ReasonTooLarge)
 		return false
 	}

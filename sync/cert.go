@@ -21,9 +21,13 @@ import (
 // verified once, reduced to what the rules need.
 type Cert struct {
 	Hash [32]byte
-	// DER is kept for certificates certgal may publish or delete (owned ones);
-	// a foreign directory value is known by its hash alone.
+	// DER is kept only for an owned value parsed from the directory because
+	// the CA store did not hand it over: certgal may have to remove it, and
+	// the directory is where it is. The store's certificates are read again
+	// when one is published (derSource), and a foreign value is known by its
+	// hash alone: a pass over 100,000 users holds none of their bodies.
 	DER        []byte
+	Size       int  // bytes of DER
 	Broken     bool // the value does not parse as a certificate
 	SerialHex  string
 	Issuer     certsource.IssuerID // "" when no trusted CA signed it
@@ -50,6 +54,7 @@ func (c *Cert) key() issuerSerial { return issuerSerial{c.Issuer, c.SerialHex} }
 func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
 	c := &Cert{
 		Hash:      sha256.Sum256(x.Raw),
+		Size:      len(x.Raw),
 		SerialHex: strings.ToUpper(x.SerialNumber.Text(16)),
 		Subject:   x.Subject.String(),
 		Emails:    x.EmailAddresses,
@@ -99,8 +104,9 @@ func unusable(x *x509.Certificate) string {
 
 // Classifier caches Classify by the SHA-256 of the DER, so a daemon parses and
 // verifies each directory value once. Entries unused for a whole pass are
-// dropped. What a file cache (LoadFile) holds is in saved, without DER, until
-// a pass meets the certificate again.
+// dropped. What a file cache (LoadFile) holds is in saved until a pass meets
+// the certificate again. Only a value parsed from the directory keeps its DER
+// (see Cert.DER).
 type Classifier struct {
 	trust *certsource.Trust
 	mu    stdsync.Mutex
@@ -118,44 +124,51 @@ func NewClassifier(trust *certsource.Trust) *Classifier {
 
 // Parsed classifies a certificate the source already parsed.
 func (k *Classifier) Parsed(x *x509.Certificate, hash [32]byte) *Cert {
-	if c := k.known(hash, x.Raw, false); c != nil {
+	if c := k.known(hash); c != nil {
 		return c
 	}
-	return k.classify(x)
+	return k.classify(x, false)
 }
 
 // Source classifies a certificate of the CA store, which may come unparsed
-// (certsource.UnparsedSource): it is parsed only when not cached.
-func (k *Classifier) Source(c *certsource.Certificate) *Cert {
+// (certsource.UnparsedSource), and without its DER, which load then reads:
+// it is parsed only when not cached.
+func (k *Classifier) Source(c *certsource.Certificate, load func(*certsource.Certificate) ([]byte, error)) *Cert {
 	if c.Cert != nil {
 		return k.Parsed(c.Cert, c.Hash)
 	}
-	x, _ := k.inspect(c.DER, c.Hash)
+	if x := k.known(c.Hash); x != nil {
+		return x
+	}
+	der := c.DER
+	if der == nil {
+		var err error
+		if der, err = load(c); err != nil {
+			return k.store(&Cert{Hash: c.Hash, Broken: true})
+		}
+	}
+	x, _ := k.inspect(der, c.Hash)
 	return x
 }
 
 // Inspect is certsource.Inspect for an UnparsedSource: it classifies der
-// (when not cached) and returns its serial number, and the DER the Cert
-// holds, which the source then keeps rather than a second copy.
-func (k *Classifier) Inspect(der []byte, hash [32]byte) (*big.Int, []byte, error) {
+// (when not cached) and returns its serial number. der is not kept.
+func (k *Classifier) Inspect(der []byte, hash [32]byte) (*big.Int, error) {
 	c, err := k.inspect(der, hash)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	serial, ok := new(big.Int).SetString(c.SerialHex, 16)
 	if !ok {
-		return nil, nil, fmt.Errorf("serial %q", c.SerialHex)
+		return nil, fmt.Errorf("serial %q", c.SerialHex)
 	}
-	if c.DER != nil {
-		der = c.DER
-	}
-	return serial, der, nil
+	return serial, nil
 }
 
-// inspect classifies a certificate of the store from its DER, which is kept
-// as it is; the error says why it does not parse.
+// inspect classifies a certificate of the store from its DER, which is not
+// kept; the error says why it does not parse.
 func (k *Classifier) inspect(der []byte, h [32]byte) (*Cert, error) {
-	if c := k.known(h, der, false); c != nil {
+	if c := k.known(h); c != nil {
 		if c.Broken {
 			return c, errors.New("not a certificate")
 		}
@@ -165,12 +178,13 @@ func (k *Classifier) inspect(der []byte, h [32]byte) (*Cert, error) {
 	if err != nil {
 		return k.store(&Cert{Hash: h, Broken: true}), err
 	}
-	return k.classify(x), nil
+	return k.classify(x, false), nil
 }
 
 // SourceAll classifies the CA store's certificates on every core: verifying
-// the issuer's signature on each is most of a first pass's work.
-func (k *Classifier) SourceAll(certs []*certsource.Certificate) []*Cert {
+// the issuer's signature on each is most of a first pass's work. load reads
+// the DER a certificate comes without, when it is not cached.
+func (k *Classifier) SourceAll(certs []*certsource.Certificate, load func(*certsource.Certificate) ([]byte, error)) []*Cert {
 	out := make([]*Cert, len(certs))
 	const batch = 256
 	next := make(chan int, runtime.GOMAXPROCS(0))
@@ -181,7 +195,7 @@ func (k *Classifier) SourceAll(certs []*certsource.Certificate) []*Cert {
 			defer wg.Done()
 			for start := range next {
 				for i := start; i < min(start+batch, len(certs)); i++ {
-					out[i] = k.Source(certs[i])
+					out[i] = k.Source(certs[i], load)
 				}
 			}
 		}()
@@ -202,20 +216,14 @@ func (k *Classifier) DER(der []byte) *Cert {
 
 // der is DER for a value whose SHA-256 is h.
 func (k *Classifier) der(der []byte, h [32]byte) *Cert {
-	if c := k.cached(der, h); c != nil {
+	if c := k.known(h); c != nil {
 		return c
 	}
 	x, err := x509.ParseCertificate(bytes.Clone(der))
 	if err != nil {
 		return k.store(&Cert{Hash: h, Broken: true})
 	}
-	return k.classify(x)
-}
-
-// cached is the classification of a directory value without parsing it: from
-// this process's passes or from the file cache; nil when neither knows it.
-func (k *Classifier) cached(der []byte, h [32]byte) *Cert {
-	return k.known(h, der, true)
+	return k.classify(x, true)
 }
 
 // lookupLocked finds h in this process's passes; k.mu is held.
@@ -231,10 +239,9 @@ func (k *Classifier) lookupLocked(h [32]byte) *Cert {
 }
 
 // known is the classification of h from this process's passes or else from
-// the file cache, whose entry then takes der (or a copy of it) as its DER,
-// which only owned certificates keep; nil when neither knows h. One lock for
-// both: two goroutines asking for one certificate must not miss it in between.
-func (k *Classifier) known(h [32]byte, der []byte, copyDER bool) *Cert {
+// the file cache; nil when neither knows it. One lock for both: two
+// goroutines asking for one certificate must not miss it in between.
+func (k *Classifier) known(h [32]byte) *Cert {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if c := k.lookupLocked(h); c != nil {
@@ -245,18 +252,17 @@ func (k *Classifier) known(h [32]byte, der []byte, copyDER bool) *Cert {
 		return nil
 	}
 	delete(k.saved, h)
-	if c.Owned() {
-		if copyDER {
-			der = bytes.Clone(der)
-		}
-		c.DER = der
-	}
 	k.cur[h] = c
 	return c
 }
 
-func (k *Classifier) classify(x *x509.Certificate) *Cert {
+// classify classifies x; the Cert keeps x.Raw only with keepDER, and only
+// when owned (see Cert.DER).
+func (k *Classifier) classify(x *x509.Certificate, keepDER bool) *Cert {
 	c := Classify(x, k.trust)
+	if !keepDER {
+		c.DER = nil
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.fresh++

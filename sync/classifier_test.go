@@ -3,6 +3,7 @@ package sync
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -18,6 +19,13 @@ func TestClassifierSourceParsesWhatComesUnparsed(t *testing.T) {
 	ours, other := newTestCA(t, "Corp CA"), newTestCA(t, "Other CA")
 	trust := certsource.NewTrust([]*x509.Certificate{ours.cert})
 	var parsed, unparsed []*certsource.Certificate
+	stored := map[[32]byte][]byte{}
+	load := func(c *certsource.Certificate) ([]byte, error) {
+		if der, ok := stored[c.Hash]; ok {
+			return der, nil
+		}
+		return nil, errors.New("not stored")
+	}
 	for i := range 600 {
 		ca := ours
 		if i%3 == 0 {
@@ -25,13 +33,19 @@ func TestClassifierSourceParsesWhatComesUnparsed(t *testing.T) {
 		}
 		x := ca.issue(t, leaf{serial: int64(i + 1), emails: []string{"a@corp.example"}})
 		parsed = append(parsed, certsource.NewCertificate(x, "test"))
-		unparsed = append(unparsed, &certsource.Certificate{DER: x.Raw, Hash: sha256.Sum256(x.Raw)})
+		// Every other one comes without its DER, which load reads.
+		u := &certsource.Certificate{DER: x.Raw, Hash: sha256.Sum256(x.Raw)}
+		if i%2 == 0 {
+			u.DER = nil
+			stored[u.Hash] = x.Raw
+		}
+		unparsed = append(unparsed, u)
 	}
 	broken := []byte("not a certificate")
 	unparsed = append(unparsed, &certsource.Certificate{DER: broken, Hash: sha256.Sum256(broken)})
 
-	want := NewClassifier(trust).SourceAll(parsed)
-	got := NewClassifier(trust).SourceAll(unparsed)
+	want := NewClassifier(trust).SourceAll(parsed, nil)
+	got := NewClassifier(trust).SourceAll(unparsed, load)
 	for i := range want {
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Fatalf("certificate %d: unparsed %+v, parsed %+v", i, got[i], want[i])

@@ -59,6 +59,9 @@ type Result struct {
 	Users   int
 	// Certificates is how many certificates the CA store returned.
 	Certificates int
+	// DER finds the DER of a certificate of Plan (Published, say), which the
+	// pass does not keep in memory: it may read the CA store again.
+	DER func(*Cert) ([]byte, error)
 	// Err joins every entry's error; nil when all entries were written.
 	Err error
 }
@@ -108,6 +111,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	defer cancelRead()
 	var (
 		snap       *certsource.Snapshot
+		ders       *derSource
 		calc       *calculator
 		srcErr     error
 		sourceDone = make(chan struct{})
@@ -125,7 +129,8 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 			cancelRead()
 			return
 		}
-		in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}, Frozen: snap.Frozen}
+		ders = newDERSource(snap, s.source)
+		in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}, Frozen: snap.Frozen, DER: ders.der}
 		for _, r := range snap.Revocations {
 			if in.Revoked[r.Issuer] == nil {
 				in.Revoked[r.Issuer] = map[string]bool{}
@@ -133,7 +138,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 			in.Revoked[r.Issuer][serialHex(r)] = true
 		}
 		in.Known = make([]Known, len(snap.Certificates))
-		for i, x := range s.classes.SourceAll(snap.Certificates) {
+		for i, x := range s.classes.SourceAll(snap.Certificates, ders.load) {
 			in.Known[i] = Known{Cert: x, Status: snap.Certificates[i].Status}
 		}
 		s.countSource(in)
@@ -159,7 +164,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	if srcErr != nil {
 		return &Result{Status: ResultSourceError}, fmt.Errorf("read CA store: %w", srcErr)
 	}
-	res := &Result{Certificates: len(snap.Certificates)}
+	res := &Result{Certificates: len(snap.Certificates), DER: ders.der}
 	for reason, n := range snap.Problems {
 		s.metrics.skipped.WithLabelValues(reason).Add(float64(n))
 	}
@@ -199,7 +204,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		res.Status = ResultDryRun
 		return res, nil
 	}
-	res.Applied, res.Err = s.apply(ctx, calc, res.Plan.Entries)
+	res.Applied, res.Err = s.apply(ctx, calc, ders, res.Plan.Entries)
 	res.Status = ResultSuccess
 	if res.Err != nil {
 		res.Status = ResultEntryErrors
@@ -305,7 +310,7 @@ func (s *Syncer) readSource(ctx context.Context, loaded <-chan struct{}) (*certs
 	var snap *certsource.Snapshot
 	var err error
 	if u, ok := s.source.(certsource.UnparsedSource); ok {
-		snap, err = u.ReadUnparsed(ctx, func(der []byte, h [32]byte) (*big.Int, []byte, error) {
+		snap, err = u.ReadUnparsed(ctx, func(der []byte, h [32]byte) (*big.Int, error) {
 			<-loaded
 			return s.classes.Inspect(der, h)
 		})
@@ -324,7 +329,7 @@ func (s *Syncer) user(e Entry, sourceDone <-chan struct{}) User {
 	u := User{DN: e.DN, Addresses: e.Addresses, Values: make([]*Cert, len(e.Certificates))}
 	for i, v := range e.Certificates {
 		h := sha256.Sum256(v)
-		if u.Values[i] = s.classes.cached(v, h); u.Values[i] == nil {
+		if u.Values[i] = s.classes.known(h); u.Values[i] == nil {
 			if sourceDone != nil {
 				<-sourceDone
 			}
@@ -364,7 +369,7 @@ func (s *Syncer) countSource(in Input) {
 
 // apply writes the entries on s.Workers connections. One entry's failure never
 // stops the others; a conflict re-reads the entry and plans it once more.
-func (s *Syncer) apply(ctx context.Context, calc *calculator, entries []EntryPlan) (int, error) {
+func (s *Syncer) apply(ctx context.Context, calc *calculator, ders *derSource, entries []EntryPlan) (int, error) {
 	if s.Progress != nil {
 		s.Progress.EntriesTotal.Store(int64(len(entries)))
 	}
@@ -382,7 +387,7 @@ func (s *Syncer) apply(ctx context.Context, calc *calculator, entries []EntryPla
 			for e := range work {
 				// An entry once started is finished even when the pass is being
 				// stopped: the connection's timeout still bounds it.
-				wrote, err := s.applyEntry(context.WithoutCancel(ctx), calc, e)
+				wrote, err := s.applyEntry(context.WithoutCancel(ctx), calc, ders, e)
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
@@ -413,8 +418,8 @@ feed:
 	return applied, errors.Join(errs...)
 }
 
-func (s *Syncer) applyEntry(ctx context.Context, calc *calculator, e EntryPlan) (bool, error) {
-	err := s.write(ctx, e)
+func (s *Syncer) applyEntry(ctx context.Context, calc *calculator, ders *derSource, e EntryPlan) (bool, error) {
+	err := s.write(ctx, ders, e)
 	if errors.Is(err, ErrConflict) {
 		s.log.WithField("dn", e.DN).Info("entry changed meanwhile; re-reading it")
 		fresh, rerr := s.dir.User(ctx, e.DN)
@@ -425,12 +430,12 @@ func (s *Syncer) applyEntry(ctx context.Context, calc *calculator, e EntryPlan) 
 			if e.empty() {
 				return false, nil
 			}
-			err = s.write(ctx, e)
+			err = s.write(ctx, ders, e)
 		}
 	}
 	wrote := err == nil
 	if errors.Is(err, ErrValueRejected) {
-		wrote, err = s.writeWithoutAdds(ctx, e, err)
+		wrote, err = s.writeWithoutAdds(ctx, ders, e, err)
 	}
 	if err != nil {
 		s.metrics.entryErrors.Inc()
@@ -448,7 +453,7 @@ func (s *Syncer) applyEntry(ctx context.Context, calc *calculator, e EntryPlan) 
 // (MaxValueBytes catches the limits certgal knows; this is for the others):
 // the entry's other changes are written without the adds, so a revoked value
 // still leaves. The entry still counts as failed, as its new values are missing.
-func (s *Syncer) writeWithoutAdds(ctx context.Context, e EntryPlan, rejected error) (bool, error) {
+func (s *Syncer) writeWithoutAdds(ctx context.Context, ders *derSource, e EntryPlan, rejected error) (bool, error) {
 	for _, c := range append(e.Adds[:len(e.Adds):len(e.Adds)], e.SMIMEAdds...) {
 		s.metrics.skipped.WithLabelValues(ReasonValueRejected).Inc()
 		s.log.WithFields(logrus.Fields{"dn": c.DN, "email": c.Email, "serial": c.Serial, "sha256": c.SHA256,
@@ -459,13 +464,13 @@ func (s *Syncer) writeWithoutAdds(ctx context.Context, e EntryPlan, rejected err
 		return false, rejected
 	}
 	s.log.WithField("dn", e.DN).Warn("directory refused a new value; writing the entry's other changes without it")
-	if err := s.write(ctx, rest); err != nil {
+	if err := s.write(ctx, ders, rest); err != nil {
 		return false, errors.Join(rejected, fmt.Errorf("modify %s without its new values: %w", e.DN, err))
 	}
 	return true, fmt.Errorf("%w; the entry's removals were written without its new values", rejected)
 }
 
-func (s *Syncer) write(ctx context.Context, e EntryPlan) error {
+func (s *Syncer) write(ctx context.Context, ders *derSource, e EntryPlan) error {
 	// Ownership was checked when planning; check again right before writing,
 	// as a removal of a value certgal does not own must never reach the server.
 	for _, c := range e.Removes {
@@ -478,7 +483,11 @@ func (s *Syncer) write(ctx context.Context, e EntryPlan) error {
 			return fmt.Errorf("modify %s: refusing to remove %s blob %s: it holds a certificate certgal does not own", e.DN, AttrSMIME, c.SHA256)
 		}
 	}
-	if err := s.dir.Modify(ctx, e.Modification()); err != nil {
+	m, err := s.modification(ctx, ders, e)
+	if err != nil {
+		return err
+	}
+	if err := s.dir.Modify(ctx, m); err != nil {
 		return err
 	}
 	lines := append(e.Removes[:len(e.Removes):len(e.Removes)], e.Adds...)
@@ -492,6 +501,34 @@ func (s *Syncer) write(ctx context.Context, e EntryPlan) error {
 		s.log.WithFields(f).Info(string(c.Action))
 	}
 	return nil
+}
+
+// modification is e's Modification with the DER of its values: the CA
+// store's read again, and a value to remove that the store does not have
+// (an owned value the pass knew from the file cache) from the entry itself,
+// read again for it. A value gone from the entry meanwhile is a conflict.
+func (s *Syncer) modification(ctx context.Context, ders *derSource, e EntryPlan) (Modification, error) {
+	var held map[[32]byte][]byte
+	return e.Modification(func(c *Cert) ([]byte, error) {
+		der, err := ders.der(c)
+		if !errors.Is(err, errNotInStore) {
+			return der, err
+		}
+		if held == nil {
+			fresh, err := s.dir.User(ctx, e.DN)
+			if err != nil {
+				return nil, fmt.Errorf("re-read the entry for the value: %w", err)
+			}
+			held = make(map[[32]byte][]byte, len(fresh.Certificates))
+			for _, v := range fresh.Certificates {
+				held[sha256.Sum256(v)] = v
+			}
+		}
+		if v, ok := held[c.Hash]; ok {
+			return v, nil
+		}
+		return nil, fmt.Errorf("no longer in the entry: %w", ErrConflict)
+	})
 }
 
 func joined(err error) []error {

@@ -108,14 +108,23 @@ func (e EntryPlan) empty() bool {
 
 func (e EntryPlan) removals() int { return len(e.Removes) + len(e.SMIMERemoves) }
 
-// Modification turns the entry plan into the values to write.
-func (e EntryPlan) Modification() Modification {
+// Modification turns the entry plan into the values to write; der finds the
+// DER of a certificate (see Cert.DER).
+func (e EntryPlan) Modification(der func(*Cert) ([]byte, error)) (Modification, error) {
 	m := Modification{DN: e.DN, SMIMEReplace: e.SMIMEReplace}
 	for _, c := range e.Adds {
-		m.Add = append(m.Add, c.cert.DER)
+		v, err := der(c.cert)
+		if err != nil {
+			return m, fmt.Errorf("modify %s: add serial %s: %w", e.DN, c.Serial, err)
+		}
+		m.Add = append(m.Add, v)
 	}
 	for _, c := range e.Removes {
-		m.Delete = append(m.Delete, c.cert.DER)
+		v, err := der(c.cert)
+		if err != nil {
+			return m, fmt.Errorf("modify %s: remove serial %s: %w", e.DN, c.Serial, err)
+		}
+		m.Delete = append(m.Delete, v)
 	}
 	for _, c := range e.SMIMEAdds {
 		m.SMIMEAdd = append(m.SMIMEAdd, c.blob.DER)
@@ -125,7 +134,7 @@ func (e EntryPlan) Modification() Modification {
 			m.SMIMEDelete = append(m.SMIMEDelete, c.blob.DER)
 		}
 	}
-	return m
+	return m, nil
 }
 
 // withoutAdds is what is left of e once the directory refused a value it

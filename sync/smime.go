@@ -140,19 +140,30 @@ func wholeValue(der []byte) error {
 
 // EncodeSMIME writes certs as a certs-only PKCS#7 SignedData (DER), the form
 // `openssl crl2pkcs7 -nocrl` makes and Outlook reads, in the given order.
-func EncodeSMIME(certs []*Cert) ([]byte, error) {
+func EncodeSMIME(certs []*Cert) ([]byte, error) { return encodeSMIME(certs, nil) }
+
+// encodeSMIME is EncodeSMIME with der finding the DER a Cert has not (nil:
+// Cert.DER only).
+func encodeSMIME(certs []*Cert, der func(*Cert) ([]byte, error)) ([]byte, error) {
 	var concat bytes.Buffer
 	for _, x := range certs {
-		if len(x.DER) == 0 {
+		v := x.DER
+		if v == nil && der != nil {
+			var err error
+			if v, err = der(x); err != nil {
+				return nil, fmt.Errorf("encode PKCS#7: %w", err)
+			}
+		}
+		if len(v) == 0 {
 			return nil, fmt.Errorf("encode PKCS#7: certificate %s has no DER", x.SerialHex)
 		}
-		concat.Write(x.DER)
+		concat.Write(v)
 	}
-	der, err := pkcs7.DegenerateCertificate(concat.Bytes())
+	out, err := pkcs7.DegenerateCertificate(concat.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("encode PKCS#7: %w", err)
 	}
-	return der, nil
+	return out, nil
 }
 
 // NewBlob classifies a userSMIMECertificate value with classify, which turns
@@ -176,12 +187,12 @@ func NewBlob(der []byte, classify func(x *x509.Certificate, hash [32]byte) *Cert
 
 // managedBlob is the blob certgal writes under policy manage: its DER is the
 // certs-only PKCS#7 of desired, its leaves the desired certificates.
-func managedBlob(desired []*Cert) (*Blob, error) {
-	der, err := EncodeSMIME(desired)
+func managedBlob(desired []*Cert, der func(*Cert) ([]byte, error)) (*Blob, error) {
+	out, err := encodeSMIME(desired, der)
 	if err != nil {
 		return nil, err
 	}
-	b := &Blob{Hash: sha256.Sum256(der), DER: der, Leaves: desired}
+	b := &Blob{Hash: sha256.Sum256(out), DER: out, Leaves: desired}
 	for _, x := range desired {
 		b.certs = append(b.certs, x.Hash)
 	}
@@ -263,12 +274,12 @@ func (c *calculator) planSMIME(u User, e *EntryPlan, isCandidate certSet) []Chan
 			return skips
 		case pol.SMIMEWholeAttribute && len(others) > 0:
 			report(stale)
-			if nb, err := managedBlob(e.desired); err == nil {
+			if nb, err := managedBlob(e.desired, c.in.DER); err == nil {
 				skips = append(skips, newBlobChange(ActionSkip, u.DN, nb, ReasonForeignSMIME))
 			}
 			return skips
 		}
-		nb, err := managedBlob(e.desired)
+		nb, err := managedBlob(e.desired, c.in.DER)
 		if err == nil && pol.MaxValueBytes > 0 && len(nb.DER) > pol.MaxValueBytes {
 			skips = append(skips, newBlobChange(ActionSkip, u.DN, nb, ReasonTooLarge))
 			err = errors.New("too large")

@@ -319,7 +319,10 @@ func checkWrittenBlobs(t *testing.T, p *Plan) {
 				}
 			}
 		}
-		m := e.Modification()
+		m, err := e.Modification(func(c *Cert) ([]byte, error) { return c.DER, nil })
+		if err != nil {
+			t.Fatalf("%s: %v", e.DN, err)
+		}
 		if e.SMIMEReplace && len(m.SMIMEDelete) > 0 {
 			t.Errorf("%s: a whole-attribute write also deletes single values", e.DN)
 		}

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/certgal/certgal/certsource/catest"
 	"github.com/certgal/certgal/config"
@@ -58,7 +61,7 @@ func TestLookupEndToEnd(t *testing.T) {
 			t.Fatalf("pass: %v, %v", res.Status, err)
 		}
 		srvIndexBefore := srv.Current()
-		publishLookup(srv, res)
+		publishLookup(srv, res, log)
 		if srv.Current() == srvIndexBefore {
 			t.Fatal("the index was not swapped")
 		}
@@ -202,14 +205,37 @@ func (s sender) fetchRaw(url string) string {
 }
 
 func TestLookupEntries(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	held := ca.Issue(t, "alice@corp.example")
 	a, b := []byte("a"), []byte("b")
+	cert := func(der []byte) *sync.Cert { return &sync.Cert{Hash: sha256.Sum256(der), SerialHex: string(der)} }
+	// The index being served has held's certificate; the CA store has a and b, not c.
+	index := lookup.NewIndex([]lookup.Entry{{Addresses: []string{"alice@corp.example"}, DER: [][]byte{held.DER}}})
+	store := map[[32]byte][]byte{sha256.Sum256(a): a, sha256.Sum256(b): b}
+	asked := 0
+	der := func(c *sync.Cert) ([]byte, error) {
+		asked++
+		if v, ok := store[c.Hash]; ok {
+			return v, nil
+		}
+		return nil, errors.New("not in the store")
+	}
+	log, hook := test.NewNullLogger()
 	got := lookupEntries([]sync.Published{
-		{Addresses: []string{"alice@corp.example", "a.smith@corp.example"}, Certs: []*sync.Cert{{DER: a}, {DER: nil}, {DER: b}}},
-		{Addresses: []string{"carol@corp.example"}},                         // nothing to publish
-		{Addresses: nil, Certs: []*sync.Cert{{DER: a}}},                     // no address of its own
-		{Addresses: []string{"dave@corp.example"}, Certs: []*sync.Cert{{}}}, // known by hash only
-	})
-	if len(got) != 1 || len(got[0].Addresses) != 2 || len(got[0].DER) != 2 || !bytes.Equal(got[0].DER[1], b) {
+		{Addresses: []string{"alice@corp.example", "a.smith@corp.example"}, Certs: []*sync.Cert{cert(held.DER), cert([]byte("c")), cert(b)}},
+		{Addresses: []string{"carol@corp.example"}},            // nothing to publish
+		{Addresses: nil, Certs: []*sync.Cert{cert(a)}},         // no address of its own
+		{Addresses: []string{"dave@corp.example"}, Certs: nil}, // nothing either
+	}, index, der, log)
+	if len(got) != 1 || len(got[0].Addresses) != 2 || len(got[0].DER) != 2 ||
+		!bytes.Equal(got[0].DER[0], held.DER) || !bytes.Equal(got[0].DER[1], b) {
 		t.Errorf("lookupEntries = %+v", got)
+	}
+	// held's DER came from the index; c, which nobody has, was logged.
+	if asked != 2 {
+		t.Errorf("the store was asked %d times, want 2 (c and b)", asked)
+	}
+	if e := hook.LastEntry(); e == nil || e.Data["serial"] != "c" {
+		t.Errorf("a certificate nobody has was not logged: %v", hook.AllEntries())
 	}
 }

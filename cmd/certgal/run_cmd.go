@@ -53,8 +53,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	lookupSrv := lookup.NewServer(cfg.Lookup, reg, log)
-	d.OnPass = func(res *sync.Result) { publishLookup(lookupSrv, res) }
 	if cfg.Lookup.Listen != "" {
+		// Without a listener nobody asks: the index is not built.
+		d.OnPass = func(res *sync.Result) { publishLookup(lookupSrv, res, log) }
 		if lookupLn, err = net.Listen("tcp", cfg.Lookup.Listen); err != nil {
 			fmt.Fprintf(stderr, "certgal run: lookup.listen: %v\n", err)
 			return exitFailed

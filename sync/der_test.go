@@ -1,0 +1,106 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/certgal/certgal/certsource"
+)
+
+// rereadDir is a memDir that counts the entries read one by one and, with
+// hide, answers them without that value, as when somebody removed it after
+// the pass read the directory.
+type rereadDir struct {
+	*memDir
+	reads int
+	hide  []byte
+}
+
+func (d *rereadDir) User(ctx context.Context, dn string) (Entry, error) {
+	d.reads++
+	e, err := d.memDir.User(ctx, dn)
+	if d.hide != nil {
+		e.Certificates = slices.DeleteFunc(slices.Clone(e.Certificates), func(v []byte) bool { return bytes.Equal(v, d.hide) })
+	}
+	return e, err
+}
+
+// TestPassWritesWhatItDoesNotHold: a pass holds no certificate's DER. What it
+// adds is read again from the CA store; a value it removes that the store
+// does not have, and that it knew from the file cache without parsing it, is
+// taken from the entry, read again; when that value is gone meanwhile, the
+// entry is planned again.
+func TestPassWritesWhatItDoesNotHold(t *testing.T) {
+	ca := newTestCA(t, "Corp Issuing CA")
+	day := 24 * time.Hour
+	current := ca.issue(t, leaf{serial: 1, emails: []string{"alice@corp.example"}, notBefore: now.Add(-day)})
+	// Ours, long expired, and no longer in the store: it must go.
+	gone := ca.issue(t, leaf{serial: 2, emails: []string{"alice@corp.example"}, notBefore: now.Add(-400 * day), notAfter: now.Add(-30 * day)})
+	src := unparsedSource{&certsource.Snapshot{Certificates: []*certsource.Certificate{certsource.NewCertificate(current, "test")}}}
+	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
+	cache := filepath.Join(t.TempDir(), "cache")
+
+	for _, tc := range []struct {
+		name      string
+		vanished  bool
+		wantReads int
+		wantMods  int
+	}{
+		{name: "value still there", wantReads: 1, wantMods: 1},
+		// The re-read finds it gone: a conflict, so the entry is read and
+		// planned once more, and only the add is written.
+		{name: "value gone meanwhile", vanished: true, wantReads: 2, wantMods: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := &memDir{entries: map[string]*Entry{
+				"cn=alice": {DN: "cn=alice", Addresses: []string{"alice@corp.example"}, Certificates: [][]byte{gone.Raw}},
+			}}
+			dir := &rereadDir{memDir: mem}
+			pol := Policy{MaxValues: 15, MaxDeletes: 100, ExpiredGrace: day}
+			newSyncer := func() *Syncer {
+				log, _ := test.NewNullLogger()
+				s := NewSyncer(src, dir, trust, pol, log, NewMetrics(prometheus.NewRegistry()))
+				s.now = func() time.Time { return now }
+				s.CacheDir = cache
+				return s
+			}
+			// A dry run leaves every certificate in the file cache.
+			if _, err := newSyncer().Pass(context.Background(), true); err != nil {
+				t.Fatal(err)
+			}
+			if tc.vanished {
+				dir.hide = gone.Raw
+			}
+			s := newSyncer()
+			res, err := s.Pass(context.Background(), false)
+			if err != nil || res.Err != nil {
+				t.Fatalf("pass: %v, %v", err, res.Err)
+			}
+			if n := s.classes.Fresh(); n != 0 {
+				t.Fatalf("%d certificates parsed: the file cache was not used", n)
+			}
+			if dir.reads != tc.wantReads || len(mem.mods) != tc.wantMods {
+				t.Fatalf("%d entries read again (want %d), %d modifies (want %d)", dir.reads, tc.wantReads, len(mem.mods), tc.wantMods)
+			}
+			m := mem.mods[0]
+			if len(m.Add) != 1 || !bytes.Equal(m.Add[0], current.Raw) {
+				t.Errorf("added %d values, want the current certificate read again from the store", len(m.Add))
+			}
+			wantDelete := 1
+			if tc.vanished {
+				wantDelete = 0
+			}
+			if len(m.Delete) != wantDelete || wantDelete == 1 && !bytes.Equal(m.Delete[0], gone.Raw) {
+				t.Errorf("removed %d values, want %d", len(m.Delete), wantDelete)
+			}
+		})
+	}
+}
