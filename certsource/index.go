@@ -9,15 +9,16 @@ import (
 
 // indexEntry is one line of an OpenSSL CA's index.txt:
 // status, expiry, revocation[,reason], serial, file name, subject — tab separated.
+// indexEntry is what certgal keeps of an index.txt line. The expiry and the
+// subject are checked for form and not kept: the certificate itself says both.
+// Nothing refers to the line's text, which a large index.txt would keep alive.
 type indexEntry struct {
 	Status    Status
-	Expires   time.Time
 	RevokedAt time.Time
 	Reason    string
 	Serial    *big.Int
 	SerialHex string
 	File      string
-	Subject   string
 }
 
 func parseIndexLine(line string) (indexEntry, error) {
@@ -37,7 +38,7 @@ func parseIndexLine(line string) (indexEntry, error) {
 		return indexEntry{}, fmt.Errorf("unknown status %q", f[0])
 	}
 	var err error
-	if e.Expires, err = parseIndexTime(f[1]); err != nil {
+	if _, err = parseIndexTime(f[1]); err != nil {
 		return indexEntry{}, fmt.Errorf("expiry: %w", err)
 	}
 	if e.Status == StatusRevoked {
@@ -47,7 +48,7 @@ func parseIndexLine(line string) (indexEntry, error) {
 		}
 		// openssl may append a hold instruction or invalidity date after the reason.
 		reason, _, _ = strings.Cut(reason, ",")
-		e.Reason = reason
+		e.Reason = strings.Clone(reason)
 	} else if f[2] != "" {
 		return indexEntry{}, fmt.Errorf("revocation field %q on a line that is not revoked", f[2])
 	}
@@ -56,8 +57,11 @@ func parseIndexLine(line string) (indexEntry, error) {
 	if !ok || s == "" || strings.ContainsAny(s, "+-xX") || n.Sign() < 0 {
 		return indexEntry{}, fmt.Errorf("serial %q is not hexadecimal", s)
 	}
-	e.Serial, e.SerialHex = n, strings.ToUpper(s)
-	e.File, e.Subject = f[4], f[5]
+	e.Serial, e.SerialHex = n, strings.Clone(strings.ToUpper(s))
+	e.File = "unknown" // what `openssl ca` writes
+	if f[4] != e.File {
+		e.File = strings.Clone(f[4])
+	}
 	return e, nil
 }
 

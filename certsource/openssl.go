@@ -42,9 +42,10 @@ type OpenSSL struct {
 	mu    stdsync.Mutex
 	cache map[string]*cachedFile // by path; a file is read and parsed again only when it changes
 	fresh int                    // files read since the cache was last saved or loaded
-	// index is index.txt as last parsed; entries are shared, never changed.
+	// index is index.txt as last parsed (sum: its SHA-256); entries are
+	// shared, never changed.
 	index struct {
-		data    []byte
+		sum     [32]byte
 		entries []indexEntry
 		bad     []badLine
 	}
@@ -56,13 +57,32 @@ type OpenSSL struct {
 // take disk, and a parsed certificate several times that.
 type cachedFile struct {
 	size   int64
-	mtime  time.Time
+	mtime  int64  // Unix ns
 	ino    uint64 // and ctime: see fileIdentity
 	ctime  int64
-	der    []byte
 	hash   [32]byte
 	serial *big.Int
-	cert   *x509.Certificate
+	parsed *parsedFile // Read's; nil after ReadUnparsed
+}
+
+// parsedFile is what Read keeps of a file besides its cachedFile.
+type parsedFile struct {
+	der  []byte
+	cert *x509.Certificate
+}
+
+func (f *cachedFile) der() []byte {
+	if f.parsed == nil {
+		return nil
+	}
+	return f.parsed.der
+}
+
+func (f *cachedFile) cert() *x509.Certificate {
+	if f.parsed == nil {
+		return nil
+	}
+	return f.parsed.cert
 }
 
 // NewOpenSSL returns a source for cfg. The cache of parsed certificates lives as
@@ -180,7 +200,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 			continue
 		}
 		f := files[i]
-		c := &Certificate{Cert: f.cert, DER: f.der, Hash: f.hash, Origin: paths[i]}
+		c := &Certificate{Cert: f.cert(), DER: f.der(), Hash: f.hash, Origin: paths[i]}
 		c.Status, c.RevokedAt, c.Reason = e.Status, e.RevokedAt, e.Reason
 		snap.Certificates = append(snap.Certificates, c)
 	}
@@ -202,8 +222,9 @@ type badLine struct {
 // daemon's store grows by a few lines a day, and parsing 100k lines again
 // costs more than comparing the bytes.
 func (o *OpenSSL) parseIndex(data []byte) (entries []indexEntry, bad []badLine, unchanged bool, err error) {
+	sum := sha256.Sum256(data)
 	o.mu.Lock()
-	if o.index.entries != nil && bytes.Equal(o.index.data, data) {
+	if o.index.entries != nil && o.index.sum == sum {
 		entries, bad := o.index.entries, o.index.bad
 		o.mu.Unlock()
 		return entries, bad, true, nil
@@ -228,7 +249,7 @@ func (o *OpenSSL) parseIndex(data []byte) (entries []indexEntry, bad []badLine, 
 		return nil, nil, false, err
 	}
 	o.mu.Lock()
-	o.index.data, o.index.entries, o.index.bad = data, entries, bad
+	o.index.sum, o.index.entries, o.index.bad = sum, entries, bad
 	o.mu.Unlock()
 	return entries, bad, false, nil
 }
@@ -347,33 +368,12 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 	}
 	o.mu.Lock()
 	c, ok := o.cache[path]
-	var cert *x509.Certificate
-	if ok {
-		cert = c.cert
-	}
 	o.mu.Unlock()
 	ino, ctime := fileIdentity(st)
-	unchanged := ok && c.size == st.Size() && c.mtime.Equal(st.ModTime()) && c.ino == ino && c.ctime == ctime
-	// Read wants the parsed certificate: one that ReadUnparsed left without
-	// its DER is read again.
-	if unchanged && (!mode.parsed || cert != nil || c.der != nil) {
-		hit := &cachedFile{size: c.size, mtime: c.mtime, ino: ino, ctime: ctime, der: c.der, hash: c.hash, serial: c.serial}
-		if mode.parsed {
-			if cert == nil {
-				var err error
-				if cert, err = x509.ParseCertificate(c.der); err != nil {
-					return nil, err
-				}
-				o.mu.Lock()
-				if c.cert == nil {
-					c.cert = cert
-				}
-				cert = c.cert
-				o.mu.Unlock()
-			}
-			hit.cert = cert
-		}
-		return hit, nil
+	// Read wants the parsed certificate: a file ReadUnparsed read is read again.
+	if ok && c.size == st.Size() && c.mtime == st.ModTime().UnixNano() && c.ino == ino && c.ctime == ctime &&
+		(!mode.parsed || c.parsed != nil) {
+		return c, nil // never changed once cached
 	}
 	data, err := readFile(path, st.Size(), buf)
 	if err != nil {
@@ -386,7 +386,7 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 	if len(der) == 0 {
 		return nil, errors.New("empty file")
 	}
-	f := &cachedFile{size: st.Size(), mtime: st.ModTime(), ino: ino, ctime: ctime, hash: sha256.Sum256(der)}
+	f := &cachedFile{size: st.Size(), mtime: st.ModTime().UnixNano(), ino: ino, ctime: ctime, hash: sha256.Sum256(der)}
 	if !mode.parsed && mode.inspect != nil {
 		// The consumer parses, or knows the certificate by its hash already;
 		// nothing of the file is kept but its hash and serial.
@@ -397,12 +397,13 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 		if &der[0] == &data[0] {
 			der = bytes.Clone(der) // a DER file: data is the reused buffer
 		}
-		if cert, err = x509.ParseCertificate(der); err != nil {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
 			return nil, err
 		}
 		f.serial = cert.SerialNumber
 		if mode.parsed {
-			f.cert, f.der = cert, der
+			f.parsed = &parsedFile{der: der, cert: cert}
 		}
 	}
 	o.mu.Lock()

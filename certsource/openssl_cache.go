@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/big"
 	"path/filepath"
-	"time"
 )
 
 // CachingSource is a Source whose memory of what it read can outlive the
@@ -69,7 +68,7 @@ func (o *OpenSSL) MarshalCache() []byte {
 	for i, f := range files {
 		b = appendBytes(b, []byte(paths[i]))
 		b = binary.BigEndian.AppendUint64(b, uint64(f.size))
-		b = binary.BigEndian.AppendUint64(b, uint64(f.mtime.UnixNano()))
+		b = binary.BigEndian.AppendUint64(b, uint64(f.mtime))
 		b = binary.BigEndian.AppendUint64(b, f.ino)
 		b = binary.BigEndian.AppendUint64(b, uint64(f.ctime))
 		b = append(b, f.hash[:]...)
@@ -99,7 +98,7 @@ func (o *OpenSSL) UnmarshalCache(body []byte) (int, error) {
 		f := &files[i]
 		path := string(d.bytes())
 		f.size = int64(binary.BigEndian.Uint64(d.next(8)))
-		f.mtime = time.Unix(0, int64(binary.BigEndian.Uint64(d.next(8))))
+		f.mtime = int64(binary.BigEndian.Uint64(d.next(8)))
 		f.ino = binary.BigEndian.Uint64(d.next(8))
 		f.ctime = int64(binary.BigEndian.Uint64(d.next(8)))
 		f.hash = [32]byte(d.next(32))

@@ -35,7 +35,7 @@ import (
 // classification's key is the trust set's fingerprint and cacheFormat; its
 // body the number of entries and, per entry, the certificate's SHA-256, NotBefore and NotAfter (Unix seconds, uint64, and
 // nanoseconds, uint32), Size, then SerialHex, Issuer, IssuerName (empty when a
-// trusted CA issued it: the trust set has the name), Subject and Unusable, the
+// trusted CA issued it: the trust set has the name), and Unusable, the
 // number of Emails and each of them; counts and lengths as uvarints. The
 // checksum makes a damaged file fail as a whole: a flipped bit in an address
 // must not bind a key to somebody else. The body is read into one string that
@@ -45,7 +45,7 @@ import (
 // cacheFormat is the file's version. Bump it whenever Classify or Cert change
 // what they say of a certificate (TestFileCacheHoldsEveryField fails when
 // Cert gains a field).
-const cacheFormat = 2
+const cacheFormat = 3
 
 const (
 	cacheMagic     = "certgal cache\n"
@@ -127,7 +127,6 @@ func decodeCache(body []byte, trust *certsource.Trust) (map[[32]byte]*Cert, erro
 		c.SerialHex = d.str()
 		c.Issuer = certsource.IssuerID(d.str())
 		c.IssuerName = d.str()
-		c.Subject = d.str()
 		c.Unusable = d.str()
 		if n := d.uvarint(); n > 0 && d.err == nil {
 			if n > uint64(len(d.b)) {
@@ -263,7 +262,7 @@ func encodeCache(certs []*Cert) ([]byte, int) {
 		if c.Owned() {
 			issuerName = ""
 		}
-		for _, str := range []string{c.SerialHex, string(c.Issuer), issuerName, c.Subject, c.Unusable} {
+		for _, str := range []string{c.SerialHex, string(c.Issuer), issuerName, c.Unusable} {
 			body = appendStr(body, str)
 		}
 		body = binary.AppendUvarint(body, uint64(len(c.Emails)))

@@ -216,7 +216,7 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 	for i := range ct.NumField() {
 		fields = append(fields, ct.Field(i).Name)
 	}
-	if got, want := fmt.Sprint(fields), "[Hash DER Size Broken SerialHex Issuer IssuerName Subject Emails NotBefore NotAfter Unusable]"; got != want {
+	if got, want := fmt.Sprint(fields), "[Hash DER Size Broken SerialHex Issuer IssuerName Emails NotBefore NotAfter Unusable]"; got != want {
 		t.Fatalf("Cert has the fields %s; the file cache knows %s: add the new ones to SaveFile and decodeCache, and bump cacheFormat", got, want)
 	}
 	ca := newTestCA(t, "Corp Issuing CA")
@@ -227,9 +227,9 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 	}
 	k := NewClassifier(trust)
 	certs := []*Cert{
-		{Hash: [32]byte{1}, DER: []byte{0x30}, Size: 1234, SerialHex: "0A1B", Issuer: id, IssuerName: trust.Name(id), Subject: "CN=Alice",
+		{Hash: [32]byte{1}, DER: []byte{0x30}, Size: 1234, SerialHex: "0A1B", Issuer: id, IssuerName: trust.Name(id),
 			Emails: []string{"alice@corp.example", "Alice.Smith@corp.example"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour).Add(123 * time.Nanosecond)},
-		{Hash: [32]byte{2}, SerialHex: "-5", IssuerName: "CN=Partner CA", Subject: "", Emails: nil,
+		{Hash: [32]byte{2}, SerialHex: "-5", IssuerName: "CN=Partner CA", Emails: nil,
 			NotBefore: time.Unix(0, 0).UTC(), NotAfter: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), Unusable: "no_email_protection"},
 		{Hash: [32]byte{3}, Broken: true},
 	}
@@ -263,7 +263,7 @@ func FuzzDecodeCache(f *testing.F) {
 	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
 	id, _ := trust.Issuer(ca.issue(f, leaf{serial: 1, emails: []string{"a@corp.example"}}))
 	seed, _ := encodeCache([]*Cert{
-		{Hash: [32]byte{1}, SerialHex: "0A", Issuer: id, IssuerName: trust.Name(id), Subject: "CN=A",
+		{Hash: [32]byte{1}, SerialHex: "0A", Issuer: id, IssuerName: trust.Name(id),
 			Emails: []string{"a@corp.example"}, NotBefore: now, NotAfter: now.Add(time.Hour)},
 		{Hash: [32]byte{2}, SerialHex: "0B", IssuerName: "CN=Other", NotBefore: now, NotAfter: now, Unusable: "no_email_protection"},
 	})

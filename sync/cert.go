@@ -32,7 +32,6 @@ type Cert struct {
 	SerialHex  string
 	Issuer     certsource.IssuerID // "" when no trusted CA signed it
 	IssuerName string
-	Subject    string
 	Emails     []string // SAN rfc822Name, as written
 	NotBefore  time.Time
 	NotAfter   time.Time
@@ -56,7 +55,6 @@ func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
 		Hash:      sha256.Sum256(x.Raw),
 		Size:      len(x.Raw),
 		SerialHex: strings.ToUpper(x.SerialNumber.Text(16)),
-		Subject:   x.Subject.String(),
 		Emails:    x.EmailAddresses,
 		NotBefore: x.NotBefore,
 		NotAfter:  x.NotAfter,
