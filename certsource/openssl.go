@@ -56,6 +56,7 @@ type OpenSSL struct {
 // hash and serial alone, as a CA's certificates take as much memory as they
 // take disk, and a parsed certificate several times that.
 type cachedFile struct {
+	path   string // the cache's key: Origin shares it
 	size   int64
 	mtime  int64  // Unix ns
 	ino    uint64 // and ctime: see fileIdentity
@@ -200,7 +201,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 			continue
 		}
 		f := files[i]
-		c := &Certificate{Cert: f.cert(), DER: f.der(), Hash: f.hash, Origin: paths[i]}
+		c := &Certificate{Cert: f.cert(), DER: f.der(), Hash: f.hash, Origin: f.path}
 		c.Status, c.RevokedAt, c.Reason = e.Status, e.RevokedAt, e.Reason
 		snap.Certificates = append(snap.Certificates, c)
 	}
@@ -386,7 +387,7 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 	if len(der) == 0 {
 		return nil, errors.New("empty file")
 	}
-	f := &cachedFile{size: st.Size(), mtime: st.ModTime().UnixNano(), ino: ino, ctime: ctime, hash: sha256.Sum256(der)}
+	f := &cachedFile{path: path, size: st.Size(), mtime: st.ModTime().UnixNano(), ino: ino, ctime: ctime, hash: sha256.Sum256(der)}
 	if !mode.parsed && mode.inspect != nil {
 		// The consumer parses, or knows the certificate by its hash already;
 		// nothing of the file is kept but its hash and serial.

@@ -97,6 +97,7 @@ func (o *OpenSSL) UnmarshalCache(body []byte) (int, error) {
 	for i := range files {
 		f := &files[i]
 		path := string(d.bytes())
+		f.path = path
 		f.size = int64(binary.BigEndian.Uint64(d.next(8)))
 		f.mtime = int64(binary.BigEndian.Uint64(d.next(8)))
 		f.ino = binary.BigEndian.Uint64(d.next(8))

@@ -33,19 +33,22 @@ import (
 // A cache file: cacheMagic, the key it was written for (32 bytes: a file read
 // with another key is not used), the SHA-256 of the body, and the body. The
 // classification's key is the trust set's fingerprint and cacheFormat; its
-// body the number of entries and, per entry, the certificate's SHA-256, NotBefore and NotAfter (Unix seconds, uint64, and
-// nanoseconds, uint32), Size, then SerialHex, Issuer, IssuerName (empty when a
-// trusted CA issued it: the trust set has the name), and Unusable, the
-// number of Emails and each of them; counts and lengths as uvarints. The
-// checksum makes a damaged file fail as a whole: a flipped bit in an address
-// must not bind a key to somebody else. The body is read into one string that
-// the entries' strings are slices of, and its Certs are one array: 136,000
-// entries load in a few allocations rather than a million.
+// body the number of entries, the length of the strings, the strings, and per
+// entry the certificate's SHA-256, NotBefore and NotAfter (Unix seconds,
+// uint64, and nanoseconds, uint32), Size, then the lengths of SerialHex,
+// Issuer, IssuerName (empty when a trusted CA issued it: the trust set has
+// the name) and Unusable, the number of Emails and the length of each; the
+// strings are those, entry by entry, back to back; counts and lengths as
+// uvarints. The checksum makes a damaged file fail as a whole: a flipped bit
+// in an address must not bind a key to somebody else. The strings are read
+// into one string that the entries' strings are slices of, and the Certs are
+// one array: 136,000 entries load in a few allocations rather than a million,
+// and keep nothing of the file but its text.
 
 // cacheFormat is the file's version. Bump it whenever Classify or Cert change
 // what they say of a certificate (TestFileCacheHoldsEveryField fails when
 // Cert gains a field).
-const cacheFormat = 3
+const cacheFormat = 4
 
 const (
 	cacheMagic     = "certgal cache\n"
@@ -79,8 +82,16 @@ func (k *Classifier) LoadFile(dir string) (int, error) {
 	}
 	n := len(saved) // the map is the passes' once published
 	k.mu.Lock()
-	k.saved = saved
-	k.mu.Unlock()
+	defer k.mu.Unlock()
+	if len(k.certs) == 0 {
+		k.certs = saved
+		return n, nil
+	}
+	for h, c := range saved {
+		if _, ok := k.certs[h]; !ok {
+			k.certs[h] = c
+		}
+	}
 	return n, nil
 }
 
@@ -109,11 +120,16 @@ func readCacheFile(path string, key [32]byte) ([]byte, error) {
 }
 
 func decodeCache(body []byte, trust *certsource.Trust) (map[[32]byte]*Cert, error) {
-	d := cacheDecoder{b: body, s: string(body)}
+	d := cacheDecoder{b: body}
 	count := d.uvarint()
 	// An entry takes 32+12+12 bytes at least: do not trust count further.
 	if d.err != nil || count > uint64(len(body)/56) {
 		return nil, errors.New("more entries than the file holds")
+	}
+	if n := d.uvarint(); d.err == nil && n <= uint64(len(d.b)) {
+		d.s = string(d.next(int(n)))
+	} else {
+		return nil, errors.New("strings out of range")
 	}
 	certs := make([]Cert, count)
 	var emails []string
@@ -150,14 +166,14 @@ func decodeCache(body []byte, trust *certsource.Trust) (map[[32]byte]*Cert, erro
 		}
 		saved[c.Hash] = c
 	}
-	if len(d.b) != 0 {
+	if len(d.b) != 0 || d.off != len(d.s) {
 		return nil, errors.New("trailing bytes")
 	}
 	return saved, nil
 }
 
-// cacheDecoder reads a body; s holds the same bytes as b did at its start,
-// for the strings to be slices of. The first error sticks.
+// cacheDecoder reads a body: the entries from b, their strings from s, off
+// being how much of s they took. The first error sticks.
 type cacheDecoder struct {
 	b   []byte
 	s   string
@@ -173,7 +189,7 @@ func (d *cacheDecoder) next(n int) []byte {
 		return make([]byte, n)
 	}
 	out := d.b[:n]
-	d.b, d.off = d.b[n:], d.off+n
+	d.b = d.b[n:]
 	return out
 }
 
@@ -186,20 +202,20 @@ func (d *cacheDecoder) uvarint() uint64 {
 		d.err = errors.New("bad length")
 		return 0
 	}
-	d.b, d.off = d.b[n:], d.off+n
+	d.b = d.b[n:]
 	return v
 }
 
 func (d *cacheDecoder) str() string {
 	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
+	if d.err == nil && n > uint64(len(d.s)-d.off) {
 		d.err = errors.New("truncated string")
 	}
 	if d.err != nil {
 		return ""
 	}
 	out := d.s[d.off : d.off+int(n)]
-	d.b, d.off = d.b[n:], d.off+int(n)
+	d.off += int(n)
 	return out
 }
 
@@ -221,12 +237,9 @@ func (k *Classifier) Fresh() int {
 // Certificates that did not parse are left out: they are few and fail fast.
 func (k *Classifier) SaveFile(dir string) (int, error) {
 	k.mu.Lock()
-	certs := make([]*Cert, 0, len(k.cur)+len(k.prev))
-	for _, c := range k.cur {
-		certs = append(certs, c)
-	}
-	for h, c := range k.prev {
-		if _, ok := k.cur[h]; !ok {
+	certs := make([]*Cert, 0, len(k.certs))
+	for _, c := range k.certs {
+		if c.pass != 0 {
 			certs = append(certs, c)
 		}
 	}
@@ -243,34 +256,35 @@ func (k *Classifier) SaveFile(dir string) (int, error) {
 // encodeCache is the body of a classification file holding certs but the
 // broken ones, and how many it holds.
 func encodeCache(certs []*Cert) ([]byte, int) {
-	body := make([]byte, 0, 200*len(certs))
-	n := 0
-	for _, c := range certs {
-		if !c.Broken {
-			n++
-		}
+	recs, strs := make([]byte, 0, 80*len(certs)), make([]byte, 0, 100*len(certs))
+	str := func(s string) {
+		recs = binary.AppendUvarint(recs, uint64(len(s)))
+		strs = append(strs, s...)
 	}
-	body = binary.AppendUvarint(body, uint64(n))
+	n := 0
 	for _, c := range certs {
 		if c.Broken {
 			continue
 		}
-		body = append(body, c.Hash[:]...)
-		body = appendTime(appendTime(body, c.NotBefore), c.NotAfter)
-		body = binary.AppendUvarint(body, uint64(c.Size))
+		n++
+		recs = append(recs, c.Hash[:]...)
+		recs = appendTime(appendTime(recs, c.NotBefore), c.NotAfter)
+		recs = binary.AppendUvarint(recs, uint64(c.Size))
 		issuerName := c.IssuerName
 		if c.Owned() {
 			issuerName = ""
 		}
-		for _, str := range []string{c.SerialHex, string(c.Issuer), issuerName, c.Unusable} {
-			body = appendStr(body, str)
+		for _, s := range []string{c.SerialHex, string(c.Issuer), issuerName, c.Unusable} {
+			str(s)
 		}
-		body = binary.AppendUvarint(body, uint64(len(c.Emails)))
+		recs = binary.AppendUvarint(recs, uint64(len(c.Emails)))
 		for _, e := range c.Emails {
-			body = appendStr(body, e)
+			str(e)
 		}
 	}
-	return body, n
+	body := binary.AppendUvarint(make([]byte, 0, len(recs)+len(strs)+20), uint64(n))
+	body = binary.AppendUvarint(body, uint64(len(strs)))
+	return append(append(body, strs...), recs...), n
 }
 
 // writeCacheFile writes body as the cache file at path (in dir) for key.
@@ -287,10 +301,6 @@ func writeCacheFile(dir, path string, key [32]byte, body []byte) error {
 func appendTime(b []byte, t time.Time) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix()))
 	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
-}
-
-func appendStr(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
 // tempPattern names the temporary files of writeAtomic; staleTemp is when one
@@ -341,5 +351,9 @@ func writeAtomic(dir, path string, parts ...[]byte) error {
 func (k *Classifier) forgetSaved() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.saved = nil
+	for h, c := range k.certs {
+		if c.pass == 0 {
+			delete(k.certs, h)
+		}
+	}
 }

@@ -153,11 +153,11 @@ func TestFileCacheIsClassify(t *testing.T) {
 	if n := second.classes.Fresh(); n != 0 {
 		t.Errorf("with the file cache %d certificates were classified again", n)
 	}
-	if len(first.classes.prev) != len(second.classes.prev) || len(first.classes.prev) != 9 {
-		t.Fatalf("classified %d and %d certificates, want 9 (6 in the store, 3 more values)", len(first.classes.prev), len(second.classes.prev))
+	if len(first.classes.certs) != len(second.classes.certs) || len(first.classes.certs) != 9 {
+		t.Fatalf("classified %d and %d certificates, want 9 (6 in the store, 3 more values)", len(first.classes.certs), len(second.classes.certs))
 	}
-	for h, want := range first.classes.prev {
-		if got := second.classes.prev[h]; !reflect.DeepEqual(got, want) {
+	for h, want := range first.classes.certs {
+		if got := second.classes.certs[h]; !reflect.DeepEqual(got, want) {
 			t.Errorf("certificate %x:\nfrom the file %+v\nclassified   %+v", h[:8], got, want)
 		}
 	}
@@ -201,22 +201,23 @@ func TestFileCacheDamagedIsIgnored(t *testing.T) {
 		if !warned {
 			t.Errorf("%d bytes of damaged file: no warning", len(damaged))
 		}
-		if n, err := NewClassifier(trust).LoadFile(dir); err != nil || n != len(s.classes.prev)-1 {
-			t.Errorf("file after the pass: %d entries, %v; want %d (all but the broken value)", n, err, len(s.classes.prev)-1)
+		if n, err := NewClassifier(trust).LoadFile(dir); err != nil || n != len(s.classes.certs)-1 {
+			t.Errorf("file after the pass: %d entries, %v; want %d (all but the broken value)", n, err, len(s.classes.certs)-1)
 		}
 	}
 }
 
 // TestFileCacheHoldsEveryField: the file keeps every field of a Cert but its
-// DER (which comes with the certificate) and Broken (never saved). A field
-// added to Cert must be added to the file, and cacheFormat bumped.
+// DER (which comes with the certificate), Broken (never saved) and pass (this
+// process's). A field added to Cert must be added to the file, and
+// cacheFormat bumped.
 func TestFileCacheHoldsEveryField(t *testing.T) {
 	var fields []string
 	ct := reflect.TypeOf(Cert{})
 	for i := range ct.NumField() {
 		fields = append(fields, ct.Field(i).Name)
 	}
-	if got, want := fmt.Sprint(fields), "[Hash DER Size Broken SerialHex Issuer IssuerName Emails NotBefore NotAfter Unusable]"; got != want {
+	if got, want := fmt.Sprint(fields), "[Hash DER Size Broken SerialHex Issuer IssuerName Emails NotBefore NotAfter Unusable pass]"; got != want {
 		t.Fatalf("Cert has the fields %s; the file cache knows %s: add the new ones to SaveFile and decodeCache, and bump cacheFormat", got, want)
 	}
 	ca := newTestCA(t, "Corp Issuing CA")
@@ -248,6 +249,7 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 		got := back.known(want.Hash)
 		wantSaved := *want
 		wantSaved.DER = nil // the directory or the store has it
+		wantSaved.pass = back.pass
 		if !reflect.DeepEqual(*got, wantSaved) {
 			t.Errorf("after a round trip\n%+v\nwant\n%+v", got, want)
 		}

@@ -37,6 +37,10 @@ type Cert struct {
 	NotAfter   time.Time
 	// Unusable says why the certificate cannot carry encrypted mail; "" when it can.
 	Unusable string
+
+	// pass is the Classifier's pass that last used the Cert (0: none yet,
+	// loaded from the file cache); guarded by the Classifier's mutex.
+	pass uint32
 }
 
 // Owned reports whether a trusted CA issued c, which makes its values certgal's.
@@ -102,22 +106,23 @@ func unusable(x *x509.Certificate) string {
 
 // Classifier caches Classify by the SHA-256 of the DER, so a daemon parses and
 // verifies each directory value once. Entries unused for a whole pass are
-// dropped. What a file cache (LoadFile) holds is in saved until a pass meets
-// the certificate again. Only a value parsed from the directory keeps its DER
-// (see Cert.DER).
+// dropped. What a file cache (LoadFile) holds stays until a pass has read the
+// whole store and directory without meeting it (forgetSaved). One map with a
+// pass number in each entry, not a map per pass: at 136,000 certificates a
+// map takes 13 MB. Only a value parsed from the directory keeps its DER (see
+// Cert.DER).
 type Classifier struct {
 	trust *certsource.Trust
 	mu    stdsync.Mutex
-	cur   map[[32]byte]*Cert
-	prev  map[[32]byte]*Cert
-	saved map[[32]byte]*Cert
+	certs map[[32]byte]*Cert
+	pass  uint32 // the current pass, from 1
 	// fresh counts the certificates classified since the last SaveFile.
 	fresh int
 }
 
 // NewClassifier returns an empty cache.
 func NewClassifier(trust *certsource.Trust) *Classifier {
-	return &Classifier{trust: trust, cur: map[[32]byte]*Cert{}}
+	return &Classifier{trust: trust, certs: map[[32]byte]*Cert{}, pass: 1}
 }
 
 // Parsed classifies a certificate the source already parsed.
@@ -224,33 +229,16 @@ func (k *Classifier) der(der []byte, h [32]byte) *Cert {
 	return k.classify(x, true)
 }
 
-// lookupLocked finds h in this process's passes; k.mu is held.
-func (k *Classifier) lookupLocked(h [32]byte) *Cert {
-	if c, ok := k.cur[h]; ok {
-		return c
-	}
-	if c, ok := k.prev[h]; ok {
-		k.cur[h] = c
-		return c
-	}
-	return nil
-}
-
-// known is the classification of h from this process's passes or else from
-// the file cache; nil when neither knows it. One lock for both: two
-// goroutines asking for one certificate must not miss it in between.
+// known is the classification of h from this process's passes or from the
+// file cache; nil when neither knows it. It counts as used by this pass.
 func (k *Classifier) known(h [32]byte) *Cert {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if c := k.lookupLocked(h); c != nil {
-		return c
-	}
-	c, ok := k.saved[h]
+	c, ok := k.certs[h]
 	if !ok {
 		return nil
 	}
-	delete(k.saved, h)
-	k.cur[h] = c
+	c.pass = k.pass
 	return c
 }
 
@@ -264,20 +252,28 @@ func (k *Classifier) classify(x *x509.Certificate, keepDER bool) *Cert {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.fresh++
-	k.cur[c.Hash] = c
+	c.pass = k.pass
+	k.certs[c.Hash] = c
 	return c
 }
 
 func (k *Classifier) store(c *Cert) *Cert {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.cur[c.Hash] = c
+	c.pass = k.pass
+	k.certs[c.Hash] = c
 	return c
 }
 
-// EndPass forgets what the last two passes did not use.
+// EndPass forgets what the last two passes did not use, but for what the
+// file cache held that no pass met yet (see forgetSaved).
 func (k *Classifier) EndPass() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.prev, k.cur = k.cur, make(map[[32]byte]*Cert, len(k.cur))
+	for h, c := range k.certs {
+		if c.pass != 0 && c.pass+1 < k.pass {
+			delete(k.certs, h)
+		}
+	}
+	k.pass++
 }

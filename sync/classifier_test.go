@@ -94,3 +94,35 @@ func TestCalculateOnEveryCoreIsCalculate(t *testing.T) {
 		t.Fatalf("plan: %d adds, %d removes", adds, removes)
 	}
 }
+
+// TestClassifierForgetsWhatTwoPassesDidNotUse: a certificate stays while the
+// last two passes used it; what the file cache held stays until forgetSaved,
+// however many passes fail before one completes.
+func TestClassifierForgetsWhatTwoPassesDidNotUse(t *testing.T) {
+	ca := newTestCA(t, "Corp Issuing CA")
+	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
+	a := ca.issue(t, leaf{serial: 1, emails: []string{"a@corp.example"}})
+	b := ca.issue(t, leaf{serial: 2, emails: []string{"b@corp.example"}})
+	fromFile := &Cert{Hash: [32]byte{7}, SerialHex: "07"}
+
+	k := NewClassifier(trust)
+	k.certs[fromFile.Hash] = fromFile // as LoadFile leaves it: used by no pass
+	k.DER(a.Raw)
+	k.DER(b.Raw)
+	k.EndPass() // 1: both used
+	k.DER(a.Raw)
+	k.EndPass() // 2: b used by the pass before
+	if k.known(sha256.Sum256(b.Raw)) == nil {
+		t.Fatal("a certificate the previous pass used was forgotten")
+	}
+	k.EndPass() // 3: b used by this pass again, a by the one before
+	k.EndPass() // 4: neither
+	k.EndPass() // 5
+	if len(k.certs) != 1 || k.certs[fromFile.Hash] != fromFile {
+		t.Fatalf("after two passes without them: %d certificates kept, want only the file's", len(k.certs))
+	}
+	k.forgetSaved()
+	if len(k.certs) != 0 {
+		t.Fatalf("after forgetSaved: %d certificates kept", len(k.certs))
+	}
+}
