@@ -42,13 +42,6 @@ type OpenSSL struct {
 	mu    stdsync.Mutex
 	cache map[string]*cachedFile // by path; a file is read and parsed again only when it changes
 	fresh int                    // files read since the cache was last saved or loaded
-	// index is index.txt as last parsed (sum: its SHA-256); entries are
-	// shared, never changed.
-	index struct {
-		sum     [32]byte
-		entries []indexEntry
-		bad     []badLine
-	}
 }
 
 // cachedFile is what is known of one certificate file while it is unchanged.
@@ -119,28 +112,34 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		return nil, fmt.Errorf("openssl source: %w", err)
 	}
 	snap := &Snapshot{}
-	entries, bad, unchanged, err := o.parseIndex(data)
-	if err != nil {
-		return nil, fmt.Errorf("openssl source: read %s: %w", index, err)
+	badLines := func(bad []badLine) {
+		for _, b := range bad {
+			o.skip(snap, "bad_index_line", logrus.Fields{"file": index, "line": b.line, "error": b.err})
+		}
 	}
-	for _, b := range bad {
-		o.skip(snap, "bad_index_line", logrus.Fields{"file": index, "line": b.line, "error": b.err})
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	sum := sha256.Sum256(data)
 	o.mu.Lock()
 	q := o.quick
 	o.mu.Unlock()
-	if q != nil && unchanged && q.parsed == mode.parsed && o.now().Sub(q.at) < o.fullCheckEvery && q.stamps.unchanged() {
+	if q != nil && q.index == sum && q.parsed == mode.parsed && o.now().Sub(q.at) < o.fullCheckEvery && q.stamps.unchanged() {
 		// Nothing was added, removed or renamed where the certificates are,
-		// and index.txt is the same: the files found last time are the ones.
+		// and index.txt is the same: the files found last time are the ones,
+		// and index.txt need not even be parsed again.
+		badLines(q.bad)
 		snap.Certificates = slices.Clone(q.certs)
 		for _, p := range q.problems {
 			o.skip(snap, p.reason, p.fields)
 		}
 		o.readCRLs(snap)
 		return snap, nil
+	}
+	entries, bad, err := parseIndex(data)
+	if err != nil {
+		return nil, fmt.Errorf("openssl source: read %s: %w", index, err)
+	}
+	badLines(bad)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	// Stamped before the files are read: a change while they are read makes
 	// the next read a full one.
@@ -207,7 +206,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	}
 	stamps.add(paths)
 	o.mu.Lock()
-	o.quick = &quickRead{parsed: mode.parsed, stamps: stamps, certs: slices.Clone(snap.Certificates), problems: problems, at: checked}
+	o.quick = &quickRead{index: sum, bad: bad, parsed: mode.parsed, stamps: stamps, certs: slices.Clone(snap.Certificates), problems: problems, at: checked}
 	o.mu.Unlock()
 	o.readCRLs(snap)
 	return snap, nil
@@ -219,18 +218,9 @@ type badLine struct {
 	err  string
 }
 
-// parseIndex parses index.txt. The result of the last call is kept: a
-// daemon's store grows by a few lines a day, and parsing 100k lines again
-// costs more than comparing the bytes.
-func (o *OpenSSL) parseIndex(data []byte) (entries []indexEntry, bad []badLine, unchanged bool, err error) {
-	sum := sha256.Sum256(data)
-	o.mu.Lock()
-	if o.index.entries != nil && o.index.sum == sum {
-		entries, bad := o.index.entries, o.index.bad
-		o.mu.Unlock()
-		return entries, bad, true, nil
-	}
-	o.mu.Unlock()
+// parseIndex parses index.txt. Nothing of it is kept: a read that finds
+// index.txt the same as the last (see quickRead) does not need it.
+func parseIndex(data []byte) (entries []indexEntry, bad []badLine, err error) {
 	entries = []indexEntry{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -247,12 +237,9 @@ func (o *OpenSSL) parseIndex(data []byte) (entries []indexEntry, bad []badLine, 
 		entries = append(entries, e)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, false, err
+		return nil, nil, err
 	}
-	o.mu.Lock()
-	o.index.sum, o.index.entries, o.index.bad = sum, entries, bad
-	o.mu.Unlock()
-	return entries, bad, false, nil
+	return entries, bad, nil
 }
 
 func (o *OpenSSL) skip(snap *Snapshot, reason string, fields logrus.Fields) {

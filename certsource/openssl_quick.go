@@ -23,7 +23,9 @@ const fullCheckEvery = time.Hour
 
 // quickRead is what a read that found nothing changed returns again.
 type quickRead struct {
-	parsed   bool // read by Read (with parsed certificates), not ReadUnparsed
+	index    [32]byte  // index.txt's SHA-256
+	bad      []badLine // its lines that did not parse
+	parsed   bool      // read by Read (with parsed certificates), not ReadUnparsed
 	stamps   dirStamps
 	certs    []*Certificate
 	problems []problem // reported again on each read, as a full read would
