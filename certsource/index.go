@@ -22,9 +22,9 @@ type indexEntry struct {
 }
 
 func parseIndexLine(line string) (indexEntry, error) {
-	f := strings.Split(line, "\t")
-	if len(f) != 6 {
-		return indexEntry{}, fmt.Errorf("want 6 tab-separated fields, got %d", len(f))
+	f, fields := indexFields(line)
+	if fields != 6 {
+		return indexEntry{}, fmt.Errorf("want 6 tab-separated fields, got %d", fields)
 	}
 	var e indexEntry
 	switch f[0] {
@@ -63,6 +63,21 @@ func parseIndexLine(line string) (indexEntry, error) {
 		e.File = strings.Clone(f[4])
 	}
 	return e, nil
+}
+
+// indexFields splits a line at its tabs into its first six fields, and says
+// how many it has; strings.Split would allocate a slice for each of 120,000
+// lines.
+func indexFields(line string) (f [6]string, n int) {
+	for ; n < len(f); n++ {
+		i := strings.IndexByte(line, '\t')
+		if i < 0 {
+			f[n] = line
+			return f, n + 1
+		}
+		f[n], line = line[:i], line[i+1:]
+	}
+	return f, n + strings.Count(line, "\t") + 1
 }
 
 // parseIndexTime reads ASN.1 UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime

@@ -185,23 +185,26 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 			paths[i] = errs[i].path
 		}
 	}
+	snap.Certificates = make([]*Certificate, 0, len(entries))
+	all := make([]Certificate, len(entries)) // one allocation, not one each
 	for i, e := range entries {
-		fields := logrus.Fields{"serial": e.SerialHex, "file": paths[i]}
+		fields := func() logrus.Fields { return logrus.Fields{"serial": e.SerialHex, "file": paths[i]} }
 		switch {
 		case paths[i] == "":
-			skip("missing_certificate", fields)
+			skip("missing_certificate", fields())
 			continue
 		case errs[i] != nil && errs[i].err != nil:
-			fields["error"] = errs[i].err.Error()
-			skip("bad_certificate", fields)
+			f := fields()
+			f["error"] = errs[i].err.Error()
+			skip("bad_certificate", f)
 			continue
 		case files[i].serial.Cmp(e.Serial) != 0:
-			skip("serial_mismatch", fields)
+			skip("serial_mismatch", fields())
 			continue
 		}
 		f := files[i]
-		c := &Certificate{Cert: f.cert(), DER: f.der(), Hash: f.hash, Origin: f.path}
-		c.Status, c.RevokedAt, c.Reason = e.Status, e.RevokedAt, e.Reason
+		c := &all[i]
+		*c = Certificate{Cert: f.cert(), DER: f.der(), Hash: f.hash, Origin: f.path, Status: e.Status, RevokedAt: e.RevokedAt, Reason: e.Reason}
 		snap.Certificates = append(snap.Certificates, c)
 	}
 	stamps.add(paths)
@@ -221,7 +224,7 @@ type badLine struct {
 // parseIndex parses index.txt. Nothing of it is kept: a read that finds
 // index.txt the same as the last (see quickRead) does not need it.
 func parseIndex(data []byte) (entries []indexEntry, bad []badLine, err error) {
-	entries = []indexEntry{}
+	entries = make([]indexEntry, 0, bytes.Count(data, []byte{'\n'})+1)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {

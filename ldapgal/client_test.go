@@ -1,6 +1,7 @@
 package ldapgal
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -49,6 +50,20 @@ func dirConfig(s *ldaptest.Slapd) config.Directory {
 	cfg.BaseDN = s.Suffix
 	cfg.Timeout = 5 * time.Second
 	return cfg
+}
+
+// keepEntry copies what Users' fn may keep of an entry: its values are the
+// directory's buffer, read into again after fn returns.
+func keepEntry(e sync.Entry) sync.Entry {
+	clone := func(vs [][]byte) [][]byte {
+		out := make([][]byte, len(vs))
+		for i, v := range vs {
+			out[i] = bytes.Clone(v)
+		}
+		return out
+	}
+	e.Certificates, e.SMIME = clone(e.Certificates), clone(e.SMIME)
+	return e
 }
 
 func quiet() logrus.FieldLogger {
@@ -119,7 +134,7 @@ func TestUsersStreamsEveryPage(t *testing.T) {
 		if _, dup := got[e.DN]; dup {
 			t.Errorf("%s streamed twice", e.DN)
 		}
-		got[e.DN] = e
+		got[e.DN] = keepEntry(e)
 		return nil
 	})
 	if err != nil {

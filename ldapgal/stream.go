@@ -37,7 +37,14 @@ type streamConn struct {
 	r       *bufio.Reader
 	timeout time.Duration
 	nextID  int64
+	// buf holds the last message read, up to reuseMax bytes: 100,000
+	// entries in a buffer each were a sixth of what a pass allocates.
+	buf []byte
 }
+
+// reuseMax is the largest message read into streamConn.buf; a larger one
+// (an entry with many certificates) gets a buffer of its own.
+const reuseMax = 64 << 10
 
 // dialStream connects and binds as dial does: ldaps://, ldap:// with
 // StartTLS (plain only when allow_plaintext), or ldapi:// with SASL EXTERNAL
@@ -162,7 +169,7 @@ type message struct {
 	controls []byte
 }
 
-// read reads the next LDAPMessage into a buffer of its own.
+// read reads the next LDAPMessage. Its bytes are valid until the next read.
 func (c *streamConn) read() (message, error) {
 	if c.timeout > 0 {
 		c.conn.SetReadDeadline(time.Now().Add(c.timeout))
@@ -191,7 +198,17 @@ func (c *streamConn) read() (message, error) {
 	if n > maxMessage {
 		return message{}, ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("response of %d bytes exceeds %d", n, maxMessage))
 	}
-	buf, err := readN(c.r, n)
+	var buf []byte
+	var err error
+	if n <= reuseMax {
+		if cap(c.buf) < n {
+			c.buf = make([]byte, max(n, 4096))
+		}
+		buf = c.buf[:n]
+		_, err = io.ReadFull(c.r, buf)
+	} else {
+		buf, err = readN(c.r, n)
+	}
 	if err != nil {
 		return message{}, ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("read response: %w", err))
 	}
@@ -381,7 +398,7 @@ func pagingCookie(controls []byte) ([]byte, error) {
 			if err != nil || tag != 0x04 {
 				return nil, ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("paging cookie: tag %#x: %v", tag, err))
 			}
-			return cookie, nil
+			return bytes.Clone(cookie), nil // the message's buffer is read into again
 		}
 	}
 	return nil, nil
