@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,5 +104,33 @@ func TestPassWritesWhatItDoesNotHold(t *testing.T) {
 				t.Errorf("removed %d values, want %d", len(m.Delete), wantDelete)
 			}
 		})
+	}
+}
+
+// changedSource is a store whose files changed after the read: LoadDER fails,
+// as OpenSSL.LoadDER does when a file's hash is no longer the one read.
+type changedSource struct{ unparsedSource }
+
+func (changedSource) LoadDER(c *certsource.Certificate) ([]byte, error) {
+	return nil, errors.New("changed since it was read")
+}
+
+// TestPassWritesNothingItCannotReadAgain: a certificate whose file changed
+// between the read and the write is not written; the entry fails, the others
+// are written.
+func TestPassWritesNothingItCannotReadAgain(t *testing.T) {
+	ca := newTestCA(t, "Corp Issuing CA")
+	alice := ca.issue(t, leaf{serial: 1, emails: []string{"alice@corp.example"}})
+	src := changedSource{unparsedSource{&certsource.Snapshot{Certificates: []*certsource.Certificate{certsource.NewCertificate(alice, "test")}}}}
+	mem := &memDir{entries: map[string]*Entry{"cn=alice": {DN: "cn=alice", Addresses: []string{"alice@corp.example"}}}}
+	log, _ := test.NewNullLogger()
+	s := NewSyncer(src, mem, certsource.NewTrust([]*x509.Certificate{ca.cert}), Policy{MaxValues: 15, MaxDeletes: 100}, log, NewMetrics(prometheus.NewRegistry()))
+	s.now = func() time.Time { return now }
+	res, err := s.Pass(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != ResultEntryErrors || res.Err == nil || !strings.Contains(res.Err.Error(), "changed since it was read") || len(mem.mods) != 0 {
+		t.Fatalf("status %s, error %v, %d modifies; want an entry error and no modify", res.Status, res.Err, len(mem.mods))
 	}
 }
