@@ -78,6 +78,8 @@ func TestPageInABrowser(t *testing.T) {
 		chromedp.NoSandbox, // root in a container
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium leaves files of its own in $TMPDIR after it exits: not in /tmp.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("no-proxy-server", true),
 		// Loopback only: every other host name resolves to nothing.
