@@ -10,13 +10,14 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certgal/certgal/certsource/servertest"
 )
 
 // CA is an OpenSSL CA directory: ca.pem, private/ca.key, index.txt, serial, crlnumber,
@@ -72,7 +73,7 @@ func opensslTime(t time.Time) string {
 // t.TempDir(). It must be called from the test's goroutine, as must the methods.
 func New(t testing.TB, name string) *CA {
 	t.Helper()
-	script, err := scriptPath()
+	script, err := servertest.ScriptPath("ca", "openssl-ca.sh")
 	if err != nil {
 		t.Fatalf("catest: %v", err)
 	}
@@ -186,23 +187,4 @@ func parseCertFile(t testing.TB, path string) *x509.Certificate {
 		t.Fatalf("catest: %s: %v", path, err)
 	}
 	return cert
-}
-
-// scriptPath finds testdata/ca/openssl-ca.sh in the module root, the nearest directory above the
-// working directory (the test's package directory) that holds go.mod.
-func scriptPath() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", "ca", "openssl-ca.sh"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }

@@ -10,13 +10,11 @@
 package servertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,87 +60,23 @@ func script(t testing.TB, timeout time.Duration, env []string, sub, name string,
 }
 
 func runScript(timeout time.Duration, env []string, sub, name string, args ...string) (stdout, stderr string, err error) {
-	path, err := scriptPath(sub, name)
+	path, err := ScriptPath(sub, name)
 	if err != nil {
 		return "", "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", append([]string{path}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout = &out
-	cmd.Stderr = &errb
-	// Servers and watchdogs do not keep our pipes open; this bounds the wait if that ever breaks.
-	cmd.WaitDelay = 10 * time.Second
-	err = cmd.Run()
-	return out.String(), errb.String(), err
+	return RunScript(ctx, append(os.Environ(), env...), path, args...)
 }
 
-// scriptPath finds testdata/<sub>/<name> in the module root, the nearest directory above the
-// working directory (the test's package directory) that holds go.mod.
-func scriptPath(sub, name string) (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", sub, name), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// readEnv reads the env files the scripts write: one NAME='value' per line, single-quoted as
-// the shell does it ('\” for a quote inside).
+// readEnv reads the env file a script wrote; a file that does not read fails t.
 func readEnv(t testing.TB, path string) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	vars, err := ReadEnvFile(path)
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
-	vars, err := parseEnv(string(b))
-	if err != nil {
-		t.Fatalf("servertest: %s: %v", path, err)
-	}
 	return vars
-}
-
-func parseEnv(s string) (map[string]string, error) {
-	vars := map[string]string{}
-	for i, line := range strings.Split(s, "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, quoted, ok := strings.Cut(line, "=")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("line %d: not NAME=value", i+1)
-		}
-		var b strings.Builder
-		for rest := quoted; len(rest) > 0; {
-			switch {
-			case strings.HasPrefix(rest, `\'`):
-				b.WriteByte('\'')
-				rest = rest[2:]
-			case rest[0] == '\'':
-				end := strings.IndexByte(rest[1:], '\'')
-				if end < 0 {
-					return nil, fmt.Errorf("line %d (%s): unterminated quote", i+1, name)
-				}
-				b.WriteString(rest[1 : 1+end])
-				rest = rest[end+2:]
-			default:
-				return nil, fmt.Errorf("line %d (%s): values must be single-quoted", i+1, name)
-			}
-		}
-		vars[name] = b.String()
-	}
-	return vars, nil
 }
 
 func need(t testing.TB, vars map[string]string, names ...string) {

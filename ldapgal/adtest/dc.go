@@ -1,20 +1,19 @@
 package adtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/certgal/certgal/certsource/servertest"
 )
 
 // DC is a running Samba AD DC, reachable over LDAPS with a simple bind as Administrator.
@@ -192,13 +191,9 @@ func startScript(ctx context.Context, dir string, env []string) (*DC, error) {
 	if err := runScript(ctx, "start.sh", dir, env); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "env"))
+	vars, err := servertest.ReadEnvFile(filepath.Join(dir, "env"))
 	if err != nil {
 		return nil, err
-	}
-	vars, err := parseEnv(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s/env: %w", dir, err)
 	}
 	dc, err := fromEnv(func(k string) string { return vars[k] })
 	if err != nil {
@@ -274,84 +269,17 @@ func (dc *DC) probe() error {
 // runScript runs testdata/samba/NAME DIR. A failure's error carries the script's output (the
 // samba log, on a start that timed out), so a failed start explains itself.
 func runScript(ctx context.Context, name, dir string, env []string) error {
-	script, err := scriptPath(name)
+	script, err := servertest.ScriptPath("samba", name)
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "bash", script, dir)
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(out.String())
+	stdout, stderr, err := servertest.RunScript(ctx, append(os.Environ(), env...), script, dir)
+	if err != nil {
+		msg := strings.TrimSpace(stdout + "\n" + stderr)
 		if len(msg) > 4000 {
 			msg = "…" + msg[len(msg)-4000:]
 		}
 		return fmt.Errorf("%s %s: %w\n%s", script, dir, err, msg)
 	}
 	return nil
-}
-
-// scriptPath finds testdata/samba/NAME in the module root, from this source file's location or,
-// when that is unavailable (-trimpath), from the working directory upwards.
-func scriptPath(name string) (string, error) {
-	var starts []string
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		starts = append(starts, filepath.Dir(file))
-	}
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	for _, d := range starts {
-		for {
-			p := filepath.Join(d, "testdata", "samba", name)
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
-			}
-			parent := filepath.Dir(d)
-			if parent == d {
-				break
-			}
-			d = parent
-		}
-	}
-	return "", fmt.Errorf("testdata/samba/%s not found above %v", name, starts)
-}
-
-// parseEnv reads the KEY='value' lines that start.sh writes: POSIX shell single quoting, where a
-// quote inside a value is written as end quote, backslash-quote, start quote.
-func parseEnv(data []byte) (map[string]string, error) {
-	vars := map[string]string{}
-	for n, line := range strings.Split(string(data), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		key, raw, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("line %d: no '='", n+1)
-		}
-		var val strings.Builder
-		for i := 0; i < len(raw); i++ {
-			switch c := raw[i]; c {
-			case '\'':
-				end := strings.IndexByte(raw[i+1:], '\'')
-				if end < 0 {
-					return nil, fmt.Errorf("line %d: unterminated quote", n+1)
-				}
-				val.WriteString(raw[i+1 : i+1+end])
-				i += end + 1
-			case '\\':
-				if i+1 < len(raw) {
-					i++
-					val.WriteByte(raw[i])
-				}
-			default:
-				val.WriteByte(c)
-			}
-		}
-		vars[key] = val.String()
-	}
-	return vars, nil
 }

@@ -7,31 +7,6 @@ import (
 	"time"
 )
 
-func TestParseEnv(t *testing.T) {
-	in := "AD_URL='ldaps://127.0.0.1:636'\n" +
-		"AD_BIND_PW='it'\\''s a \"pw\" $x'\n" +
-		"SAMBA_PID=4242\n"
-	got, err := parseEnv([]byte(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{
-		"AD_URL":     "ldaps://127.0.0.1:636",
-		"AD_BIND_PW": `it's a "pw" $x`,
-		"SAMBA_PID":  "4242",
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-	for _, bad := range []string{"NOEQUALS\n", "A='open\n"} {
-		if _, err := parseEnv([]byte(bad)); err == nil {
-			t.Errorf("parseEnv(%q): no error", bad)
-		}
-	}
-}
-
 func TestFromEnvRequiresTheConnectionVariables(t *testing.T) {
 	vars := map[string]string{"AD_URL": "ldaps://127.0.0.1:636"}
 	_, err := fromEnv(func(k string) string { return vars[k] })

@@ -236,24 +236,6 @@ func running(pid int) bool {
 	return i < 0 || !bytes.HasPrefix(stat[i+1:], []byte(" Z"))
 }
 
-func TestParseEnv(t *testing.T) {
-	vars, err := parseEnv("A='x'\nB='it'\\''s'\nC=''\n\nD='a b=c'\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"A": "x", "B": "it's", "C": "", "D": "a b=c"}
-	for k, v := range want {
-		if vars[k] != v {
-			t.Errorf("%s = %q, want %q", k, vars[k], v)
-		}
-	}
-	for _, bad := range []string{"A=x\n", "A='x\n", "noequals\n"} {
-		if _, err := parseEnv(bad); err == nil {
-			t.Errorf("parseEnv(%q) succeeded", bad)
-		}
-	}
-}
-
 // testCert returns a self-signed DER certificate for email: slapd checks the syntax of
 // userCertificate values, so seeds must be real certificates.
 func testCert(t testing.TB, email string) []byte {

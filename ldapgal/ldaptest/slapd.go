@@ -8,7 +8,6 @@
 package ldaptest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certgal/certgal/certsource/servertest"
 )
 
 // Slapd is a running private slapd. Its rootdn bypasses access control and size limits.
@@ -44,7 +45,7 @@ const exitUnavailable = 3
 // <Suffix> and ou=people,<Suffix> exist. It must be called from the test's goroutine.
 func StartSlapd(t testing.TB) *Slapd {
 	t.Helper()
-	script, err := scriptPath("slapd", "start.sh")
+	script, err := servertest.ScriptPath("slapd", "start.sh")
 	if err != nil {
 		t.Fatalf("ldaptest: %v", err)
 	}
@@ -54,7 +55,7 @@ func StartSlapd(t testing.TB) *Slapd {
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	stdout, stderr, err := runScript(ctx, env, script, dir)
+	stdout, stderr, err := servertest.RunScript(ctx, env, script, dir)
 	// Registered even on failure: start.sh may have left a slapd behind (a timeout, say), and
 	// stop.sh only ever signals a slapd started from dir.
 	t.Cleanup(func() { stopSlapd(t, dir) })
@@ -66,7 +67,7 @@ func StartSlapd(t testing.TB) *Slapd {
 		t.Fatalf("ldaptest: %s %s: %v\n%s", script, dir, err, stderr)
 	}
 
-	vars, err := parseEnvFile(filepath.Join(dir, "env"))
+	vars, err := servertest.ReadEnvFile(filepath.Join(dir, "env"))
 	if err != nil {
 		t.Fatalf("ldaptest: %v (start.sh printed %q)", err, stdout)
 	}
@@ -106,14 +107,14 @@ func slapdFromEnv(vars map[string]string) (*Slapd, error) {
 
 func stopSlapd(t testing.TB, dir string) {
 	t.Helper()
-	script, err := scriptPath("slapd", "stop.sh")
+	script, err := servertest.ScriptPath("slapd", "stop.sh")
 	if err != nil {
 		t.Errorf("ldaptest: %v", err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, stderr, err := runScript(ctx, os.Environ(), script, dir); err != nil {
+	if _, stderr, err := servertest.RunScript(ctx, nil, script, dir); err != nil {
 		t.Errorf("ldaptest: %s %s: %v\n%s", script, dir, err, stderr)
 	}
 }
@@ -127,37 +128,6 @@ func unavailable(t testing.TB, format string, args ...any) {
 	}
 	t.Skipf("ldaptest: %s; skipping (CI=true makes this a failure; as root on Debian "+
 		"testdata/slapd/start.sh installs slapd ldap-utils openssl itself)", msg)
-}
-
-func runScript(ctx context.Context, env []string, script string, args ...string) (stdout, stderr string, err error) {
-	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", append([]string{script}, args...)...)
-	cmd.Env = env
-	cmd.Stdout = &out
-	cmd.Stderr = &errb
-	// slapd and its watchdog do not keep our pipes open; this bounds the wait if that ever breaks.
-	cmd.WaitDelay = 10 * time.Second
-	err = cmd.Run()
-	return out.String(), errb.String(), err
-}
-
-// scriptPath finds testdata/<sub>/<name> in the module root, the nearest directory above the
-// working directory (the test's package directory) that holds go.mod.
-func scriptPath(sub, name string) (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", sub, name), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func withoutVars(env []string, names ...string) []string {

@@ -263,6 +263,6 @@ q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 	echo "AD_BIND_PW=$(q "$ADMINPASS")"
 	echo "AD_CA_FILE=$(q "$TLS/ca.pem")"
 	echo "AD_OTHER_CA_FILE=$(q "$TLS/other-ca.pem")"
-	echo "SAMBA_PID=$SAMBA_PID"
+	echo "SAMBA_PID=$(q "$SAMBA_PID")"
 } >"$DIR/env"
 cat "$DIR/env"
