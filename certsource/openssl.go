@@ -409,7 +409,9 @@ func (o *OpenSSL) LoadDER(c *Certificate) ([]byte, error) {
 	if c.DER != nil {
 		return c.DER, nil
 	}
-	if _, ok := o.inside(c.Origin); !ok {
+	// Origin is a path under the CA directory that a read found; never anything else.
+	rel, err := filepath.Rel(o.dir, c.Origin)
+	if _, ok := o.inside(rel); err != nil || !ok {
 		return nil, fmt.Errorf("openssl source: %s: not a certificate file of %s", c.Origin, o.dir)
 	}
 	st, err := os.Stat(c.Origin)

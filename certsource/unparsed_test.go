@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/certgal/certgal/certsource/catest"
+	"github.com/certgal/certgal/config"
 )
 
 // describe renders a snapshot without its parsed certificates: what ReadUnparsed must equal.
@@ -157,5 +160,30 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 	}
 	if _, err := src.LoadDER(&Certificate{Origin: filepath.Join(ca.Dir, "private", "ca.key")}); err == nil {
 		t.Error("LoadDER read a file under private/")
+	}
+}
+
+// TestOpenSSLLoadDERWithARelativeDirectory: a CA directory configured as a
+// relative path reads its files again as well, and still nothing under
+// private/.
+func TestOpenSSLLoadDERWithARelativeDirectory(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	ca.Issue(t, "a@corp.example")
+	trust, err := LoadTrust([]string{ca.CertFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(filepath.Dir(ca.Dir))
+	src := NewOpenSSL(config.OpenSSL{Dir: filepath.Base(ca.Dir)}, trust, logrus.New())
+	snap, err := src.ReadUnparsed(context.Background(), nil)
+	if err != nil || len(snap.Certificates) != 1 {
+		t.Fatalf("read: %v, %d certificates", err, len(snap.Certificates))
+	}
+	if der, err := src.LoadDER(snap.Certificates[0]); err != nil || sha256.Sum256(der) != snap.Certificates[0].Hash {
+		t.Errorf("LoadDER: %d bytes, %v", len(der), err)
+	}
+	key := &Certificate{Origin: filepath.Join(filepath.Base(ca.Dir), "private", "ca.key")}
+	if _, err := src.LoadDER(key); err == nil || !strings.Contains(err.Error(), "not a certificate file") {
+		t.Errorf("LoadDER under private/: %v", err)
 	}
 }
