@@ -210,95 +210,17 @@ func TestADFirstPublishThenNothingToDo(t *testing.T) {
 }
 
 func TestADRenewalReplacesTheOldCertificate(t *testing.T) {
-	w := newADWorld(t)
-	alice := w.user("alice", "alice@corp.example")
-	now := time.Now()
-	old := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-48*time.Hour), now.Add(300*24*time.Hour)))
-	w.mustSync()
-	w.assertCerts(alice, old.DER)
-
-	renewed := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-time.Hour), now.Add(365*24*time.Hour)))
-	writes, out := w.mustSync()
-	if writes != 1 {
-		t.Errorf("renewal: %d writes, want 1 (delete and add in one modify)", writes)
-	}
-	w.assertCerts(alice, renewed.DER)
-	if !strings.Contains(out, "superseded") {
-		t.Errorf("plan does not say why the old certificate left:\n%s", out)
-	}
+	renewalReplacesTheOldCertificate(t, newADWorld(t))
 }
 
-func TestADRevocationInTheIndex(t *testing.T) {
-	w := newADWorld(t)
-	alice := w.user("alice", "alice@corp.example")
-	a := w.ca.Issue(t, "alice@corp.example")
-	w.mustSync()
-	w.assertCerts(alice, a.DER)
+func TestADRevocationInTheIndex(t *testing.T) { revocationInTheIndex(t, newADWorld(t)) }
 
-	w.ca.Revoke(t, a.Serial, "keyCompromise")
-	writes, out := w.mustSync()
-	w.assertCerts(alice)
-	if writes != 1 || !strings.Contains(out, "revoked") {
-		t.Errorf("%d writes, plan:\n%s", writes, out)
-	}
-}
+func TestADRevocationByCRLOnly(t *testing.T) { revocationByCRLOnly(t, newADWorld(t)) }
 
-func TestADRevocationByCRLOnly(t *testing.T) {
-	w := newADWorld(t)
-	alice := w.user("alice", "alice@corp.example")
-	bob := w.user("bob", "bob@corp.example")
-	a := w.ca.Issue(t, "alice@corp.example")
-	b := w.ca.Issue(t, "bob@corp.example")
-	w.mustSync()
-
-	index := filepath.Join(w.ca.Dir, "index.txt")
-	saved, err := os.ReadFile(index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.ca.Revoke(t, a.Serial, "keyCompromise")
-	w.crls = []string{w.ca.CRL(t, true)}
-	if err := os.WriteFile(index, saved, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	writes, _ := w.mustSync()
-	w.assertCerts(alice)
-	w.assertCerts(bob, b.DER)
-	if writes != 1 {
-		t.Errorf("%d writes, want 1", writes)
-	}
-}
-
-func TestADExpiredValuesLeaveAfterGrace(t *testing.T) {
-	w := newADWorld(t)
-	alice := w.user("alice", "alice@corp.example")
-	now := time.Now()
-	long := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-20*24*time.Hour), now.Add(-48*time.Hour)))
-	recent := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-20*24*time.Hour), now.Add(-time.Hour)))
-	w.dc.SetCerts(t, alice, long.DER, recent.DER)
-
-	w.mustSync()
-	w.assertCerts(alice, recent.DER)
-}
+func TestADExpiredValuesLeaveAfterGrace(t *testing.T) { expiredValuesLeaveAfterGrace(t, newADWorld(t)) }
 
 func TestADLeavesForeignAndSelfPublishedValues(t *testing.T) {
-	w := newADWorld(t)
-	alice := w.user("alice", "alice@corp.example")
-	impostor := catest.New(t, "Corp S/MIME CA") // our subject DN, another key
-	foreign := impostor.Issue(t, "alice@corp.example")
-	impostor.Revoke(t, foreign.Serial, "keyCompromise")
-	other := catest.New(t, "Partner CA").Issue(t, "alice@corp.example")
-	w.dc.SetCerts(t, alice, foreign.DER, other.DER)
-
-	ours := w.ca.Issue(t, "alice@corp.example")
-	if writes, _ := w.mustSync(); writes != 1 {
-		t.Errorf("%d writes, want 1", writes)
-	}
-	w.assertCerts(alice, foreign.DER, other.DER, ours.DER)
-
-	w.ca.Revoke(t, ours.Serial, "superseded")
-	w.mustSync()
-	w.assertCerts(alice, foreign.DER, other.DER)
+	leavesForeignAndSelfPublishedValues(t, newADWorld(t))
 }
 
 // Two users claim one address, one through mail and one through a

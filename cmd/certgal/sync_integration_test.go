@@ -149,96 +149,17 @@ func TestSyncFirstPublishThenNothingToDo(t *testing.T) {
 }
 
 func TestSyncRenewalReplacesTheOldCertificate(t *testing.T) {
-	w := newWorld(t)
-	alice := w.user("alice", "alice@corp.example")
-	now := time.Now()
-	old := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-48*time.Hour), now.Add(300*24*time.Hour)))
-	w.mustSync()
-	w.assertCerts(alice, old.DER)
-
-	renewed := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-time.Hour), now.Add(365*24*time.Hour)))
-	mods, out := w.mustSync()
-	if mods != 1 {
-		t.Errorf("renewal: %d modify operations, want 1 (delete and add in one)", mods)
-	}
-	w.assertCerts(alice, renewed.DER)
-	if !strings.Contains(out, "superseded") {
-		t.Errorf("plan does not say why the old certificate left:\n%s", out)
-	}
+	renewalReplacesTheOldCertificate(t, newWorld(t))
 }
 
-func TestSyncRevocationInTheIndex(t *testing.T) {
-	w := newWorld(t)
-	alice := w.user("alice", "alice@corp.example")
-	a := w.ca.Issue(t, "alice@corp.example")
-	w.mustSync()
-	w.assertCerts(alice, a.DER)
+func TestSyncRevocationInTheIndex(t *testing.T) { revocationInTheIndex(t, newWorld(t)) }
 
-	w.ca.Revoke(t, a.Serial, "keyCompromise")
-	_, out := w.mustSync()
-	w.assertCerts(alice)
-	if !strings.Contains(out, "revoked") {
-		t.Errorf("plan:\n%s", out)
-	}
-}
+func TestSyncRevocationByCRLOnly(t *testing.T) { revocationByCRLOnly(t, newWorld(t)) }
 
-func TestSyncRevocationByCRLOnly(t *testing.T) {
-	w := newWorld(t)
-	alice := w.user("alice", "alice@corp.example")
-	bob := w.user("bob", "bob@corp.example")
-	a := w.ca.Issue(t, "alice@corp.example")
-	b := w.ca.Issue(t, "bob@corp.example")
-	w.mustSync()
-
-	// The CRL says revoked while index.txt still says valid: put the index back
-	// as it was before `openssl ca -revoke`.
-	index := filepath.Join(w.ca.Dir, "index.txt")
-	saved, err := os.ReadFile(index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.ca.Revoke(t, a.Serial, "keyCompromise")
-	w.crls = []string{w.ca.CRL(t, true)}
-	if err := os.WriteFile(index, saved, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w.mustSync()
-	w.assertCerts(alice)
-	w.assertCerts(bob, b.DER)
-}
-
-func TestSyncExpiredValuesLeaveAfterGrace(t *testing.T) {
-	w := newWorld(t)
-	alice := w.user("alice", "alice@corp.example")
-	now := time.Now()
-	long := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-20*24*time.Hour), now.Add(-48*time.Hour)))
-	recent := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-20*24*time.Hour), now.Add(-time.Hour)))
-	w.slapd.SetCerts(t, alice, long.DER, recent.DER)
-
-	w.mustSync()
-	w.assertCerts(alice, recent.DER)
-}
+func TestSyncExpiredValuesLeaveAfterGrace(t *testing.T) { expiredValuesLeaveAfterGrace(t, newWorld(t)) }
 
 func TestSyncLeavesForeignAndSelfPublishedValues(t *testing.T) {
-	w := newWorld(t)
-	alice := w.user("alice", "alice@corp.example")
-	// Same subject DN as our CA, different key: not ours.
-	impostor := catest.New(t, "Corp S/MIME CA")
-	foreign := impostor.Issue(t, "alice@corp.example")
-	impostor.Revoke(t, foreign.Serial, "keyCompromise")
-	other := catest.New(t, "Partner CA").Issue(t, "alice@corp.example")
-	w.slapd.SetCerts(t, alice, foreign.DER, other.DER)
-
-	ours := w.ca.Issue(t, "alice@corp.example")
-	mods, _ := w.mustSync()
-	if mods != 1 {
-		t.Errorf("%d modify operations, want 1", mods)
-	}
-	w.assertCerts(alice, foreign.DER, other.DER, ours.DER)
-
-	w.ca.Revoke(t, ours.Serial, "superseded")
-	w.mustSync()
-	w.assertCerts(alice, foreign.DER, other.DER)
+	leavesForeignAndSelfPublishedValues(t, newWorld(t))
 }
 
 func TestSyncSkipsAnAmbiguousAddress(t *testing.T) {
