@@ -461,19 +461,9 @@ func readFile(path string, size int64, buf *[]byte) ([]byte, error) {
 // a long chain of text in front of it is a few tens of kilobytes.
 const maxCertFile = 1 << 20
 
-// ParseCertificate reads one certificate, PEM or DER. Text before the PEM
-// block (openssl's -text output) is ignored; a private key is refused without
-// being decoded.
-func ParseCertificate(data []byte) (*x509.Certificate, error) {
-	der, err := decodeCertificate(data)
-	if err != nil {
-		return nil, err
-	}
-	return x509.ParseCertificate(der)
-}
-
-// decodeCertificate is ParseCertificate up to the DER: it finds the
-// certificate in a PEM or DER file without parsing it.
+// decodeCertificate finds the certificate in a PEM or DER file without
+// parsing it. Text before the PEM block (openssl's -text output) is ignored; a
+// file with a private key in it is refused without being decoded.
 func decodeCertificate(data []byte) ([]byte, error) {
 	if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
 		return nil, errors.New("file contains a private key; refused")
