@@ -24,6 +24,9 @@ type CachingSource interface {
 	// UnmarshalCache takes a body MarshalCache returned, in this process or
 	// another, before the first Read; it returns how many entries it holds.
 	UnmarshalCache(body []byte) (int, error)
+	// DropCache forgets what the source remembers of its store: the next
+	// read reads everything again. For a process that reads once.
+	DropCache()
 }
 
 // CacheKey implements CachingSource: the CA directory.
@@ -80,6 +83,13 @@ func (o *OpenSSL) MarshalCache() []byte {
 
 func appendBytes(b, v []byte) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
+}
+
+// DropCache implements CachingSource.
+func (o *OpenSSL) DropCache() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cache, o.quick, o.fresh = map[string]*cachedFile{}, nil, 0
 }
 
 // UnmarshalCache implements CachingSource.

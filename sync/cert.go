@@ -265,6 +265,13 @@ func (k *Classifier) store(c *Cert) *Cert {
 	return c
 }
 
+// forget forgets every certificate.
+func (k *Classifier) forget() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.certs = map[[32]byte]*Cert{}
+}
+
 // EndPass forgets what the last two passes did not use, but for what the
 // file cache held that no pass met yet (see forgetSaved).
 func (k *Classifier) EndPass() {

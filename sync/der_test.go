@@ -134,3 +134,54 @@ func TestPassWritesNothingItCannotReadAgain(t *testing.T) {
 		t.Fatalf("status %s, error %v, %d modifies; want an entry error and no modify", res.Status, res.Err, len(mem.mods))
 	}
 }
+
+// cachingSource is an unparsedSource with a file cache of its own that says
+// whether it changed and records being dropped.
+type cachingSource struct {
+	unparsedSource
+	changed, dropped bool
+}
+
+func (s *cachingSource) CacheKey() string                   { return "test" }
+func (s *cachingSource) CacheChanged() bool                 { return s.changed }
+func (s *cachingSource) MarshalCache() []byte               { s.changed = false; return []byte("files") }
+func (s *cachingSource) UnmarshalCache([]byte) (int, error) { return 0, nil }
+func (s *cachingSource) DropCache()                         { s.dropped = true }
+
+// TestOnceDropsWhatOnlyALaterPassUses: a one-pass process forgets the
+// classification and the source's memory once everything is read, unless the
+// file caches are still to get something new from them, and plans the same.
+func TestOnceDropsWhatOnlyALaterPassUses(t *testing.T) {
+	ca := newTestCA(t, "Corp Issuing CA")
+	alice := ca.issue(t, leaf{serial: 1, emails: []string{"alice@corp.example"}})
+	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
+	cache := filepath.Join(t.TempDir(), "cache")
+	pass := func(changed bool) (*Syncer, *cachingSource, *Result) {
+		t.Helper()
+		src := &cachingSource{unparsedSource: unparsedSource{&certsource.Snapshot{Certificates: []*certsource.Certificate{certsource.NewCertificate(alice, "test")}}}, changed: changed}
+		mem := &memDir{entries: map[string]*Entry{"cn=alice": {DN: "cn=alice", Addresses: []string{"alice@corp.example"}}}}
+		log, _ := test.NewNullLogger()
+		s := NewSyncer(src, mem, trust, Policy{MaxValues: 15, MaxDeletes: 100}, log, NewMetrics(prometheus.NewRegistry()))
+		s.now = func() time.Time { return now }
+		s.CacheDir, s.Once = cache, true
+		res, err := s.Pass(context.Background(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, src, res
+	}
+	// A first run classified alice's certificate and the store was read anew:
+	// both go to the file caches, so nothing is dropped.
+	s, src, first := pass(true)
+	if len(s.classes.certs) == 0 || src.dropped {
+		t.Errorf("first run: %d certificates kept, source dropped %v; want both kept for the file caches", len(s.classes.certs), src.dropped)
+	}
+	// The next run finds both in the caches: nothing new, both dropped.
+	s, src, second := pass(false)
+	if len(s.classes.certs) != 0 || !src.dropped {
+		t.Errorf("second run: %d certificates kept, source dropped %v; want both dropped", len(s.classes.certs), src.dropped)
+	}
+	if a, b := first.Plan.Entries, second.Plan.Entries; len(a) != 1 || len(b) != 1 || len(a[0].Adds) != 1 || len(b[0].Adds) != 1 {
+		t.Errorf("plans differ: %+v and %+v", a, b)
+	}
+}

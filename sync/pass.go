@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	stdsync "sync"
@@ -40,7 +41,13 @@ type Syncer struct {
 	Progress *Progress
 	// CacheDir, when set, is where the classifier's file cache is kept
 	// between processes (see cachefile.go); "" keeps it in memory only.
-	CacheDir    string
+	CacheDir string
+	// Once says this process runs one pass (`certgal sync`): what only a later
+	// pass of the same process would use, the classifier's and the source's
+	// memory of the store, is dropped once everything is read, unless it has
+	// something new for the file caches. At 100,000 users that is 40 MB less
+	// while the pass plans, the moment it needs the most.
+	Once        bool
 	cacheLoaded bool
 	lastUsers   int // how many users the last pass read
 	now         func() time.Time
@@ -175,6 +182,9 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	}
 	s.metrics.directoryUsr.Set(float64(len(users)))
 	s.lastUsers = len(users)
+	if s.Once {
+		s.dropMemory()
+	}
 
 	calc.finish(users, idx)
 	res.Plan = calc.plan()
@@ -253,6 +263,30 @@ func (s *Syncer) loadCache() (sourceLoaded, classesLoaded <-chan struct{}) {
 		s.log.WithFields(logrus.Fields{"certificates": n, "duration": time.Since(start).Round(time.Millisecond).String()}).Debug("classification cache loaded")
 	}()
 	return srcDone, classDone
+}
+
+// dropMemory forgets what only a later pass would use (see Once): the
+// classification of every certificate (each Cert the pass holds stays) and
+// the source's memory of its files, each unless the file cache is to get
+// something new from it.
+func (s *Syncer) dropMemory() {
+	dropped := false
+	if s.CacheDir == "" || s.classes.Fresh() == 0 {
+		s.classes.forget()
+		dropped = true
+	}
+	if src, ok := s.source.(certsource.CachingSource); ok && (s.CacheDir == "" || !src.CacheChanged()) {
+		src.DropCache()
+		dropped = true
+	}
+	if !dropped {
+		return
+	}
+	// The collector sizes the heap by what was live at its last cycle, which
+	// had all of that: without a cycle now, planning grows the heap to twice
+	// that (100,000 users: peak RSS 315 MB with the drops alone, 265 MB with
+	// this cycle, which takes no time the pass notices).
+	runtime.GC()
 }
 
 // sourceCacheFile is where the source's cache is kept, and its key.
