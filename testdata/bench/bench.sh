@@ -260,7 +260,7 @@ printf '%-38s %8.2f %12.0f   %s\n' "certgal sync, cold, no cache" "$first_s" "$(
 	"searches=$(field cold-first searches "$tmp/steady") modifies=$(field cold-first modifies "$tmp/steady") adds+deletes=$(($(field cold-first adds "$tmp/steady") + $(field cold-first deletes "$tmp/steady")))"
 printf '%-38s %8.2f %12.0f   %s\n' "certgal sync, cold, cache of a run" "$cold_s" "$(calc "$cold_rss * 1024 / 1e6")" \
 	"searches=$(field cold searches "$tmp/steady") modifies=$(field cold modifies "$tmp/steady") adds+deletes=$(($(field cold adds "$tmp/steady") + $(field cold deletes "$tmp/steady")))"
-printf '%-38s %8.2f %12.0f   %s\n' "certgal sync, cold, cache, GOMEMLIMIT=$MEMLIMIT" "$limit_s" "$(calc "$limit_rss * 1024 / 1e6")" \
+printf '%-38s %8.2f %12.0f   %s\n' "certgal sync, cold, GOMEMLIMIT=$MEMLIMIT" "$limit_s" "$(calc "$limit_rss * 1024 / 1e6")" \
 	"searches=$(field cold-limit searches "$tmp/steady") modifies=$(field cold-limit modifies "$tmp/steady") adds+deletes=$(($(field cold-limit adds "$tmp/steady") + $(field cold-limit deletes "$tmp/steady")))"
 printf '%-38s %8.2f %12.0f   %s\n' "certgal warm pass (2nd/3rd in process)" "$warm_s" "$(calc "$warm_rss * 1024 / 1e6")" \
 	"modifies=$(field warm modifies "$tmp/steady") over 3 passes, searches=$(field warm searches "$tmp/steady") over 3 passes"
