@@ -290,8 +290,8 @@ func (s *Syncer) dropClassifierMemory() {
 // collect runs the collector after a drop. It sizes the heap by what was live
 // at its last cycle, which had what was dropped: without a cycle now, the
 // heap would still grow to twice that. At 100,000 users the two drops and
-// their cycles took the peak RSS of `certgal sync` from 325 to about 235 MB,
-// in the same time.
+// their cycles took the peak RSS of `certgal sync` from 325 to 247 MB, in
+// the same time (docs/BENCHMARKS.md, third round).
 func collect() { runtime.GC() }
 
 // sourceCacheFile is where the source's cache is kept, and its key.
