@@ -95,8 +95,9 @@ type userPlan struct {
 	own   []string
 }
 
-// parallelPlanMin is the number of users from which planUsers uses every core.
-var parallelPlanMin = 1000
+// parallelMin is the amount of work (users to plan, certificates to
+// classify) from which onEveryCore uses every core.
+var parallelMin = 1000
 
 // planUsers plans every user, in input order. planUser only reads the
 // calculator, so large inputs are planned on every core.
@@ -115,10 +116,10 @@ func (c *calculator) planUsers() []userPlan {
 }
 
 // onEveryCore runs f(0..n-1) in chunks on every core, or in turn for fewer
-// than parallelPlanMin: f must only read what is shared and write its own i.
+// than parallelMin: f must only read what is shared and write its own i.
 func onEveryCore(n int, f func(i int)) {
 	workers := runtime.GOMAXPROCS(0)
-	if n < parallelPlanMin || workers == 1 {
+	if n < parallelMin || workers == 1 {
 		for i := range n {
 			f(i)
 		}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"runtime"
 	"strings"
 	stdsync "sync"
 	"time"
@@ -189,25 +188,7 @@ func (k *Classifier) inspect(der []byte, h [32]byte) (*Cert, error) {
 // the DER a certificate comes without, when it is not cached.
 func (k *Classifier) SourceAll(certs []*certsource.Certificate, load func(*certsource.Certificate) ([]byte, error)) []*Cert {
 	out := make([]*Cert, len(certs))
-	const batch = 256
-	next := make(chan int, runtime.GOMAXPROCS(0))
-	var wg stdsync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for start := range next {
-				for i := start; i < min(start+batch, len(certs)); i++ {
-					out[i] = k.Source(certs[i], load)
-				}
-			}
-		}()
-	}
-	for start := 0; start < len(certs); start += batch {
-		next <- start
-	}
-	close(next)
-	wg.Wait()
+	onEveryCore(len(certs), func(i int) { out[i] = k.Source(certs[i], load) })
 	return out
 }
 

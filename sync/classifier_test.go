@@ -43,6 +43,9 @@ func TestClassifierSourceParsesWhatComesUnparsed(t *testing.T) {
 	}
 	broken := []byte("not a certificate")
 	unparsed = append(unparsed, &certsource.Certificate{DER: broken, Hash: sha256.Sum256(broken)})
+	// 601 certificates are fewer than parallelMin: make them go to every core.
+	defer func(n int) { parallelMin = n }(parallelMin)
+	parallelMin = 1
 
 	want := NewClassifier(trust).SourceAll(parsed, nil)
 	got := NewClassifier(trust).SourceAll(unparsed, load)
@@ -82,10 +85,10 @@ func TestCalculateOnEveryCoreIsCalculate(t *testing.T) {
 		}
 		in.Users = append(in.Users, u)
 	}
-	defer func(n int) { parallelPlanMin = n }(parallelPlanMin)
-	parallelPlanMin = 1 << 30
+	defer func(n int) { parallelMin = n }(parallelMin)
+	parallelMin = 1 << 30
 	want := Calculate(in)
-	parallelPlanMin = 1
+	parallelMin = 1
 	got := Calculate(in)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("planned on several goroutines:\n%+v\nin turn:\n%+v", got.Changes(), want.Changes())
