@@ -385,8 +385,8 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 			return nil, err
 		}
 	} else {
-		if &der[0] == &data[0] {
-			der = bytes.Clone(der) // a DER file: data is the reused buffer
+		if mode.parsed && &der[0] == &data[0] {
+			der = bytes.Clone(der) // kept, and a DER file's data is the reused buffer
 		}
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
