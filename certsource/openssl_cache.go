@@ -56,20 +56,19 @@ func (o *OpenSSL) CacheChanged() bool {
 func (o *OpenSSL) MarshalCache() []byte {
 	o.mu.Lock()
 	o.fresh = 0
-	paths := make([]string, 0, len(o.cache))
 	files := make([]*cachedFile, 0, len(o.cache))
 	size := 0
-	for p, f := range o.cache {
-		paths, files = append(paths, p), append(files, f)
-		size += len(p) + 96
+	for _, f := range o.cache {
+		files = append(files, f)
+		size += len(f.path) + 96
 	}
 	o.mu.Unlock()
 
 	b := make([]byte, 0, size+8)
 	b = binary.BigEndian.AppendUint32(b, opensslCacheFormat)
 	b = binary.AppendUvarint(b, uint64(len(files)))
-	for i, f := range files {
-		b = appendBytes(b, []byte(paths[i]))
+	for _, f := range files {
+		b = appendBytes(b, []byte(f.path))
 		b = binary.BigEndian.AppendUint64(b, uint64(f.size))
 		b = binary.BigEndian.AppendUint64(b, uint64(f.mtime))
 		b = binary.BigEndian.AppendUint64(b, f.ino)
