@@ -80,18 +80,18 @@ func (k *Classifier) LoadFile(dir string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
-	n := len(saved) // the map is the passes' once published
+	n := saved.len() // the map is the passes' once published
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if len(k.certs) == 0 {
+	if k.certs.len() == 0 {
 		k.certs = saved
 		return n, nil
 	}
-	for h, c := range saved {
-		if _, ok := k.certs[h]; !ok {
-			k.certs[h] = c
+	saved.each(func(c *Cert) {
+		if k.certs.get(c.Hash) == nil {
+			k.certs.put(c)
 		}
-	}
+	})
 	return n, nil
 }
 
@@ -119,21 +119,21 @@ func readCacheFile(path string, key [32]byte) ([]byte, error) {
 	return body, nil
 }
 
-func decodeCache(body []byte, trust *certsource.Trust) (map[[32]byte]*Cert, error) {
+func decodeCache(body []byte, trust *certsource.Trust) (certMap, error) {
 	d := cacheDecoder{b: body}
 	count := d.uvarint()
 	// An entry takes 32+12+12 bytes at least: do not trust count further.
 	if d.err != nil || count > uint64(len(body)/56) {
-		return nil, errors.New("more entries than the file holds")
+		return certMap{}, errors.New("more entries than the file holds")
 	}
 	if n := d.uvarint(); d.err == nil && n <= uint64(len(d.b)) {
 		d.s = string(d.next(int(n)))
 	} else {
-		return nil, errors.New("strings out of range")
+		return certMap{}, errors.New("strings out of range")
 	}
 	certs := make([]Cert, count)
 	var emails []string
-	saved := make(map[[32]byte]*Cert, count)
+	saved := newCertMap(int(count))
 	for i := range certs {
 		c := &certs[i]
 		c.Hash = [32]byte(d.next(32))
@@ -146,7 +146,7 @@ func decodeCache(body []byte, trust *certsource.Trust) (map[[32]byte]*Cert, erro
 		c.Unusable = d.str()
 		if n := d.uvarint(); n > 0 && d.err == nil {
 			if n > uint64(len(d.b)) {
-				return nil, errors.New("address count out of range")
+				return certMap{}, errors.New("address count out of range")
 			}
 			if len(emails) < int(n) {
 				emails = make([]string, max(int(n), 4096))
@@ -157,17 +157,17 @@ func decodeCache(body []byte, trust *certsource.Trust) (map[[32]byte]*Cert, erro
 			}
 		}
 		if d.err != nil {
-			return nil, d.err
+			return certMap{}, d.err
 		}
 		if c.Owned() {
 			if c.IssuerName = trust.Name(c.Issuer); c.IssuerName == "" {
-				return nil, fmt.Errorf("issuer %s is not in the trust set", c.Issuer)
+				return certMap{}, fmt.Errorf("issuer %s is not in the trust set", c.Issuer)
 			}
 		}
-		saved[c.Hash] = c
+		saved.put(c)
 	}
 	if len(d.b) != 0 || d.off != len(d.s) {
-		return nil, errors.New("trailing bytes")
+		return certMap{}, errors.New("trailing bytes")
 	}
 	return saved, nil
 }
@@ -237,12 +237,12 @@ func (k *Classifier) Fresh() int {
 // Certificates that did not parse are left out: they are few and fail fast.
 func (k *Classifier) SaveFile(dir string) (int, error) {
 	k.mu.Lock()
-	certs := make([]*Cert, 0, len(k.certs))
-	for _, c := range k.certs {
+	certs := make([]*Cert, 0, k.certs.len())
+	k.certs.each(func(c *Cert) {
 		if c.pass != 0 {
 			certs = append(certs, c)
 		}
-	}
+	})
 	k.fresh = 0
 	k.mu.Unlock()
 
@@ -351,9 +351,9 @@ func writeAtomic(dir, path string, parts ...[]byte) error {
 func (k *Classifier) forgetSaved() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for h, c := range k.certs {
+	k.certs.each(func(c *Cert) {
 		if c.pass == 0 {
-			delete(k.certs, h)
+			k.certs.remove(c.Hash)
 		}
-	}
+	})
 }

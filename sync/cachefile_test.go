@@ -153,14 +153,14 @@ func TestFileCacheIsClassify(t *testing.T) {
 	if n := second.classes.Fresh(); n != 0 {
 		t.Errorf("with the file cache %d certificates were classified again", n)
 	}
-	if len(first.classes.certs) != len(second.classes.certs) || len(first.classes.certs) != 9 {
-		t.Fatalf("classified %d and %d certificates, want 9 (6 in the store, 3 more values)", len(first.classes.certs), len(second.classes.certs))
+	if first.classes.certs.len() != second.classes.certs.len() || first.classes.certs.len() != 9 {
+		t.Fatalf("classified %d and %d certificates, want 9 (6 in the store, 3 more values)", first.classes.certs.len(), second.classes.certs.len())
 	}
-	for h, want := range first.classes.certs {
-		if got := second.classes.certs[h]; !reflect.DeepEqual(got, want) {
-			t.Errorf("certificate %x:\nfrom the file %+v\nclassified   %+v", h[:8], got, want)
+	first.classes.certs.each(func(want *Cert) {
+		if got := second.classes.certs.get(want.Hash); !reflect.DeepEqual(got, want) {
+			t.Errorf("certificate %x:\nfrom the file %+v\nclassified   %+v", want.Hash[:8], got, want)
 		}
-	}
+	})
 
 	// The same file under another trust set is not used.
 	other := certsource.NewTrust([]*x509.Certificate{newTestCA(t, "Other CA").cert})
@@ -201,8 +201,8 @@ func TestFileCacheDamagedIsIgnored(t *testing.T) {
 		if !warned {
 			t.Errorf("%d bytes of damaged file: no warning", len(damaged))
 		}
-		if n, err := NewClassifier(trust).LoadFile(dir); err != nil || n != len(s.classes.certs)-1 {
-			t.Errorf("file after the pass: %d entries, %v; want %d (all but the broken value)", n, err, len(s.classes.certs)-1)
+		if n, err := NewClassifier(trust).LoadFile(dir); err != nil || n != s.classes.certs.len()-1 {
+			t.Errorf("file after the pass: %d entries, %v; want %d (all but the broken value)", n, err, s.classes.certs.len()-1)
 		}
 	}
 }
@@ -278,16 +278,14 @@ func FuzzDecodeCache(f *testing.F) {
 			return
 		}
 		var certs []*Cert
-		for _, c := range saved {
-			certs = append(certs, c)
-		}
+		saved.each(func(c *Cert) { certs = append(certs, c) })
 		again, err := decodeCache(func() []byte { b, _ := encodeCache(certs); return b }(), trust)
-		if err != nil || len(again) != len(saved) {
-			t.Fatalf("re-encoded: %d entries, %v; decoded %d", len(again), err, len(saved))
+		if err != nil || again.len() != saved.len() {
+			t.Fatalf("re-encoded: %d entries, %v; decoded %d", again.len(), err, saved.len())
 		}
-		for h, c := range saved {
-			if !reflect.DeepEqual(again[h], c) {
-				t.Fatalf("entry %x changed in a round trip", h[:4])
+		for _, c := range certs {
+			if !reflect.DeepEqual(again.get(c.Hash), c) {
+				t.Fatalf("entry %x changed in a round trip", c.Hash[:4])
 			}
 		}
 	})

@@ -108,12 +108,12 @@ func unusable(x *x509.Certificate) string {
 // dropped. What a file cache (LoadFile) holds stays until a pass has read the
 // whole store and directory without meeting it (forgetSaved). One map with a
 // pass number in each entry, not a map per pass: at 136,000 certificates a
-// map takes 13 MB. Only a value parsed from the directory keeps its DER (see
+// map takes 5 MB (see certMap). Only a value parsed from the directory keeps its DER (see
 // Cert.DER).
 type Classifier struct {
 	trust *certsource.Trust
 	mu    stdsync.Mutex
-	certs map[[32]byte]*Cert
+	certs certMap
 	pass  uint32 // the current pass, from 1
 	// fresh counts the certificates classified since the last SaveFile.
 	fresh int
@@ -121,7 +121,7 @@ type Classifier struct {
 
 // NewClassifier returns an empty cache.
 func NewClassifier(trust *certsource.Trust) *Classifier {
-	return &Classifier{trust: trust, certs: map[[32]byte]*Cert{}, pass: 1}
+	return &Classifier{trust: trust, certs: newCertMap(0), pass: 1}
 }
 
 // Parsed classifies a certificate the source already parsed.
@@ -215,8 +215,8 @@ func (k *Classifier) der(der []byte, h [32]byte) *Cert {
 func (k *Classifier) known(h [32]byte) *Cert {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c, ok := k.certs[h]
-	if !ok {
+	c := k.certs.get(h)
+	if c == nil {
 		return nil
 	}
 	c.pass = k.pass
@@ -234,7 +234,7 @@ func (k *Classifier) classify(x *x509.Certificate, keepDER bool) *Cert {
 	defer k.mu.Unlock()
 	k.fresh++
 	c.pass = k.pass
-	k.certs[c.Hash] = c
+	k.certs.put(c)
 	return c
 }
 
@@ -242,7 +242,7 @@ func (k *Classifier) store(c *Cert) *Cert {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	c.pass = k.pass
-	k.certs[c.Hash] = c
+	k.certs.put(c)
 	return c
 }
 
@@ -250,7 +250,7 @@ func (k *Classifier) store(c *Cert) *Cert {
 func (k *Classifier) forget() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.certs = map[[32]byte]*Cert{}
+	k.certs = newCertMap(0)
 }
 
 // EndPass forgets what the last two passes did not use, but for what the
@@ -258,10 +258,10 @@ func (k *Classifier) forget() {
 func (k *Classifier) EndPass() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for h, c := range k.certs {
+	k.certs.each(func(c *Cert) {
 		if c.pass != 0 && c.pass+1 < k.pass {
-			delete(k.certs, h)
+			k.certs.remove(c.Hash)
 		}
-	}
+	})
 	k.pass++
 }

@@ -109,7 +109,7 @@ func TestClassifierForgetsWhatTwoPassesDidNotUse(t *testing.T) {
 	fromFile := &Cert{Hash: [32]byte{7}, SerialHex: "07"}
 
 	k := NewClassifier(trust)
-	k.certs[fromFile.Hash] = fromFile // as LoadFile leaves it: used by no pass
+	k.certs.put(fromFile) // as LoadFile leaves it: used by no pass
 	k.DER(a.Raw)
 	k.DER(b.Raw)
 	k.EndPass() // 1: both used
@@ -121,11 +121,11 @@ func TestClassifierForgetsWhatTwoPassesDidNotUse(t *testing.T) {
 	k.EndPass() // 3: b used by this pass again, a by the one before
 	k.EndPass() // 4: neither
 	k.EndPass() // 5
-	if len(k.certs) != 1 || k.certs[fromFile.Hash] != fromFile {
-		t.Fatalf("after two passes without them: %d certificates kept, want only the file's", len(k.certs))
+	if k.certs.len() != 1 || k.certs.get(fromFile.Hash) != fromFile {
+		t.Fatalf("after two passes without them: %d certificates kept, want only the file's", k.certs.len())
 	}
 	k.forgetSaved()
-	if len(k.certs) != 0 {
-		t.Fatalf("after forgetSaved: %d certificates kept", len(k.certs))
+	if k.certs.len() != 0 {
+		t.Fatalf("after forgetSaved: %d certificates kept", k.certs.len())
 	}
 }

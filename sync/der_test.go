@@ -173,13 +173,13 @@ func TestOnceDropsWhatOnlyALaterPassUses(t *testing.T) {
 	// A first run classified alice's certificate and the store was read anew:
 	// both go to the file caches, so nothing is dropped.
 	s, src, first := pass(true)
-	if len(s.classes.certs) == 0 || src.dropped {
-		t.Errorf("first run: %d certificates kept, source dropped %v; want both kept for the file caches", len(s.classes.certs), src.dropped)
+	if s.classes.certs.len() == 0 || src.dropped {
+		t.Errorf("first run: %d certificates kept, source dropped %v; want both kept for the file caches", s.classes.certs.len(), src.dropped)
 	}
 	// The next run finds both in the caches: nothing new, both dropped.
 	s, src, second := pass(false)
-	if len(s.classes.certs) != 0 || !src.dropped {
-		t.Errorf("second run: %d certificates kept, source dropped %v; want both dropped", len(s.classes.certs), src.dropped)
+	if s.classes.certs.len() != 0 || !src.dropped {
+		t.Errorf("second run: %d certificates kept, source dropped %v; want both dropped", s.classes.certs.len(), src.dropped)
 	}
 	if a, b := first.Plan.Entries, second.Plan.Entries; len(a) != 1 || len(b) != 1 || len(a[0].Adds) != 1 || len(b[0].Adds) != 1 {
 		t.Errorf("plans differ: %+v and %+v", a, b)
