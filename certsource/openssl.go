@@ -39,6 +39,9 @@ type OpenSSL struct {
 	quick          *quickRead
 	fullCheckEvery time.Duration
 
+	layouts     [len(serialLayouts)]string // see layoutDirs
+	layoutsOnce stdsync.Once
+
 	mu    stdsync.Mutex
 	cache map[string]*cachedFile // by path; a file is read and parsed again only when it changes
 	fresh int                    // files read since the cache was last saved or loaded
@@ -52,7 +55,7 @@ type cachedFile struct {
 	path   string // the cache's key: Origin shares it
 	size   int64
 	mtime  int64  // Unix ns
-	ino    uint64 // and ctime: see fileIdentity
+	ino    uint64 // and ctime: see statFile
 	ctime  int64
 	hash   [32]byte
 	serial *big.Int
@@ -157,7 +160,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 
 	// Find and read every file on every core; only the lines whose file is in
 	// none of openssl's layouts wait for easy-rsa's issued/ to be read.
-	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, fs.FileInfo) { return o.locate(entries[i]) }, mode)
+	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, *fileStat) { return o.locate(entries[i]) }, mode)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -169,7 +172,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	}
 	if len(missing) > 0 {
 		bySerial := o.issuedBySerial(ctx, snap) // easy-rsa issued/: serial → file
-		more, moreErrs := o.parseAll(ctx, len(missing), func(k int) (string, fs.FileInfo) {
+		more, moreErrs := o.parseAll(ctx, len(missing), func(k int) (string, *fileStat) {
 			return bySerial[entries[missing[k]].SerialHex], nil
 		}, mode)
 		for k, i := range missing {
@@ -250,29 +253,40 @@ func (o *OpenSSL) skip(snap *Snapshot, reason string, fields logrus.Fields) {
 	o.log.WithFields(fields).WithField("reason", reason).Warn("openssl source: skipped")
 }
 
+// serialLayouts are the directories where openssl and easy-rsa keep a
+// certificate as SERIAL.pem.
+var serialLayouts = [...]string{"newcerts", "certs", "certs_by_serial"}
+
 // locate finds the certificate file of an index line among the layouts openssl
 // and easy-rsa use. It returns "" when none exists.
-func (o *OpenSSL) locate(e indexEntry) (string, fs.FileInfo) {
-	var candidates [4]string
-	n := 0
+func (o *OpenSSL) locate(e indexEntry) (string, *fileStat) {
 	if e.File != "" && e.File != "unknown" {
-		candidates[n] = e.File
-		n++
-	}
-	for _, d := range []string{"newcerts", "certs", "certs_by_serial"} {
-		candidates[n] = filepath.Join(d, e.SerialHex+".pem")
-		n++
-	}
-	for _, rel := range candidates[:n] {
-		p, ok := o.inside(rel)
-		if !ok {
-			continue
+		if p, ok := o.inside(e.File); ok {
+			if st, err := statFile(p); err == nil && st.regular {
+				return p, &st
+			}
 		}
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p, st
+	}
+	// A serial is hexadecimal (parseIndexLine): SERIAL.pem is inside each
+	// layout as it is, with none of inside's work.
+	for _, d := range o.layoutDirs() {
+		p := d + e.SerialHex + ".pem"
+		if st, err := statFile(p); err == nil && st.regular {
+			return p, &st
 		}
 	}
 	return "", nil
+}
+
+// layoutDirs is each of serialLayouts under the CA directory, with a
+// separator after it.
+func (o *OpenSSL) layoutDirs() [len(serialLayouts)]string {
+	o.layoutsOnce.Do(func() {
+		for i, d := range serialLayouts {
+			o.layouts[i] = filepath.Join(o.dir, d) + string(filepath.Separator)
+		}
+	})
+	return o.layouts
 }
 
 // inside resolves rel under the CA directory, refusing anything outside it and
@@ -300,7 +314,7 @@ func (o *OpenSSL) inside(rel string) (string, bool) {
 func (o *OpenSSL) issuedBySerial(ctx context.Context, snap *Snapshot) map[string]string {
 	m := map[string]string{}
 	files, _ := filepath.Glob(filepath.Join(o.dir, "issued", "*.crt"))
-	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, fs.FileInfo) { return files[i], nil }, readMode{})
+	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, *fileStat) { return files[i], nil }, readMode{})
 	for i, f := range files {
 		if errs[i] != nil && errs[i].err != nil {
 			o.skip(snap, "bad_certificate", logrus.Fields{"file": f, "error": errs[i].err.Error()})
@@ -320,11 +334,11 @@ type fileError struct {
 	err  error
 }
 
-// parseAll reads n files on every core, each found by locate (a nil FileInfo
+// parseAll reads n files on every core, each found by locate (a nil fileStat
 // makes it stat the path itself; "" means no file), using the cache for
 // unchanged files. A file's result is nil with a nil fileError when locate
 // found none. With mode.parsed, every result carries its parsed certificate.
-func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fs.FileInfo), mode readMode) ([]*cachedFile, []*fileError) {
+func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, *fileStat), mode readMode) ([]*cachedFile, []*fileError) {
 	files := make([]*cachedFile, n)
 	errs := make([]*fileError, n)
 	onEveryCore(ctx, n, parseBatch, func() func(int) {
@@ -346,27 +360,27 @@ func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string,
 // between goroutines than one file each.
 const parseBatch = 64
 
-// parseFile returns what is known of the file at path; st is its FileInfo when
+// parseFile returns what is known of the file at path; st is its fileStat when
 // the caller has it. A file is read and checked once per size and mtime; with
 // mode.parsed the result also holds the parsed certificate, kept from then on.
 // buf is the caller's buffer to read the file into; what is kept is a copy.
-func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]byte) (*cachedFile, error) {
+func (o *OpenSSL) parseFile(path string, st *fileStat, mode readMode, buf *[]byte) (*cachedFile, error) {
 	if st == nil {
-		var err error
-		if st, err = os.Stat(path); err != nil {
+		s, err := statFile(path)
+		if err != nil {
 			return nil, err
 		}
+		st = &s
 	}
 	o.mu.Lock()
 	c, ok := o.cache[path]
 	o.mu.Unlock()
-	ino, ctime := fileIdentity(st)
 	// Read wants the parsed certificate: a file ReadUnparsed read is read again.
-	if ok && c.size == st.Size() && c.mtime == st.ModTime().UnixNano() && c.ino == ino && c.ctime == ctime &&
+	if ok && c.size == st.size && c.mtime == st.mtime && c.ino == st.ino && c.ctime == st.ctime &&
 		(!mode.parsed || c.parsed != nil) {
 		return c, nil // never changed once cached
 	}
-	data, err := readFile(path, st.Size(), buf)
+	data, err := readFile(path, st.size, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +391,7 @@ func (o *OpenSSL) parseFile(path string, st fs.FileInfo, mode readMode, buf *[]b
 	if len(der) == 0 {
 		return nil, errors.New("empty file")
 	}
-	f := &cachedFile{path: path, size: st.Size(), mtime: st.ModTime().UnixNano(), ino: ino, ctime: ctime, hash: sha256.Sum256(der)}
+	f := &cachedFile{path: path, size: st.size, mtime: st.mtime, ino: st.ino, ctime: st.ctime, hash: sha256.Sum256(der)}
 	if !mode.parsed && mode.inspect != nil {
 		// The consumer parses, or knows the certificate by its hash already;
 		// nothing of the file is kept but its hash and serial.
@@ -414,12 +428,12 @@ func (o *OpenSSL) LoadDER(c *Certificate) ([]byte, error) {
 	if _, ok := o.inside(rel); err != nil || !ok {
 		return nil, fmt.Errorf("openssl source: %s: not a certificate file of %s", c.Origin, o.dir)
 	}
-	st, err := os.Stat(c.Origin)
+	st, err := statFile(c.Origin)
 	if err != nil {
 		return nil, fmt.Errorf("openssl source: %w", err)
 	}
 	var buf []byte
-	data, err := readFile(c.Origin, st.Size(), &buf)
+	data, err := readFile(c.Origin, st.size, &buf)
 	if err != nil {
 		return nil, fmt.Errorf("openssl source: %s: %w", c.Origin, err)
 	}

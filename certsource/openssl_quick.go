@@ -1,7 +1,6 @@
 package certsource
 
 import (
-	"os"
 	"path/filepath"
 	"time"
 
@@ -84,10 +83,9 @@ func (s dirStamps) unchanged() bool {
 }
 
 func stampOf(dir string) [2]int64 {
-	st, err := os.Stat(dir)
+	st, err := statFile(dir)
 	if err != nil {
 		return [2]int64{}
 	}
-	_, ctime := fileIdentity(st)
-	return [2]int64{st.ModTime().UnixNano(), ctime}
+	return [2]int64{st.mtime, st.ctime}
 }

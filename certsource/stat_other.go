@@ -1,8 +1,15 @@
-//go:build !unix
+//go:build !linux
 
 package certsource
 
-import "io/fs"
+import "os"
 
-// fileIdentity is unknown here: size and mtime alone tell a changed file.
-func fileIdentity(fs.FileInfo) (ino uint64, ctime int64) { return 0, 0 }
+// statFile is os.Stat here; without an inode and change time, size and mtime
+// alone tell a changed file.
+func statFile(path string) (fileStat, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileStat{}, err
+	}
+	return fileStat{size: st.Size(), mtime: st.ModTime().UnixNano(), regular: st.Mode().IsRegular()}, nil
+}

@@ -1,0 +1,27 @@
+package certsource
+
+import (
+	"io/fs"
+	"syscall"
+)
+
+// statFile stats path into a value: os.Stat puts an fs.FileInfo on the heap
+// for each file, 21 MB of garbage for a store of 120,000. Besides size and
+// mtime it has what tells that a file was replaced: its inode and its change
+// time, which nothing but the kernel sets (`cp -p` and rsync restore an
+// mtime, not a ctime).
+func statFile(path string) (fileStat, error) {
+	var s syscall.Stat_t
+	for {
+		err := syscall.Stat(path, &s)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fileStat{}, &fs.PathError{Op: "stat", Path: path, Err: err}
+		}
+		break
+	}
+	return fileStat{size: s.Size, mtime: s.Mtim.Nano(), ino: s.Ino, ctime: s.Ctim.Nano(),
+		regular: s.Mode&syscall.S_IFMT == syscall.S_IFREG}, nil
+}
