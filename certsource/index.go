@@ -16,8 +16,7 @@ type indexEntry struct {
 	Status    Status
 	RevokedAt time.Time
 	Reason    string
-	Serial    *big.Int
-	SerialHex string
+	SerialHex string // upper case, as written: SERIAL.pem is named so
 	File      string
 }
 
@@ -53,11 +52,10 @@ func parseIndexLine(line string) (indexEntry, error) {
 		return indexEntry{}, fmt.Errorf("revocation field %q on a line that is not revoked", f[2])
 	}
 	s := f[3]
-	n, ok := new(big.Int).SetString(s, 16)
-	if !ok || s == "" || strings.ContainsAny(s, "+-xX") || n.Sign() < 0 {
+	if s == "" || strings.IndexFunc(s, func(r rune) bool { return !isHexDigit(r) }) >= 0 {
 		return indexEntry{}, fmt.Errorf("serial %q is not hexadecimal", s)
 	}
-	e.Serial, e.SerialHex = n, strings.Clone(strings.ToUpper(s))
+	e.SerialHex = strings.Clone(strings.ToUpper(s))
 	e.File = "unknown" // what `openssl ca` writes
 	if f[4] != e.File {
 		e.File = strings.Clone(f[4])
@@ -90,4 +88,22 @@ func parseIndexTime(s string) (time.Time, error) {
 		return time.Parse("20060102150405Z", s)
 	}
 	return time.Time{}, fmt.Errorf("bad time %q", s)
+}
+
+func isHexDigit(r rune) bool {
+	return '0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F'
+}
+
+// SerialHex is how certgal writes a serial number: upper-case hexadecimal
+// without leading zeros, "-" before a negative one.
+func SerialHex(n *big.Int) string { return strings.ToUpper(n.Text(16)) }
+
+// canonicalSerial is SerialHex of the serial an index line writes as hex,
+// which may start with zeros ("0A"): a substring, allocating nothing.
+func canonicalSerial(hex string) string {
+	t := strings.TrimLeft(hex, "0")
+	if t == "" && hex != "" {
+		return "0"
+	}
+	return t
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,7 +57,7 @@ type cachedFile struct {
 	ino    uint64 // and ctime: see statFile
 	ctime  int64
 	hash   [32]byte
-	serial *big.Int
+	serial string      // SerialHex
 	parsed *parsedFile // Read's; nil after ReadUnparsed
 }
 
@@ -173,7 +172,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	if len(missing) > 0 {
 		bySerial := o.issuedBySerial(ctx, snap) // easy-rsa issued/: serial → file
 		more, moreErrs := o.parseAll(ctx, len(missing), func(k int) (string, *fileStat) {
-			return bySerial[entries[missing[k]].SerialHex], nil
+			return bySerial[canonicalSerial(entries[missing[k]].SerialHex)], nil
 		}, mode)
 		for k, i := range missing {
 			files[i], errs[i] = more[k], moreErrs[k]
@@ -201,7 +200,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 			f["error"] = errs[i].err.Error()
 			skip("bad_certificate", f)
 			continue
-		case files[i].serial.Cmp(e.Serial) != 0:
+		case files[i].serial != canonicalSerial(e.SerialHex):
 			skip("serial_mismatch", fields())
 			continue
 		}
@@ -321,7 +320,7 @@ func (o *OpenSSL) issuedBySerial(ctx context.Context, snap *Snapshot) map[string
 			continue
 		}
 		if certs[i] != nil {
-			m[strings.ToUpper(certs[i].serial.Text(16))] = f
+			m[certs[i].serial] = f
 		}
 	}
 	return m
@@ -406,7 +405,7 @@ func (o *OpenSSL) parseFile(path string, st *fileStat, mode readMode, buf *[]byt
 		if err != nil {
 			return nil, err
 		}
-		f.serial = cert.SerialNumber
+		f.serial = SerialHex(cert.SerialNumber)
 		if mode.parsed {
 			f.parsed = &parsedFile{der: der, cert: cert}
 		}

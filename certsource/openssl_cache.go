@@ -3,7 +3,6 @@ package certsource
 import (
 	"encoding/binary"
 	"errors"
-	"math/big"
 	"path/filepath"
 )
 
@@ -40,10 +39,10 @@ func (o *OpenSSL) CacheKey() string {
 
 // opensslCacheFormat versions MarshalCache's body: per certificate file its
 // path, size, mtime (Unix ns), inode, ctime (Unix ns), the DER's SHA-256 and
-// the serial number (sign byte and big-endian magnitude); lengths as uvarints.
+// the serial number as SerialHex writes it; lengths as uvarints.
 // Neither the DER nor anything of a parsed certificate: the file has the one,
 // the classification is sync's.
-const opensslCacheFormat = 2
+const opensslCacheFormat = 3
 
 // CacheChanged implements CachingSource.
 func (o *OpenSSL) CacheChanged() bool {
@@ -74,8 +73,7 @@ func (o *OpenSSL) MarshalCache() []byte {
 		b = binary.BigEndian.AppendUint64(b, f.ino)
 		b = binary.BigEndian.AppendUint64(b, uint64(f.ctime))
 		b = append(b, f.hash[:]...)
-		b = append(b, byte(max(-f.serial.Sign(), 0))) // 1: negative
-		b = appendBytes(b, f.serial.Bytes())
+		b = appendBytes(b, []byte(f.serial))
 	}
 	return b
 }
@@ -112,11 +110,7 @@ func (o *OpenSSL) UnmarshalCache(body []byte) (int, error) {
 		f.ino = binary.BigEndian.Uint64(d.next(8))
 		f.ctime = int64(binary.BigEndian.Uint64(d.next(8)))
 		f.hash = [32]byte(d.next(32))
-		neg := d.next(1)[0] == 1
-		f.serial = new(big.Int).SetBytes(d.bytes())
-		if neg {
-			f.serial.Neg(f.serial)
-		}
+		f.serial = string(d.bytes())
 		if d.err != nil {
 			return 0, d.err
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,13 +21,13 @@ func TestOpenSSLCacheCarriesOverToAnotherProcess(t *testing.T) {
 	now := time.Now()
 	issued := ca.IssueMany(t, []string{"a@corp.example", "b@corp.example", "c@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
 	inspected := 0
-	inspect := func(der []byte, _ [32]byte) (*big.Int, error) {
+	inspect := func(der []byte, _ [32]byte) (string, error) {
 		inspected++
 		x, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		return x.SerialNumber, nil
+		return SerialHex(x.SerialNumber), nil
 	}
 	first, _ := newOpenSSL(t, ca)
 	want, err := first.ReadUnparsed(context.Background(), inspect)

@@ -168,6 +168,36 @@ func TestOpenSSLEasyRSALayout(t *testing.T) {
 	}
 }
 
+// openssl writes a serial with an even number of digits ("0A"); the
+// certificate's own serial has no leading zero. Both must meet, in issued/ too.
+func TestOpenSSLSerialWithLeadingZero(t *testing.T) {
+	for _, layout := range []string{"newcerts", "easy-rsa"} {
+		t.Run(layout, func(t *testing.T) {
+			ca := catest.New(t, "Corp S/MIME CA")
+			if err := os.WriteFile(filepath.Join(ca.Dir, "serial"), []byte("0A\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			a := ca.Issue(t, "alice@corp.example")
+			if a.Serial != "0A" {
+				t.Fatalf("issued serial %q, want 0A", a.Serial)
+			}
+			if layout == "easy-rsa" {
+				os.Mkdir(filepath.Join(ca.Dir, "issued"), 0o755)
+				os.WriteFile(filepath.Join(ca.Dir, "issued", "alice.crt"), mustRead(t, a.CertFile), 0o644)
+				os.RemoveAll(filepath.Join(ca.Dir, "newcerts"))
+			}
+			src, _ := newOpenSSL(t, ca)
+			snap, err := src.Read(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(snap.Certificates) != 1 || len(snap.Problems) != 0 {
+				t.Errorf("%d certificates, problems %v; want the one", len(snap.Certificates), snap.Problems)
+			}
+		})
+	}
+}
+
 func TestOpenSSLParsesEachCertificateOnce(t *testing.T) {
 	ca := catest.New(t, "Corp S/MIME CA")
 	ca.IssueMany(t, []string{"a@corp.example", "b@corp.example"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))

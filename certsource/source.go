@@ -59,8 +59,9 @@ type UnparsedSource interface {
 }
 
 // Inspect returns the serial number of the certificate der, whose SHA-256 is
-// hash. der is the source's buffer: whoever keeps it keeps a copy.
-type Inspect func(der []byte, hash [32]byte) (serial *big.Int, err error)
+// hash, as SerialHex writes it. der is the source's buffer: whoever keeps it
+// keeps a copy.
+type Inspect func(der []byte, hash [32]byte) (serial string, err error)
 
 // Certificate is one issued certificate as the CA store reports it.
 type Certificate struct {

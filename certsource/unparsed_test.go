@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
@@ -68,7 +67,7 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 	for pass := 1; pass <= 2; pass++ {
 		var mu stdsync.Mutex
 		seen := map[[32]byte]int{}
-		snap, err := src.ReadUnparsed(context.Background(), func(der []byte, h [32]byte) (*big.Int, error) {
+		snap, err := src.ReadUnparsed(context.Background(), func(der []byte, h [32]byte) (string, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if h != sha256.Sum256(der) {
@@ -77,9 +76,9 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 			seen[h]++
 			x, err := x509.ParseCertificate(der)
 			if err != nil {
-				return nil, err
+				return "", err
 			}
-			return x.SerialNumber, nil
+			return SerialHex(x.SerialNumber), nil
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -7,9 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
-	"fmt"
-	"math/big"
-	"strings"
 	stdsync "sync"
 	"time"
 
@@ -57,7 +54,7 @@ func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
 	c := &Cert{
 		Hash:      sha256.Sum256(x.Raw),
 		Size:      len(x.Raw),
-		SerialHex: strings.ToUpper(x.SerialNumber.Text(16)),
+		SerialHex: certsource.SerialHex(x.SerialNumber),
 		Emails:    x.EmailAddresses,
 		NotBefore: x.NotBefore,
 		NotAfter:  x.NotAfter,
@@ -155,16 +152,12 @@ func (k *Classifier) Source(c *certsource.Certificate, load func(*certsource.Cer
 
 // Inspect is certsource.Inspect for an UnparsedSource: it classifies der
 // (when not cached) and returns its serial number. der is not kept.
-func (k *Classifier) Inspect(der []byte, hash [32]byte) (*big.Int, error) {
+func (k *Classifier) Inspect(der []byte, hash [32]byte) (string, error) {
 	c, err := k.inspect(der, hash)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	serial, ok := new(big.Int).SetString(c.SerialHex, 16)
-	if !ok {
-		return nil, fmt.Errorf("serial %q", c.SerialHex)
-	}
-	return serial, nil
+	return c.SerialHex, nil
 }
 
 // inspect classifies a certificate of the store from its DER, which is not

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -349,7 +348,7 @@ func (s *Syncer) readSource(ctx context.Context, loaded <-chan struct{}) (*certs
 	var snap *certsource.Snapshot
 	var err error
 	if u, ok := s.source.(certsource.UnparsedSource); ok {
-		snap, err = u.ReadUnparsed(ctx, func(der []byte, h [32]byte) (*big.Int, error) {
+		snap, err = u.ReadUnparsed(ctx, func(der []byte, h [32]byte) (string, error) {
 			<-loaded
 			return s.classes.Inspect(der, h)
 		})
