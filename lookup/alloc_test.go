@@ -23,13 +23,18 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(code int)        { d.code = code }
 
-// Serving a certificate allocates nothing in certgal's code: the bodies, header values and
-// metric handles are all prepared.
+// Serving a certificate allocates nothing in certgal's code: the header values and metric
+// handles are prepared, and so are the bodies, but for PEM and JSON, which are rendered into a
+// pooled buffer.
 func TestServeCertsAllocatesNothing(t *testing.T) {
 	log, _ := test.NewNullLogger()
 	srv := NewServer(config.Lookup{RatePerSecond: 1e9, Burst: 1 << 30}, prometheus.NewRegistry(), log)
 	ca := newTestCA(t, "Corp S/MIME CA")
-	srv.Swap(NewIndex([]Entry{{Addresses: []string{"alice@corp.example"}, DER: [][]byte{ca.issue(t, "alice@corp.example", time.Now())}}}))
+	now := time.Now()
+	srv.Swap(NewIndex([]Entry{
+		{Addresses: []string{"alice@corp.example"}, DER: [][]byte{ca.issue(t, "alice@corp.example", now)}},
+		{Addresses: []string{"bob@corp.example"}, DER: [][]byte{ca.issue(t, "bob@corp.example", now), ca.issue(t, "bob@corp.example", now.Add(-time.Hour))}},
+	}))
 	w := &discard{h: http.Header{}}
 	for _, tc := range []struct {
 		name, target string
@@ -38,6 +43,8 @@ func TestServeCertsAllocatesNothing(t *testing.T) {
 		{"der", "/certs/alice@corp.example", nil},
 		{"pem", "/certs/alice@corp.example?format=pem", nil},
 		{"json by Accept", "/certs/alice@corp.example", []string{"Accept", "application/json"}},
+		{"pem of several", "/certs/bob@corp.example?format=pem", nil},
+		{"json of several", "/certs/bob@corp.example?format=json", nil},
 		{"etag", "/certs/alice@corp.example", []string{"If-None-Match", `"x", "y"`}},
 		{"search", "/search.cgi?email=alice@corp.example", nil},
 	} {

@@ -3,8 +3,10 @@
 // certificate store at /search.cgi, and a small page at / for people.
 //
 // It serves an in-memory Index that the daemon builds from each successful pass and hands over
-// with Server.Swap; a request never reaches the directory or the CA store. Every response body
-// is prepared when the index is built, so answering allocates nothing beyond what net/http does.
+// with Server.Swap; a request never reaches the directory or the CA store. The DER and p7c
+// bodies and every header value are prepared when the index is built; PEM and JSON, which
+// would take twice the memory of the rest, are rendered from the DER into a reused buffer. So
+// answering allocates nothing beyond what net/http does.
 //
 // Nobody can list the directory through it: an address is looked up exactly (ASCII letters
 // folded to lower case, nothing else), there is no prefix search and no listing, an address

@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -80,7 +81,24 @@ func (s *Server) serveCerts(w http.ResponseWriter, r *http.Request) int {
 	if set == nil {
 		return writeText(w, http.StatusNotFound, notFoundBody)
 	}
+	if rendered(f) {
+		return s.writeRendered(w, r, ix, set, f)
+	}
 	return writeResponse(w, r, ix.response(&set.reps[f]), contentTypes[f])
+}
+
+// writeRendered answers with st's body in format f, rendered into a pooled buffer only when
+// it is sent: a HEAD or a 304 renders nothing.
+func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, ix *Index, st *set, f int) int {
+	rp := &st.reps[f]
+	code, body := writeHead(w, r, ix.header(rp.etag), ix.header(rp.length), contentTypes[f])
+	if body {
+		buf := s.bufs.Get().(*[]byte)
+		*buf = ix.appendBody(slices.Grow((*buf)[:0], rp.body.n), st, f)
+		_, _ = w.Write(*buf) // an error is the client leaving; nothing to tell it
+		s.bufs.Put(buf)
+	}
+	return code
 }
 
 // serveSearch is RFC 4387's GET /search.cgi: one certificate as application/pkix-cert,
@@ -143,23 +161,30 @@ func writeMultipart(w http.ResponseWriter, r *http.Request, ix *Index, certs []u
 
 // writeResponse writes a prepared body, or 304 when the client has it already.
 func writeResponse(w http.ResponseWriter, r *http.Request, rp prepared, contentType []string) int {
+	code, body := writeHead(w, r, rp.etag, rp.length, contentType)
+	if body {
+		_, _ = w.Write(rp.body) // an error is the client leaving; nothing to tell it
+	}
+	return code
+}
+
+// writeHead writes a response's status and headers, 304 when the client has it already;
+// body says whether its body is to follow.
+func writeHead(w http.ResponseWriter, r *http.Request, etag, length, contentType []string) (code int, body bool) {
 	h := w.Header()
-	h["Etag"] = rp.etag
+	h["Etag"] = etag
 	if inm, ok := r.Header["If-None-Match"]; ok {
 		for _, v := range inm {
-			if etagMatches(v, rp.etag[0]) {
+			if etagMatches(v, etag[0]) {
 				w.WriteHeader(http.StatusNotModified)
-				return http.StatusNotModified
+				return http.StatusNotModified, false
 			}
 		}
 	}
 	h["Content-Type"] = contentType
-	h["Content-Length"] = rp.length
+	h["Content-Length"] = length
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(rp.body) // an error is the client leaving; nothing to tell it
-	}
-	return http.StatusOK
+	return http.StatusOK, r.Method != http.MethodHead
 }
 
 // writeText writes a short plain-text answer, an error or a refusal.

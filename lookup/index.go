@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"crypto/x509"
@@ -8,7 +9,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"runtime"
 	"slices"
 	"strconv"
@@ -50,7 +50,7 @@ type Stats struct {
 // per piece took 393 MiB and 150–800 ms of marking per cycle on 2 cores; this one takes
 // 287 MiB and about 10 ms.
 type Index struct {
-	arena   []byte   // every response body, back to back
+	arena   []byte   // every prepared response body, back to back
 	certs   []cert   // by certificate number
 	sets    []set    // certificate n's set of itself is set n; sets of several follow
 	members []uint32 // certificate numbers, newest first: of the sets, and of search keys
@@ -73,7 +73,10 @@ type span struct{ off, n int }
 // cert is one certificate: what sorting, search and Rebuild need, and where its bytes are.
 // Those are one run in the arena, so that Rebuild copies them in one piece:
 //
-//	p7c header | DER | p7c trailer | PEM | JSON response
+//	p7c header | DER | p7c trailer | JSON fields before the PEM
+//
+// PEM and JSON are rendered per request from the DER (render.go): prepared, they were
+// two thirds of the arena, and the JSON held the PEM a second time.
 type cert struct {
 	sum                 [32]byte
 	notBefore, notAfter int64 // Unix seconds (a time.Time holds a pointer)
@@ -81,29 +84,32 @@ type cert struct {
 	hasSKID             bool
 	at                  int // where its bytes start in the arena
 	p7cHdr, der         int // lengths
-	pem, json           int
+	jsonFields          int
 }
 
-func (c *cert) size() int      { return c.p7cHdr + c.der + len(p7cTrailer) + c.pem + c.json }
-func (c *cert) derSpan() span  { return span{c.at + c.p7cHdr, c.der} }
-func (c *cert) p7cSpan() span  { return span{c.at, c.p7cHdr + c.der + len(p7cTrailer)} }
-func (c *cert) pemSpan() span  { return span{c.at + c.p7cHdr + c.der + len(p7cTrailer), c.pem} }
-func (c *cert) jsonSpan() span { return span{c.at + c.size() - c.json, c.json} }
-func (c *cert) jsonElem() span { // the element of the "certificates" array
-	return span{c.at + c.size() - c.json + len(jsonHead), c.json - len(jsonHead) - len(jsonTail)}
+func (c *cert) size() int     { return c.p7cHdr + c.der + len(p7cTrailer) + c.jsonFields }
+func (c *cert) derSpan() span { return span{c.at + c.p7cHdr, c.der} }
+func (c *cert) p7cSpan() span { return span{c.at, c.p7cHdr + c.der + len(p7cTrailer)} }
+func (c *cert) jsonFieldsSpan() span {
+	return span{c.at + c.size() - c.jsonFields, c.jsonFields}
 }
 
-// set is what an address resolves to: its certificates and a prepared response per format.
+// set is what an address resolves to: its certificates and a response per format.
 type set struct {
 	members span
 	reps    [numFormats]rep
 }
 
-// rep is one prepared response.
+// rep is one response with its header values prepared. The bodies of DER and p7c are in the
+// arena; those of PEM and JSON are rendered from the set's certificates, and of their body
+// only the length n is set.
 type rep struct {
 	body         span
 	etag, length uint32 // in hdrs
 }
+
+// rendered says whether the bodies of format f are rendered per request, not prepared.
+func rendered(f int) bool { return f == fmtPEM || f == fmtJSON }
 
 // prepared is a rep in the form the handlers write it.
 type prepared struct {
@@ -113,12 +119,12 @@ type prepared struct {
 
 func (ix *Index) bytes(s span) []byte { return ix.arena[s.off : s.off+s.n : s.off+s.n] }
 
+// header is a prepared header value.
+func (ix *Index) header(i uint32) []string { return ix.hdrs[i : i+1 : i+1] }
+
+// response is a prepared response of a format that is not rendered.
 func (ix *Index) response(rp *rep) prepared {
-	return prepared{
-		body:   ix.bytes(rp.body),
-		etag:   ix.hdrs[rp.etag : rp.etag+1 : rp.etag+1],
-		length: ix.hdrs[rp.length : rp.length+1 : rp.length+1],
-	}
+	return prepared{body: ix.bytes(rp.body), etag: ix.header(rp.etag), length: ix.header(rp.length)}
 }
 
 // entrySums returns the SHA-256 of each DER of entries, and one over the
@@ -255,11 +261,11 @@ func (ix *Index) Rebuild(entries []Entry) *Index {
 		size += cands[k].c.size()
 	}
 	for i := range entries {
-		if served[i] && len(ofEntry[i]) > 1 {
+		if served[i] && len(ofEntry[i]) > 1 { // a set of several: its p7c
 			for _, k := range ofEntry[i] {
-				size += cands[k].c.size() // more than a set of several takes
+				size += cands[k].c.der
 			}
-			size += p7cMaxHeader
+			size += p7cMaxHeader + len(p7cTrailer)
 		}
 	}
 
@@ -329,9 +335,9 @@ func (ix *Index) addSelf(c *cert, hv *headerValues) {
 	ix.members = append(ix.members, n)
 	s := set{members: span{len(ix.members) - 1, 1}}
 	s.reps[fmtDER] = rep{body: c.derSpan(), etag: hv.etag(c.sum, 'd'), length: hv.length(c.der)}
-	s.reps[fmtPEM] = rep{body: c.pemSpan(), etag: hv.etag(c.sum, 'p'), length: hv.length(c.pem)}
 	s.reps[fmtP7C] = rep{body: c.p7cSpan(), etag: hv.etag(c.sum, 'c'), length: hv.length(c.p7cSpan().n)}
-	s.reps[fmtJSON] = rep{body: c.jsonSpan(), etag: hv.etag(c.sum, 'j'), length: hv.length(c.json)}
+	s.reps[fmtPEM] = renderedRep(ix.pemLen(ix.setCerts(&s)), c.sum, 'p', hv)
+	s.reps[fmtJSON] = renderedRep(ix.jsonLen(ix.setCerts(&s)), c.sum, 'j', hv)
 	ix.sets = append(ix.sets, s)
 }
 
@@ -351,41 +357,27 @@ func (ix *Index) addSet(certs []uint32, hv *headerValues) uint32 {
 	ix.members = append(ix.members, certs...)
 	s.reps[fmtDER] = ix.sets[certs[0]].reps[fmtDER]
 
-	start := len(ix.arena)
-	for _, n := range certs {
-		ix.arena = append(ix.arena, ix.bytes(ix.certs[n].pemSpan())...)
-	}
-	s.reps[fmtPEM] = ix.addRep(start, sum, 'p', hv)
-
 	ders := make([][]byte, len(certs))
 	for i, n := range certs {
 		ders[i] = ix.bytes(ix.certs[n].derSpan())
 	}
-	start = len(ix.arena)
+	start := len(ix.arena)
 	for _, seg := range p7cSegments(ders) {
 		ix.arena = append(ix.arena, seg...)
 	}
-	s.reps[fmtP7C] = ix.addRep(start, sum, 'c', hv)
+	n := len(ix.arena) - start
+	s.reps[fmtP7C] = rep{body: span{start, n}, etag: hv.etag(sum, 'c'), length: hv.length(n)}
 
-	start = len(ix.arena)
-	ix.arena = append(ix.arena, jsonHead...)
-	for i, n := range certs {
-		if i > 0 {
-			ix.arena = append(ix.arena, jsonSep...)
-		}
-		ix.arena = append(ix.arena, ix.bytes(ix.certs[n].jsonElem())...)
-	}
-	ix.arena = append(ix.arena, jsonTail...)
-	s.reps[fmtJSON] = ix.addRep(start, sum, 'j', hv)
+	s.reps[fmtPEM] = renderedRep(ix.pemLen(certs), sum, 'p', hv)
+	s.reps[fmtJSON] = renderedRep(ix.jsonLen(certs), sum, 'j', hv)
 
 	ix.sets = append(ix.sets, s)
 	return uint32(len(ix.sets) - 1)
 }
 
-// addRep is the response made of the arena's bytes from start on.
-func (ix *Index) addRep(start int, sum [32]byte, format byte, hv *headerValues) rep {
-	n := len(ix.arena) - start
-	return rep{body: span{start, n}, etag: hv.etag(sum, format), length: hv.length(n)}
+// renderedRep is the response of a rendered format, n bytes long.
+func renderedRep(n int, sum [32]byte, format byte, hv *headerValues) rep {
+	return rep{body: span{0, n}, etag: hv.etag(sum, format), length: hv.length(n)}
 }
 
 // addSearchKeys indexes every certificate by its RFC 4387 keys. A key several certificates
@@ -531,14 +523,8 @@ type certJSON struct {
 	PEM       string    `json:"pem"`
 }
 
-var (
-	jsonHead = []byte(`{"certificates":[`)
-	jsonSep  = []byte(`,`)
-	jsonTail = []byte("]}\n")
-)
-
-// prepare parses a certificate and renders it in every format, into bytes laid out as cert
-// describes; false when der is no certificate.
+// prepare parses a certificate and prepares what cert describes; false when der is no
+// certificate.
 func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
 	x, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -548,7 +534,8 @@ func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
 	if err != nil {
 		return cert{}, nil, false
 	}
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	// Marshalled without its PEM, the element ends in `"pem":""}`; what precedes the
+	// value's closing quote is what appendJSON writes before the PEM.
 	elem, err := json.Marshal(certJSON{
 		Subject:   x.Subject.String(),
 		Issuer:    x.Issuer.String(),
@@ -556,18 +543,20 @@ func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
 		NotBefore: x.NotBefore.UTC(),
 		NotAfter:  x.NotAfter.UTC(),
 		SHA256:    hex.EncodeToString(sum[:]),
-		PEM:       string(pemBytes),
 	})
 	if err != nil {
 		return cert{}, nil, false
 	}
+	if !bytes.HasSuffix(elem, []byte(`,"pem":""}`)) {
+		panic("lookup: certJSON does not end in its pem field") // appendJSON depends on it
+	}
+	fields := elem[:len(elem)-len(jsonPEMEnd)]
 	c := cert{sum: sum, notBefore: x.NotBefore.Unix(), notAfter: x.NotAfter.Unix(), keys: keys, hasSKID: hasSKID,
-		der: len(der), pem: len(pemBytes), json: len(jsonHead) + len(elem) + len(jsonTail)}
-	b := appendP7CHeader(make([]byte, 0, p7cMaxHeader+len(der)+len(p7cTrailer)+c.pem+c.json), len(der))
+		der: len(der), jsonFields: len(fields)}
+	b := appendP7CHeader(make([]byte, 0, p7cMaxHeader+len(der)+len(p7cTrailer)+len(fields)), len(der))
 	c.p7cHdr = len(b)
 	b = append(append(b, der...), p7cTrailer...)
-	b = append(b, pemBytes...)
-	b = append(append(append(b, jsonHead...), elem...), jsonTail...)
+	b = append(b, fields...)
 	return c, b, true
 }
 

@@ -53,8 +53,7 @@ func lookupView(ix *Index, addr string) *view {
 func viewOf(ix *Index, s *set) *view {
 	v := &view{}
 	for f := range numFormats {
-		p := ix.response(&s.reps[f])
-		v.reps[f] = viewRep{segs: [][]byte{p.body}, etag: p.etag}
+		v.reps[f] = viewRep{segs: [][]byte{ix.appendBody(nil, s, f)}, etag: ix.header(s.reps[f].etag)}
 	}
 	return v
 }

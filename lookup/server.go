@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	stdsync "sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,7 @@ type Server struct {
 	index   atomic.Pointer[Index]
 	page    *page
 	handler http.Handler
+	bufs    stdsync.Pool // *[]byte, for the PEM and JSON bodies rendered per request
 }
 
 // NewServer builds the service for cfg (the lookup section). Its metrics are registered on
@@ -52,6 +54,7 @@ func NewServer(cfg config.Lookup, reg prometheus.Registerer, log logrus.FieldLog
 		metrics: newMetrics(reg),
 		clients: newClients(cfg.RatePerSecond, max(cfg.Burst, 1), defaultMaxClients),
 		page:    newPage(),
+		bufs:    stdsync.Pool{New: func() any { return new([]byte) }},
 	}
 	for _, p := range cfg.TrustedProxies {
 		// Validated with the configuration; an entry that does not parse trusts nobody.
