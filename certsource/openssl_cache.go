@@ -1,8 +1,10 @@
 package certsource
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
+	"io"
 	"path/filepath"
 )
 
@@ -20,9 +22,12 @@ type CachingSource interface {
 	CacheChanged() bool
 	// MarshalCache returns the cache.
 	MarshalCache() []byte
-	// UnmarshalCache takes a body MarshalCache returned, in this process or
-	// another, before the first Read; it returns how many entries it holds.
-	UnmarshalCache(body []byte) (int, error)
+	// UnmarshalCache reads a body MarshalCache returned, in this process or
+	// another, before the first Read, and returns how many entries it holds.
+	// size is the body's length, which bounds what it can hold. The body is
+	// read to its end (io.EOF) before anything of it is used: the keeper's
+	// reader checks the body there, and its error is returned as it is.
+	UnmarshalCache(body io.Reader, size int64) (int, error)
 	// DropCache forgets what the source remembers of its store: the next
 	// read reads everything again. For a process that reads once.
 	DropCache()
@@ -90,13 +95,13 @@ func (o *OpenSSL) DropCache() {
 }
 
 // UnmarshalCache implements CachingSource.
-func (o *OpenSSL) UnmarshalCache(body []byte) (int, error) {
-	d := byteReader{b: body}
+func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
+	d := byteReader{r: bufio.NewReaderSize(body, 64<<10)}
 	if binary.BigEndian.Uint32(d.next(4)) != opensslCacheFormat || d.err != nil {
 		return 0, errors.New("openssl source cache: another format")
 	}
 	n := d.uvarint()
-	if n > uint64(len(body))/(32+4*8) {
+	if n > uint64(size)/(32+4*8) {
 		return 0, errors.New("openssl source cache: more entries than the data holds")
 	}
 	cache := make(map[string]*cachedFile, n)
@@ -116,8 +121,8 @@ func (o *OpenSSL) UnmarshalCache(body []byte) (int, error) {
 		}
 		cache[path] = f
 	}
-	if len(d.b) != 0 {
-		return 0, errors.New("openssl source cache: trailing bytes")
+	if err := d.end(); err != nil {
+		return 0, err
 	}
 	o.mu.Lock()
 	o.cache, o.fresh = cache, 0
@@ -125,44 +130,70 @@ func (o *OpenSSL) UnmarshalCache(body []byte) (int, error) {
 	return len(cache), nil
 }
 
-// byteReader reads a cache body; the first error sticks, and reads after it
-// return zeros.
+// byteReader reads a cache body as it decodes it; the first error sticks, and
+// reads after it return zeros.
 type byteReader struct {
-	b   []byte
+	r   *bufio.Reader
 	err error
 }
 
+// maxField bounds a length the body gives: a path, a serial.
+const maxField = 64 << 10
+
+// next returns the next n (at most maxField) bytes, valid until the next read.
 func (d *byteReader) next(n int) []byte {
-	if d.err != nil || n > len(d.b) {
-		if d.err == nil {
-			d.err = errors.New("openssl source cache: truncated")
+	if d.err == nil {
+		var b []byte
+		if b, d.err = d.r.Peek(n); d.err == nil {
+			d.r.Discard(n)
+			return b
 		}
-		return make([]byte, n)
+		d.err = truncated(d.err)
 	}
-	out := d.b[:n:n]
-	d.b = d.b[n:]
-	return out
+	return make([]byte, n)
 }
 
 func (d *byteReader) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if d.err == nil && n <= 0 {
-		d.err = errors.New("openssl source cache: bad length")
-	}
 	if d.err != nil {
 		return 0
 	}
-	d.b = d.b[n:]
+	v, err := binary.ReadUvarint(d.r)
+	if err != nil {
+		d.err = truncated(err)
+	}
 	return v
 }
 
 func (d *byteReader) bytes() []byte {
 	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.err = errors.New("openssl source cache: truncated")
+	if d.err == nil && n > maxField {
+		d.err = errors.New("openssl source cache: length out of range")
 	}
 	if d.err != nil {
 		return nil
 	}
 	return d.next(int(n))
+}
+
+// end checks that the body ends here.
+func (d *byteReader) end() error {
+	if d.err != nil {
+		return d.err
+	}
+	if _, err := d.r.ReadByte(); err != io.EOF {
+		if err == nil {
+			return errors.New("openssl source cache: trailing bytes")
+		}
+		return err
+	}
+	return nil
+}
+
+// truncated is what an error of the reader says of the body: an end too soon
+// is the body's fault; any other error is the reader's, the checksum's say.
+func truncated(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF || err == bufio.ErrBufferFull {
+		return errors.New("openssl source cache: truncated")
+	}
+	return err
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/certgal/certgal/certsource/catest"
@@ -43,7 +46,7 @@ func TestOpenSSLCacheCarriesOverToAnotherProcess(t *testing.T) {
 	}
 
 	second, _ := newOpenSSL(t, ca)
-	if n, err := second.UnmarshalCache(body); n != 3 || err != nil {
+	if n, err := unmarshal(second, body); n != 3 || err != nil {
 		t.Fatalf("UnmarshalCache: %d, %v", n, err)
 	}
 	inspected = 0
@@ -72,7 +75,7 @@ func TestOpenSSLCacheCarriesOverToAnotherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	third, _ := newOpenSSL(t, ca)
-	if _, err := third.UnmarshalCache(second.MarshalCache()); err != nil {
+	if _, err := unmarshal(third, second.MarshalCache()); err != nil {
 		t.Fatal(err)
 	}
 	inspected = 0
@@ -99,13 +102,29 @@ func TestOpenSSLCacheRefusesDamage(t *testing.T) {
 	other := append([]byte{0, 0, 0, 9}, body[4:]...)
 	for name, b := range map[string][]byte{"cut": body[:len(body)-5], "empty": {}, "format": other, "trailing": append(body, 0)} {
 		fresh, _ := newOpenSSL(t, ca)
-		if n, err := fresh.UnmarshalCache(b); err == nil || n != 0 {
+		if n, err := unmarshal(fresh, b); err == nil || n != 0 {
 			t.Errorf("%s: %d entries, %v", name, n, err)
 		}
 		if snap, err := fresh.Read(context.Background()); err != nil || len(snap.Certificates) != 1 {
 			t.Errorf("%s: read after a refused cache: %v", name, err)
 		}
 	}
+
+	// The keeper's reader finds the body damaged at its end: its error, and nothing taken.
+	damaged := errors.New("checksum mismatch")
+	fresh, _ := newOpenSSL(t, ca)
+	r := io.MultiReader(bytes.NewReader(body), iotest.ErrReader(damaged))
+	if n, err := fresh.UnmarshalCache(r, int64(len(body))); !errors.Is(err, damaged) || n != 0 {
+		t.Errorf("damaged at the end: %d entries, %v", n, err)
+	}
+	if fresh.CacheChanged() || len(fresh.cache) != 0 {
+		t.Errorf("damaged at the end: the source took %d entries", len(fresh.cache))
+	}
+}
+
+// unmarshal is UnmarshalCache of a body in memory.
+func unmarshal(s *OpenSSL, body []byte) (int, error) {
+	return s.UnmarshalCache(bytes.NewReader(body), int64(len(body)))
 }
 
 // TestOpenSSLQuickReadWhenNothingChanged: with index.txt and the certificate
@@ -193,12 +212,12 @@ func FuzzUnmarshalCache(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		s, _ := newOpenSSL(t, ca)
-		n, err := s.UnmarshalCache(body)
+		n, err := unmarshal(s, body)
 		if err != nil {
 			return
 		}
 		again, _ := newOpenSSL(t, ca)
-		if m, err := again.UnmarshalCache(s.MarshalCache()); err != nil || m != n {
+		if m, err := unmarshal(again, s.MarshalCache()); err != nil || m != n {
 			t.Fatalf("re-marshalled: %d entries, %v; first %d", m, err, n)
 		}
 	})

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -186,7 +189,23 @@ func TestFileCacheDamagedIsIgnored(t *testing.T) {
 	}
 	flipped := bytes.Clone(data)
 	flipped[len(flipped)-3] ^= 1 // inside the last address
-	for _, damaged := range [][]byte{data[:len(data)/2], []byte("garbage"), {}, flipped} {
+
+	// A bit flipped in the first entry's hash decodes as well as the file
+	// did: the body is read as it decodes, and its checksum, checked at the
+	// end, must still refuse it.
+	body := data[cacheHeaderLen:]
+	_, a := binary.Uvarint(body)
+	n, b := binary.Uvarint(body[a:])
+	inHash := bytes.Clone(data)
+	inHash[cacheHeaderLen+a+b+int(n)+5] ^= 1
+	if err := os.WriteFile(path, inHash, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewClassifier(trust).LoadFile(dir); !errors.Is(err, errDamaged) {
+		t.Errorf("a bit flipped in a hash: LoadFile error %v, want %v", err, errDamaged)
+	}
+
+	for _, damaged := range [][]byte{data[:len(data)/2], []byte("garbage"), {}, flipped, inHash} {
 		if err := os.WriteFile(path, damaged, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -273,13 +292,13 @@ func FuzzDecodeCache(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		saved, err := decodeCache(body, trust)
+		saved, err := decodeCache(bytes.NewReader(body), int64(len(body)), trust)
 		if err != nil {
 			return
 		}
 		var certs []*Cert
 		saved.each(func(c *Cert) { certs = append(certs, c) })
-		again, err := decodeCache(func() []byte { b, _ := encodeCache(certs); return b }(), trust)
+		again, err := decodeCache(func() io.Reader { b, _ := encodeCache(certs); return bytes.NewReader(b) }(), 1<<20, trust)
 		if err != nil || again.len() != saved.len() {
 			t.Fatalf("re-encoded: %d entries, %v; decoded %d", again.len(), err, saved.len())
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -142,11 +143,11 @@ type cachingSource struct {
 	changed, dropped bool
 }
 
-func (s *cachingSource) CacheKey() string                   { return "test" }
-func (s *cachingSource) CacheChanged() bool                 { return s.changed }
-func (s *cachingSource) MarshalCache() []byte               { s.changed = false; return []byte("files") }
-func (s *cachingSource) UnmarshalCache([]byte) (int, error) { return 0, nil }
-func (s *cachingSource) DropCache()                         { s.dropped = true }
+func (s *cachingSource) CacheKey() string                             { return "test" }
+func (s *cachingSource) CacheChanged() bool                           { return s.changed }
+func (s *cachingSource) MarshalCache() []byte                         { s.changed = false; return []byte("files") }
+func (s *cachingSource) UnmarshalCache(io.Reader, int64) (int, error) { return 0, nil }
+func (s *cachingSource) DropCache()                                   { s.dropped = true }
 
 // TestOnceDropsWhatOnlyALaterPassUses: a one-pass process forgets the
 // classification and the source's memory once everything is read, unless the

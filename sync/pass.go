@@ -250,10 +250,11 @@ func (s *Syncer) loadCache() (sourceLoaded, classesLoaded <-chan struct{}) {
 		}
 		start := time.Now()
 		path, key := sourceCacheFile(s.CacheDir, src)
-		body, err := readCacheFile(path, key)
+		body, err := openCacheFile(path, key)
 		n := 0
 		if err == nil && body != nil {
-			n, err = src.UnmarshalCache(body)
+			n, err = src.UnmarshalCache(body, body.size)
+			body.Close()
 		}
 		if err != nil {
 			s.log.WithField("error", err.Error()).Warn("CA store cache not used")
