@@ -149,9 +149,23 @@ func (s *cachingSource) MarshalCache() []byte                         { s.change
 func (s *cachingSource) UnmarshalCache(io.Reader, int64) (int, error) { return 0, nil }
 func (s *cachingSource) DropCache()                                   { s.dropped = true }
 
+// afterSourceDir is a memDir that notes whether src had dropped its memory
+// when the directory was read.
+type afterSourceDir struct {
+	*memDir
+	src       *cachingSource
+	afterDrop bool
+}
+
+func (d *afterSourceDir) Users(ctx context.Context, fn func(Entry) error) error {
+	d.afterDrop = d.src.dropped
+	return d.memDir.Users(ctx, fn)
+}
+
 // TestOnceDropsWhatOnlyALaterPassUses: a one-pass process forgets the
 // classification and the source's memory once everything is read, unless the
-// file caches are still to get something new from them, and plans the same.
+// file caches are still to get something new from them, and plans the same;
+// it reads the directory only once the source's memory is gone.
 func TestOnceDropsWhatOnlyALaterPassUses(t *testing.T) {
 	ca := newTestCA(t, "Corp Issuing CA")
 	alice := ca.issue(t, leaf{serial: 1, emails: []string{"alice@corp.example"}})
@@ -161,13 +175,17 @@ func TestOnceDropsWhatOnlyALaterPassUses(t *testing.T) {
 		t.Helper()
 		src := &cachingSource{unparsedSource: unparsedSource{&certsource.Snapshot{Certificates: []*certsource.Certificate{certsource.NewCertificate(alice, "test")}}}, changed: changed}
 		mem := &memDir{entries: map[string]*Entry{"cn=alice": {DN: "cn=alice", Addresses: []string{"alice@corp.example"}}}}
+		dir := &afterSourceDir{memDir: mem, src: src}
 		log, _ := test.NewNullLogger()
-		s := NewSyncer(src, mem, trust, Policy{MaxValues: 15, MaxDeletes: 100}, log, NewMetrics(prometheus.NewRegistry()))
+		s := NewSyncer(src, dir, trust, Policy{MaxValues: 15, MaxDeletes: 100}, log, NewMetrics(prometheus.NewRegistry()))
 		s.now = func() time.Time { return now }
 		s.CacheDir, s.Once = cache, true
 		res, err := s.Pass(context.Background(), true)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !dir.afterDrop && !changed {
+			t.Error("the directory was read before the source's memory was dropped")
 		}
 		return s, src, res
 	}
