@@ -1,6 +1,8 @@
 package main
 
 import (
+	"runtime"
+
 	"github.com/sirupsen/logrus"
 
 	"github.com/certgal/certgal/lookup"
@@ -44,5 +46,13 @@ func publishLookup(srv *lookup.Server, res *sync.Result, log logrus.FieldLogger)
 		return
 	}
 	cur := srv.Current()
-	srv.Swap(cur.Rebuild(lookupEntries(res.Plan.Published, cur, res.DER, log)))
+	next := cur.Rebuild(lookupEntries(res.Plan.Published, cur, res.DER, log))
+	if next == cur {
+		return // the same certificates: Rebuild gave the served index back
+	}
+	srv.Swap(next)
+	// The collector set its heap goal while both indexes (and the entries) were live; without
+	// a cycle now the heap grows to twice that before the next one. At 100,000 users this
+	// cycle took the daemon's peak RSS from 0.90–1.01 GB to 0.80 GB (docs/BENCHMARKS.md).
+	runtime.GC()
 }
