@@ -159,7 +159,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 
 	// Find and read every file on every core; only the lines whose file is in
 	// none of openssl's layouts wait for easy-rsa's issued/ to be read.
-	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, *fileStat) { return o.locate(entries[i]) }, mode)
+	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, fileStat) { return o.locate(entries[i]) }, mode)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -171,8 +171,8 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	}
 	if len(missing) > 0 {
 		bySerial := o.issuedBySerial(ctx, snap) // easy-rsa issued/: serial → file
-		more, moreErrs := o.parseAll(ctx, len(missing), func(k int) (string, *fileStat) {
-			return bySerial[canonicalSerial(entries[missing[k]].SerialHex)], nil
+		more, moreErrs := o.parseAll(ctx, len(missing), func(k int) (string, fileStat) {
+			return bySerial[canonicalSerial(entries[missing[k]].SerialHex)], fileStat{}
 		}, mode)
 		for k, i := range missing {
 			files[i], errs[i] = more[k], moreErrs[k]
@@ -258,11 +258,11 @@ var serialLayouts = [...]string{"newcerts", "certs", "certs_by_serial"}
 
 // locate finds the certificate file of an index line among the layouts openssl
 // and easy-rsa use. It returns "" when none exists.
-func (o *OpenSSL) locate(e indexEntry) (string, *fileStat) {
+func (o *OpenSSL) locate(e indexEntry) (string, fileStat) {
 	if e.File != "" && e.File != "unknown" {
 		if p, ok := o.inside(e.File); ok {
 			if st, err := statFile(p); err == nil && st.regular {
-				return p, &st
+				return p, st
 			}
 		}
 	}
@@ -271,10 +271,10 @@ func (o *OpenSSL) locate(e indexEntry) (string, *fileStat) {
 	for _, d := range o.layoutDirs() {
 		p := d + e.SerialHex + ".pem"
 		if st, err := statFile(p); err == nil && st.regular {
-			return p, &st
+			return p, st
 		}
 	}
-	return "", nil
+	return "", fileStat{}
 }
 
 // layoutDirs is each of serialLayouts under the CA directory, with a
@@ -313,7 +313,7 @@ func (o *OpenSSL) inside(rel string) (string, bool) {
 func (o *OpenSSL) issuedBySerial(ctx context.Context, snap *Snapshot) map[string]string {
 	m := map[string]string{}
 	files, _ := filepath.Glob(filepath.Join(o.dir, "issued", "*.crt"))
-	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, *fileStat) { return files[i], nil }, readMode{})
+	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, fileStat) { return files[i], fileStat{} }, readMode{})
 	for i, f := range files {
 		if errs[i] != nil && errs[i].err != nil {
 			o.skip(snap, "bad_certificate", logrus.Fields{"file": f, "error": errs[i].err.Error()})
@@ -333,11 +333,11 @@ type fileError struct {
 	err  error
 }
 
-// parseAll reads n files on every core, each found by locate (a nil fileStat
+// parseAll reads n files on every core, each found by locate (a zero fileStat
 // makes it stat the path itself; "" means no file), using the cache for
 // unchanged files. A file's result is nil with a nil fileError when locate
 // found none. With mode.parsed, every result carries its parsed certificate.
-func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, *fileStat), mode readMode) ([]*cachedFile, []*fileError) {
+func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fileStat), mode readMode) ([]*cachedFile, []*fileError) {
 	files := make([]*cachedFile, n)
 	errs := make([]*fileError, n)
 	onEveryCore(ctx, n, parseBatch, func() func(int) {
@@ -360,16 +360,15 @@ func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string,
 const parseBatch = 64
 
 // parseFile returns what is known of the file at path; st is its fileStat when
-// the caller has it. A file is read and checked once per size and mtime; with
+// the caller has it (a regular file's), zero when not. A file is read and checked once per size and mtime; with
 // mode.parsed the result also holds the parsed certificate, kept from then on.
 // buf is the caller's buffer to read the file into; what is kept is a copy.
-func (o *OpenSSL) parseFile(path string, st *fileStat, mode readMode, buf *[]byte) (*cachedFile, error) {
-	if st == nil {
-		s, err := statFile(path)
-		if err != nil {
+func (o *OpenSSL) parseFile(path string, st fileStat, mode readMode, buf *[]byte) (*cachedFile, error) {
+	if !st.regular {
+		var err error
+		if st, err = statFile(path); err != nil {
 			return nil, err
 		}
-		st = &s
 	}
 	o.mu.Lock()
 	c, ok := o.cache[path]
