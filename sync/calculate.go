@@ -143,7 +143,7 @@ func onEveryCore(n int, f func(i int)) {
 // user re-read after a conflict is planned by the same rules.
 type calculator struct {
 	in          Input
-	known       map[issuerSerial]Known
+	known       storeStatus // of the store's owned certificates
 	candidates  [][]*Cert      // by canon index, newest first
 	canon       []int          // users[i]'s DN is first held by users[canon[i]]
 	byDN        map[string]int // DN → its canon index
@@ -168,11 +168,11 @@ func newCalculator(in Input) *calculator {
 // startCalculator applies the rules that need the CA store alone (in.Users
 // is not read): which certificates are known, and which are eligible.
 func startCalculator(in Input) *calculator {
-	c := &calculator{in: in, known: make(map[issuerSerial]Known, len(in.Known))}
+	c := &calculator{in: in, known: storeStatus{}}
 	seen := make(map[[32]byte]bool, len(in.Known))
 	for _, k := range in.Known {
 		if k.Cert.Owned() {
-			c.known[k.Cert.key()] = k
+			c.known.set(k.Cert, k.Status)
 		}
 		if seen[k.Cert.Hash] {
 			continue
@@ -321,8 +321,8 @@ func (c *calculator) revoked(x *Cert) bool {
 	if c.in.Revoked[x.Issuer][x.SerialHex] {
 		return true
 	}
-	k, ok := c.known[x.key()]
-	return ok && k.Status == certsource.StatusRevoked
+	st, ok := c.known.get(x)
+	return ok && st == certsource.StatusRevoked
 }
 
 // newer orders certificates newest first: latest notBefore, then latest

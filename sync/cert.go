@@ -42,12 +42,27 @@ type Cert struct {
 // Owned reports whether a trusted CA issued c, which makes its values certgal's.
 func (c *Cert) Owned() bool { return c.Issuer != "" }
 
-type issuerSerial struct {
-	issuer certsource.IssuerID
-	serial string
+// storeStatus is the CA store's status of each certificate it holds, by
+// issuer and serial. A map per issuer keyed by the serial alone: a key of
+// both took 48 bytes a slot, 12.6 MB at 120,000 certificates, held while a
+// pass reads the directory. The maps grow as they fill: sized for 120,000
+// up front, one takes 262,144 slots; grown, its tables split one by one
+// (measured: 5 to 10 MB less peak RSS, in the same time).
+type storeStatus map[certsource.IssuerID]map[string]certsource.Status
+
+func (s storeStatus) set(c *Cert, st certsource.Status) {
+	m := s[c.Issuer]
+	if m == nil {
+		m = map[string]certsource.Status{}
+		s[c.Issuer] = m
+	}
+	m[c.SerialHex] = st
 }
 
-func (c *Cert) key() issuerSerial { return issuerSerial{c.Issuer, c.SerialHex} }
+func (s storeStatus) get(c *Cert) (certsource.Status, bool) {
+	st, ok := s[c.Issuer][c.SerialHex]
+	return st, ok
+}
 
 // Classify reduces a parsed certificate to a Cert.
 func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {

@@ -400,7 +400,7 @@ func (s *Syncer) user(e Entry, sourceDone <-chan struct{}) User {
 
 func (s *Syncer) countSource(in Input) {
 	counts := map[string]int{"valid": 0, "revoked": 0, "expired": 0, "not_yet_valid": 0, "untrusted": 0, "unusable": 0}
-	c := calculator{in: in, known: map[issuerSerial]Known{}}
+	c := calculator{in: in, known: storeStatus{}}
 	for _, k := range in.Known {
 		x := k.Cert
 		switch {

@@ -37,9 +37,9 @@ func (c *calculator) judge(v *Cert, isCandidate certSet) fate {
 	case isCandidate.has(v.Hash):
 		return fateCandidate
 	}
-	k, known := c.known[v.key()]
+	st, known := c.known.get(v)
 	switch {
-	case c.in.Revoked[v.Issuer][v.SerialHex] || known && k.Status == certsource.StatusRevoked: // c.revoked(v)
+	case c.in.Revoked[v.Issuer][v.SerialHex] || known && st == certsource.StatusRevoked: // c.revoked(v)
 		return fateRevoked
 	case now.After(v.NotAfter.Add(pol.ExpiredGrace)):
 		return fateExpired
