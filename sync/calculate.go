@@ -143,7 +143,7 @@ func onEveryCore(n int, f func(i int)) {
 // user re-read after a conflict is planned by the same rules.
 type calculator struct {
 	in          Input
-	known       storeStatus // of the store's owned certificates
+	known       storeStatus    // of the store's owned certificates
 	candidates  [][]*Cert      // by canon index, newest first
 	canon       []int          // users[i]'s DN is first held by users[canon[i]]
 	byDN        map[string]int // DN → its canon index
