@@ -1,11 +1,13 @@
 package certsource
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
+
+	"github.com/certgal/certgal/certsource/cacheio"
 )
 
 // CachingSource is a Source whose memory of what it read can outlive the
@@ -96,11 +98,11 @@ func (o *OpenSSL) DropCache() {
 
 // UnmarshalCache implements CachingSource.
 func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
-	d := byteReader{r: bufio.NewReaderSize(body, 64<<10)}
-	if binary.BigEndian.Uint32(d.next(4)) != opensslCacheFormat || d.err != nil {
+	d := cacheio.NewReader(body)
+	if binary.BigEndian.Uint32(d.Next(4)) != opensslCacheFormat || d.Err() != nil {
 		return 0, errors.New("openssl source cache: another format")
 	}
-	n := d.uvarint()
+	n := d.Uvarint()
 	if n > uint64(size)/(32+4*8) {
 		return 0, errors.New("openssl source cache: more entries than the data holds")
 	}
@@ -108,92 +110,24 @@ func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
 	files := make([]cachedFile, n)
 	for i := range files {
 		f := &files[i]
-		path := string(d.bytes())
+		path := string(d.Bytes())
 		f.path = path
-		f.size = int64(binary.BigEndian.Uint64(d.next(8)))
-		f.mtime = int64(binary.BigEndian.Uint64(d.next(8)))
-		f.ino = binary.BigEndian.Uint64(d.next(8))
-		f.ctime = int64(binary.BigEndian.Uint64(d.next(8)))
-		f.hash = [32]byte(d.next(32))
-		f.serial = string(d.bytes())
-		if d.err != nil {
-			return 0, d.err
+		f.size = int64(binary.BigEndian.Uint64(d.Next(8)))
+		f.mtime = int64(binary.BigEndian.Uint64(d.Next(8)))
+		f.ino = binary.BigEndian.Uint64(d.Next(8))
+		f.ctime = int64(binary.BigEndian.Uint64(d.Next(8)))
+		f.hash = [32]byte(d.Next(32))
+		f.serial = string(d.Bytes())
+		if d.Err() != nil {
+			break
 		}
 		cache[path] = f
 	}
-	if err := d.end(); err != nil {
-		return 0, err
+	if err := d.End(); err != nil {
+		return 0, fmt.Errorf("openssl source cache: %w", err)
 	}
 	o.mu.Lock()
 	o.cache, o.fresh = cache, 0
 	o.mu.Unlock()
 	return len(cache), nil
-}
-
-// byteReader reads a cache body as it decodes it; the first error sticks, and
-// reads after it return zeros.
-type byteReader struct {
-	r   *bufio.Reader
-	err error
-}
-
-// maxField bounds a length the body gives: a path, a serial.
-const maxField = 64 << 10
-
-// next returns the next n (at most maxField) bytes, valid until the next read.
-func (d *byteReader) next(n int) []byte {
-	if d.err == nil {
-		var b []byte
-		if b, d.err = d.r.Peek(n); d.err == nil {
-			d.r.Discard(n)
-			return b
-		}
-		d.err = truncated(d.err)
-	}
-	return make([]byte, n)
-}
-
-func (d *byteReader) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, err := binary.ReadUvarint(d.r)
-	if err != nil {
-		d.err = truncated(err)
-	}
-	return v
-}
-
-func (d *byteReader) bytes() []byte {
-	n := d.uvarint()
-	if d.err == nil && n > maxField {
-		d.err = errors.New("openssl source cache: length out of range")
-	}
-	if d.err != nil {
-		return nil
-	}
-	return d.next(int(n))
-}
-
-// end checks that the body ends here.
-func (d *byteReader) end() error {
-	if d.err != nil {
-		return d.err
-	}
-	if _, err := d.r.ReadByte(); err != io.EOF {
-		if err == nil {
-			return errors.New("openssl source cache: trailing bytes")
-		}
-		return err
-	}
-	return nil
-}
-
-// truncated is what an error of the reader says of the body: an end too soon
-// is the body's fault; any other error is the reader's, the checksum's say.
-func truncated(err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF || err == bufio.ErrBufferFull {
-		return errors.New("openssl source cache: truncated")
-	}
-	return err
 }

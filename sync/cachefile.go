@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -13,10 +12,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/certgal/certgal/certsource"
+	"github.com/certgal/certgal/certsource/cacheio"
 )
 
 // The classifier's file cache keeps what Classify found for each certificate a
@@ -156,19 +155,14 @@ func (b *cacheBody) Read(p []byte) (int, error) {
 func (b *cacheBody) Close() error { return b.f.Close() }
 
 func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, error) {
-	d := cacheDecoder{r: bufio.NewReaderSize(body, 64<<10)}
-	count := d.uvarint()
+	d := cacheDecoder{Reader: cacheio.NewReader(body)}
+	count := d.Uvarint()
 	// An entry takes 32+12+12 bytes at least: do not trust count further.
-	if d.err != nil || count > uint64(size/56) {
+	if d.Err() != nil || count > uint64(size/56) {
 		return certMap{}, errors.New("more entries than the file holds")
 	}
-	if n := d.uvarint(); d.err == nil && n <= uint64(size) {
-		var sb strings.Builder
-		sb.Grow(int(n))
-		if _, err := io.CopyN(&sb, d.r, int64(n)); err != nil {
-			return certMap{}, truncated(err)
-		}
-		d.s = sb.String()
+	if n := d.Uvarint(); d.Err() == nil && n <= uint64(size) {
+		d.s = d.String(int64(n))
 	} else {
 		return certMap{}, errors.New("strings out of range")
 	}
@@ -177,15 +171,15 @@ func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, 
 	saved := newCertMap(int(count))
 	for i := range certs {
 		c := &certs[i]
-		c.Hash = [32]byte(d.next(32))
+		c.Hash = [32]byte(d.Next(32))
 		c.NotBefore = d.time()
 		c.NotAfter = d.time()
-		c.Size = int(min(d.uvarint(), 1<<30))
+		c.Size = int(min(d.Uvarint(), 1<<30))
 		c.SerialHex = d.str()
 		c.Issuer = certsource.IssuerID(d.str())
 		c.IssuerName = d.str()
 		c.Unusable = d.str()
-		if n := d.uvarint(); n > 0 && d.err == nil {
+		if n := d.Uvarint(); n > 0 && d.Err() == nil {
 			if n > uint64(size) {
 				return certMap{}, errors.New("address count out of range")
 			}
@@ -197,8 +191,8 @@ func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, 
 				c.Emails[j] = d.str()
 			}
 		}
-		if d.err != nil {
-			return certMap{}, d.err
+		if d.Err() != nil {
+			return certMap{}, d.Err()
 		}
 		if c.Owned() {
 			if c.IssuerName = trust.Name(c.Issuer); c.IssuerName == "" {
@@ -210,75 +204,26 @@ func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, 
 	if d.off != len(d.s) {
 		return certMap{}, errors.New("trailing bytes")
 	}
-	if err := d.end(); err != nil {
+	if err := d.End(); err != nil {
 		return certMap{}, err
 	}
 	return saved, nil
 }
 
-// cacheDecoder reads a body: the entries from r, their strings from s, off
-// being how much of s they took. The first error sticks.
+// cacheDecoder reads a body: the entries from Reader, their strings from s,
+// off being how much of s they took.
 type cacheDecoder struct {
-	r   *bufio.Reader
+	*cacheio.Reader
 	s   string
 	off int
-	err error
-}
-
-// next returns the next n bytes (n no more than r's buffer), valid until the
-// next read.
-func (d *cacheDecoder) next(n int) []byte {
-	if d.err == nil {
-		var b []byte
-		if b, d.err = d.r.Peek(n); d.err == nil {
-			d.r.Discard(n)
-			return b
-		}
-		d.err = truncated(d.err)
-	}
-	return make([]byte, n)
-}
-
-func (d *cacheDecoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, err := binary.ReadUvarint(d.r)
-	if err != nil {
-		d.err = truncated(err)
-	}
-	return v
-}
-
-// end checks that the body ends here.
-func (d *cacheDecoder) end() error {
-	if d.err != nil {
-		return d.err
-	}
-	if _, err := d.r.ReadByte(); err != io.EOF {
-		if err == nil {
-			return errors.New("trailing bytes")
-		}
-		return err
-	}
-	return nil
-}
-
-// truncated is what an error of the reader says of the body: an end too soon
-// is the body's fault; any other error is the reader's (errDamaged).
-func truncated(err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return errors.New("truncated entry")
-	}
-	return err
 }
 
 func (d *cacheDecoder) str() string {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.s)-d.off) {
-		d.err = errors.New("truncated string")
+	n := d.Uvarint()
+	if d.Err() == nil && n > uint64(len(d.s)-d.off) {
+		d.Fail(errors.New("truncated string"))
 	}
-	if d.err != nil {
+	if d.Err() != nil {
 		return ""
 	}
 	out := d.s[d.off : d.off+int(n)]
@@ -287,7 +232,7 @@ func (d *cacheDecoder) str() string {
 }
 
 func (d *cacheDecoder) time() time.Time {
-	b := d.next(12)
+	b := d.Next(12)
 	return time.Unix(int64(binary.BigEndian.Uint64(b)), int64(binary.BigEndian.Uint32(b[8:]))).UTC()
 }
 
