@@ -54,7 +54,8 @@ func TestLookupEndToEnd(t *testing.T) {
 	}
 	defer p.Close()
 	srv := lookup.NewServer(config.Lookup{RatePerSecond: 100, Burst: 100}, prometheus.NewRegistry(), log)
-	pass := func() {
+	// pass runs a pass and publishes it; the index is swapped only when what is published changed.
+	pass := func(changed bool) {
 		t.Helper()
 		res, err := p.syncer.Pass(ctx, false)
 		if err != nil || res.Status != sync.ResultSuccess {
@@ -62,11 +63,11 @@ func TestLookupEndToEnd(t *testing.T) {
 		}
 		srvIndexBefore := srv.Current()
 		publishLookup(srv, res, log)
-		if srv.Current() == srvIndexBefore {
-			t.Fatal("the index was not swapped")
+		if swapped := srv.Current() != srvIndexBefore; swapped != changed {
+			t.Fatalf("index swapped: %v, want %v", swapped, changed)
 		}
 	}
-	pass()
+	pass(true)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +116,7 @@ func TestLookupEndToEnd(t *testing.T) {
 	// Alice renews with a new key: after the next pass the new certificate is served and a
 	// message to the old key cannot be read with the new one.
 	renewed := w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-time.Hour), now.Add(365*24*time.Hour)))
-	pass()
+	pass(true)
 	newPEM := s.fetch(base+"/certs/alice@corp.example?format=pem", 200)
 	if blk, _ := pem.Decode(newPEM); blk == nil || !bytes.Equal(blk.Bytes, renewed.DER) {
 		t.Fatal("after the renewal the old certificate is still served")
@@ -123,6 +124,12 @@ func TestLookupEndToEnd(t *testing.T) {
 	s.encryptDecrypt(secret, s.write("alice-new.pem", newPEM), renewed.KeyFile, alice.KeyFile)
 	if st := srv.Current().Stats(); st.Reused != 1 || st.Certificates != 2 {
 		t.Errorf("second index %+v: Bob's prepared certificate should be reused", st)
+	}
+
+	// A pass that publishes the same certificates keeps the index it serves.
+	pass(false)
+	if got := s.fetch(base+"/certs/alice@corp.example", 200); !bytes.Equal(got, renewed.DER) {
+		t.Error("after a pass with nothing new, Alice's renewed certificate is not served")
 	}
 }
 
