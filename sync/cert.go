@@ -120,8 +120,8 @@ func unusable(x *x509.Certificate) string {
 // dropped. What a file cache (LoadFile) holds stays until a pass has read the
 // whole store and directory without meeting it (forgetSaved). One map with a
 // pass number in each entry, not a map per pass: at 136,000 certificates a
-// map takes 5 MB (see certMap). Only a value parsed from the directory keeps its DER (see
-// Cert.DER).
+// map takes 5 MB (see certMap). Only a value parsed from the directory keeps
+// its DER (see Cert.DER).
 type Classifier struct {
 	trust *certsource.Trust
 	mu    stdsync.Mutex
