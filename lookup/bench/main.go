@@ -169,14 +169,15 @@ func serve(args []string) error {
 	start := time.Now()
 	ix := lookup.NewIndex(entries)
 	built := time.Since(start)
+	// One entry fewer: the same entries would give the same index back, unbuilt.
 	start = time.Now()
-	ix = ix.Rebuild(entries)
+	ix = ix.Rebuild(entries[:max(len(entries)-1, 0)])
 	rebuilt := time.Since(start)
 	var after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	st := ix.Stats()
-	fmt.Printf("index: %d addresses, %d certificates; built in %s, rebuilt with every certificate reused in %s; heap %d MiB (DER read: %d MiB before the index)\n",
+	fmt.Printf("index: %d addresses, %d certificates; built in %s, rebuilt with one entry fewer, the others reused, in %s; heap %d MiB (DER read: %d MiB before the index)\n",
 		st.Addresses, st.Certificates, built.Round(time.Millisecond), rebuilt.Round(time.Millisecond),
 		after.HeapAlloc>>20, before.HeapAlloc>>20)
 	debug.FreeOSMemory()
