@@ -35,11 +35,11 @@ test-sources:
 	testdata/cfssl/build.sh >/dev/null
 	CERTGAL_SOURCES=1 $(GO) test -race -count=1 -timeout 15m -run 'StepCA|CFSSL|Sources' ./certsource/ ./cmd/certgal/
 
-# Short fuzz runs of every fuzz target. `make test` runs their seed corpora, then each for 20,000
-# inputs (1 to 5 s here): a count, not a duration, because Go 1.26's coordinator can report a bare
-# "context deadline exceeded" failure when a duration ends mid-input (go.dev/issue/75804, fixed
-# in 1.27). A real finding always prints "Failing input written to testdata/fuzz/...".
-FUZZTIME ?= 20s
+# Fuzz runs of every fuzz target: 200,000 inputs each (20 to 60 s here); `make test` runs their
+# seed corpora, then 20,000 inputs each (1 to 5 s). A count, not a duration: Go 1.26's coordinator
+# can fail a duration run with a bare "context deadline exceeded" when it ends mid-input
+# (go.dev/issue/75804, fixed in 1.27). A real finding prints "Failing input written to ...".
+FUZZTIME ?= 200000x
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz' || true); do \
