@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !(linux || openbsd || darwin || freebsd || netbsd || dragonfly)
 
 package certsource
 

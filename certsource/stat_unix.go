@@ -1,3 +1,5 @@
+//go:build linux || openbsd || darwin || freebsd || netbsd || dragonfly
+
 package certsource
 
 import (
@@ -22,6 +24,7 @@ func statFile(path string) (fileStat, error) {
 		}
 		break
 	}
-	return fileStat{size: s.Size, mtime: s.Mtim.Nano(), ino: s.Ino, ctime: s.Ctim.Nano(),
+	mtime, ctime := statTimes(&s)
+	return fileStat{size: s.Size, mtime: mtime, ino: uint64(s.Ino), ctime: ctime,
 		regular: s.Mode&syscall.S_IFMT == syscall.S_IFREG}, nil
 }
