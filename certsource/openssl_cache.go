@@ -98,7 +98,7 @@ func (o *OpenSSL) DropCache() {
 
 // UnmarshalCache implements CachingSource.
 func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
-	d := cacheio.NewReader(body)
+	d := cacheio.NewReader(body, size)
 	if binary.BigEndian.Uint32(d.Next(4)) != opensslCacheFormat || d.Err() != nil {
 		return 0, errors.New("openssl source cache: another format")
 	}

@@ -155,7 +155,7 @@ func (b *cacheBody) Read(p []byte) (int, error) {
 func (b *cacheBody) Close() error { return b.f.Close() }
 
 func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, error) {
-	d := cacheDecoder{Reader: cacheio.NewReader(body)}
+	d := cacheDecoder{Reader: cacheio.NewReader(body, size)}
 	count := d.Uvarint()
 	// An entry takes 32+12+12 bytes at least: do not trust count further.
 	if d.Err() != nil || count > uint64(size/56) {
@@ -180,7 +180,8 @@ func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, 
 		c.IssuerName = d.str()
 		c.Unusable = d.str()
 		if n := d.Uvarint(); n > 0 && d.Err() == nil {
-			if n > uint64(size) {
+			// Each address takes a length of a byte at least.
+			if n > uint64(d.Left()) {
 				return certMap{}, errors.New("address count out of range")
 			}
 			if len(emails) < int(n) {

@@ -275,6 +275,49 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 	}
 }
 
+// TestDecodeCacheBoundsCountsByWhatIsLeft: the checksum is checked at the
+// body's end, so a count decoded before it may be damage. A count of
+// addresses larger than the bytes left (each takes one at least) is refused
+// before anything is allocated for it; as many as there are bytes left is a
+// body that decodes.
+func TestDecodeCacheBoundsCountsByWhatIsLeft(t *testing.T) {
+	// One entry after strs bytes of strings: every field empty but its
+	// count of addresses, followed by tail bytes, each an empty address.
+	entry := func(strs int, addresses uint64, tail int) []byte {
+		b := binary.AppendUvarint(nil, 1)
+		b = binary.AppendUvarint(b, uint64(strs))
+		b = append(b, make([]byte, strs)...)
+		b = append(b, make([]byte, 32+12+12)...)
+		b = append(b, 0, 0, 0, 0, 0) // Size and the four strings' lengths
+		b = binary.AppendUvarint(b, addresses)
+		return append(b, make([]byte, tail)...)
+	}
+	trust := certsource.NewTrust(nil)
+	for _, tc := range []struct {
+		strs      int
+		addresses uint64
+		tail      int
+		wantErr   string
+	}{
+		{0, 1000, 1000, ""},
+		{0, 1001, 1000, "address count out of range"},
+		// Within the body's size but not within what is left of it: refused
+		// before 16 MB are allocated for the addresses, not when the body
+		// runs out after.
+		{1 << 20, 1 << 20, 10, "address count out of range"},
+		{0, 1 << 40, 1000, "address count out of range"},
+	} {
+		body := entry(tc.strs, tc.addresses, tc.tail)
+		saved, err := decodeCache(bytes.NewReader(body), int64(len(body)), trust)
+		switch {
+		case tc.wantErr == "" && (err != nil || saved.len() != 1):
+			t.Errorf("%d addresses in %d bytes: %d entries, %v", tc.addresses, tc.tail, saved.len(), err)
+		case tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr):
+			t.Errorf("%d addresses in %d bytes: error %v, want %q", tc.addresses, tc.tail, err, tc.wantErr)
+		}
+	}
+}
+
 // FuzzDecodeCache: whatever a classification file's body holds (its checksum
 // only guards against damage, not against a hand-made file), decoding it does
 // not panic or allocate beyond its size, and what decodes encodes back to the

@@ -263,8 +263,8 @@ func (s *Syncer) loadCache() (sourceLoaded, classesLoaded <-chan struct{}) {
 		body, err := openCacheFile(path, key)
 		n := 0
 		if err == nil && body != nil {
+			defer body.Close()
 			n, err = src.UnmarshalCache(body, body.size)
-			body.Close()
 		}
 		if err != nil {
 			s.log.WithField("error", err.Error()).Warn("CA store cache not used")

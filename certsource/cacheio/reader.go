@@ -20,13 +20,35 @@ const MaxField = 64 << 10
 // Reader reads the fields of a body. The first error sticks, and reads after
 // it return zeros: a decoder checks Err once per record, not once per field.
 type Reader struct {
-	r   *bufio.Reader
-	err error
+	r    *bufio.Reader
+	body *counter
+	size int64
+	err  error
 }
 
-// NewReader reads body through a buffer of MaxField bytes.
-func NewReader(body io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(body, MaxField)}
+// NewReader reads body, of size bytes, through a buffer of MaxField bytes.
+func NewReader(body io.Reader, size int64) *Reader {
+	c := &counter{r: body}
+	return &Reader{r: bufio.NewReaderSize(c, MaxField), body: c, size: size}
+}
+
+// counter counts what is read from r.
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Left is how many bytes of the body are still to be read: what a decoder
+// bounds a count by before it allocates for it. The body's checksum is
+// checked only at its end, so until then a count may be damage.
+func (d *Reader) Left() int64 {
+	return d.size - (d.body.n - int64(d.r.Buffered()))
 }
 
 // Err is the first error.

@@ -39,12 +39,13 @@ func TestReader(t *testing.T) {
 		{"the reader's error at the end", io.MultiReader(bytes.NewReader(body()), iotest.ErrReader(damaged)), damaged},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := NewReader(tc.r)
+			d := NewReader(tc.r, int64(len(body())))
 			n, s, b, str := read(d)
+			left := d.Left()
 			err := d.End()
 			if tc.want == nil {
-				if err != nil || n != 3 || s != "abc" || !bytes.Equal(b, []byte{1, 2, 3, 4}) || str != "xyz" {
-					t.Errorf("got %d %q %v %q, %v", n, s, b, str, err)
+				if err != nil || n != 3 || s != "abc" || !bytes.Equal(b, []byte{1, 2, 3, 4}) || str != "xyz" || left != 0 {
+					t.Errorf("got %d %q %v %q, %d bytes left, %v", n, s, b, str, left, err)
 				}
 				return
 			}
@@ -56,7 +57,7 @@ func TestReader(t *testing.T) {
 }
 
 func TestReaderStickyAndFail(t *testing.T) {
-	d := NewReader(bytes.NewReader(body()))
+	d := NewReader(bytes.NewReader(body()), int64(len(body())))
 	d.Fail(errors.New("bad record"))
 	if n := d.Uvarint(); n != 0 || d.Next(4) == nil || d.Bytes() != nil || d.String(3) != "" {
 		t.Error("a read after an error returned something")
@@ -66,7 +67,7 @@ func TestReaderStickyAndFail(t *testing.T) {
 		t.Errorf("End() = %v, want the first error", err)
 	}
 	long := binary.AppendUvarint(nil, MaxField+1)
-	if d := NewReader(bytes.NewReader(long)); d.Bytes() != nil || d.Err() == nil {
+	if d := NewReader(bytes.NewReader(long), int64(len(long))); d.Bytes() != nil || d.Err() == nil {
 		t.Error("a length over MaxField was read")
 	}
 }
