@@ -523,6 +523,18 @@ type certJSON struct {
 	PEM       string    `json:"pem"`
 }
 
+// newCertJSON is what the JSON format says of x, but its PEM.
+func newCertJSON(x *x509.Certificate, sum [32]byte) certJSON {
+	return certJSON{
+		Subject:   x.Subject.String(),
+		Issuer:    x.Issuer.String(),
+		Serial:    strings.ToUpper(x.SerialNumber.Text(16)),
+		NotBefore: x.NotBefore.UTC(),
+		NotAfter:  x.NotAfter.UTC(),
+		SHA256:    hex.EncodeToString(sum[:]),
+	}
+}
+
 // prepare parses a certificate and prepares what cert describes; false when der is no
 // certificate.
 func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
@@ -536,14 +548,7 @@ func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
 	}
 	// Marshalled without its PEM, the element ends in `"pem":""}`; what precedes the
 	// value's closing quote is what appendJSON writes before the PEM.
-	elem, err := json.Marshal(certJSON{
-		Subject:   x.Subject.String(),
-		Issuer:    x.Issuer.String(),
-		Serial:    strings.ToUpper(x.SerialNumber.Text(16)),
-		NotBefore: x.NotBefore.UTC(),
-		NotAfter:  x.NotAfter.UTC(),
-		SHA256:    hex.EncodeToString(sum[:]),
-	})
+	elem, err := json.Marshal(newCertJSON(x, sum))
 	if err != nil {
 		return cert{}, nil, false
 	}

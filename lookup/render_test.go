@@ -8,14 +8,12 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,16 +35,9 @@ func marshalled(t *testing.T, ders [][]byte) (pemBody, jsonBody []byte) {
 		}
 		p := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 		pemBody = append(pemBody, p...)
-		sum := sha256.Sum256(der)
-		elem, err := json.Marshal(certJSON{
-			Subject:   x.Subject.String(),
-			Issuer:    x.Issuer.String(),
-			Serial:    strings.ToUpper(x.SerialNumber.Text(16)),
-			NotBefore: x.NotBefore.UTC(),
-			NotAfter:  x.NotAfter.UTC(),
-			SHA256:    hex.EncodeToString(sum[:]),
-			PEM:       string(p),
-		})
+		fields := newCertJSON(x, sha256.Sum256(der))
+		fields.PEM = string(p)
+		elem, err := json.Marshal(fields)
 		if err != nil {
 			t.Fatal(err)
 		}
