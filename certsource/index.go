@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// indexEntry is one line of an OpenSSL CA's index.txt:
-// status, expiry, revocation[,reason], serial, file name, subject — tab separated.
-// indexEntry is what certgal keeps of an index.txt line. The expiry and the
-// subject are checked for form and not kept: the certificate itself says both.
-// Nothing refers to the line's text, which a large index.txt would keep alive.
+// indexEntry is what certgal keeps of a line of an OpenSSL CA's index.txt:
+// status, expiry, revocation[,reason], serial, file name, subject — tab
+// separated. The expiry and the subject are checked for form and not kept:
+// the certificate itself says both. Nothing refers to the line's text, which
+// a large index.txt would keep alive.
 type indexEntry struct {
 	Status    Status
 	RevokedAt time.Time

@@ -360,8 +360,9 @@ func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string,
 const parseBatch = 64
 
 // parseFile returns what is known of the file at path; st is its fileStat when
-// the caller has it (a regular file's), zero when not. A file is read and checked once per size and mtime; with
-// mode.parsed the result also holds the parsed certificate, kept from then on.
+// the caller has it (a regular file's), zero when not. A file is read and
+// checked once per size, mtime, inode and ctime; with mode.parsed the result
+// also holds the parsed certificate, kept from then on.
 // buf is the caller's buffer to read the file into; what is kept is a copy.
 func (o *OpenSSL) parseFile(path string, st fileStat, mode readMode, buf *[]byte) (*cachedFile, error) {
 	if !st.regular {

@@ -116,9 +116,9 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	// The file caches load while the directory connection is set up.
 	sourceLoaded, loaded := s.loadCache()
 	now := s.now()
-	// The CA store and the directory are read at once (but see Once): a daemon's pass finds
-	// every value in the classifier's cache, and the store's files are read
-	// while the directory sends its pages. A value not in the cache waits
+	// The CA store and the directory are read at once (but see Once): a
+	// daemon's pass finds every value in the classifier's cache, and the
+	// store's files are read while the directory sends its pages. A value not in the cache waits
 	// for the store's certificates (it is most likely one of them) before it
 	// is parsed, so a first pass verifies each certificate once.
 	readCtx, cancelRead := context.WithCancel(ctx)
@@ -166,7 +166,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		// A one-pass process reads the store before the directory, so that
 		// the source's memory of its files is dropped before the users
 		// arrive: at 100,000 users the peak RSS of `certgal sync` went from
-		// 186-217 to 183-185 MB, and its time from 1.2 to 1.5 s
+		// 186-217 to 183-185 MB, and its time from 1.2 to 1.6 s
 		// (docs/BENCHMARKS.md, fourth round). A daemon has the memory and
 		// wants the time.
 		<-sourceDone
@@ -304,8 +304,9 @@ func (s *Syncer) dropClassifierMemory() {
 	}
 }
 
-// collect runs the collector after a drop. It sizes the heap by what was live
-// at its last cycle, which had what was dropped: without a cycle now, the
+// collect runs the collector when much of the heap has just become garbage:
+// after a drop, at the end of a daemon's pass. The collector sizes the heap by
+// what was live at its last cycle, which had it: without a cycle now, the
 // heap would still grow to twice that. At 100,000 users the two drops and
 // their cycles took the peak RSS of `certgal sync` from 325 to 247 MB, in
 // the same time (docs/BENCHMARKS.md, third round).
