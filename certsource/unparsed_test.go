@@ -186,3 +186,73 @@ func TestOpenSSLLoadDERWithARelativeDirectory(t *testing.T) {
 		t.Errorf("LoadDER under private/: %v", err)
 	}
 }
+
+// TestOpenSSLLoadDERReadsAtTheReadsSize: LoadDER reads a file at the size the
+// read found, into a buffer it reuses. What it returns for a DER file is its
+// own, and a file cut short since the read is reported as changed.
+func TestOpenSSLLoadDERReadsAtTheReadsSize(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	now := time.Now()
+	issued := ca.IssueMany(t, []string{"a@corp.example", "b@corp.example", "c@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	// a and c as DER files, b as openssl writes it.
+	for _, i := range []int{0, 2} {
+		if err := os.WriteFile(issued[i].CertFile, issued[i].DER, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trust, err := LoadTrust([]string{ca.CertFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := NewOpenSSL(config.OpenSSL{Dir: ca.Dir}, trust, logrus.New())
+	snap, err := src.ReadUnparsed(context.Background(), nil)
+	if err != nil || len(snap.Certificates) != 3 {
+		t.Fatalf("read: %v, %d certificates", err, len(snap.Certificates))
+	}
+	byOrigin := map[string]*Certificate{}
+	for _, c := range snap.Certificates {
+		byOrigin[c.Origin] = c
+	}
+	load := func(i int) ([]byte, error) {
+		t.Helper()
+		c := byOrigin[issued[i].CertFile]
+		if c == nil {
+			t.Fatalf("%s not in the snapshot", issued[i].CertFile)
+		}
+		return src.LoadDER(c)
+	}
+	// b first: its PEM is the largest file, so the DER files after it are
+	// read into the buffer it grew.
+	var got [3][]byte
+	for _, i := range []int{1, 0, 2} {
+		if got[i], err = load(i); err != nil || !bytes.Equal(got[i], issued[i].DER) {
+			t.Fatalf("LoadDER of %s: %d bytes, %v", issued[i].CertFile, len(got[i]), err)
+		}
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], issued[i].DER) {
+			t.Errorf("what LoadDER returned for %s changed with the loads after it", issued[i].CertFile)
+		}
+	}
+
+	// b cut short: the size the read found is not there any more.
+	data, err := os.ReadFile(issued[1].CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(issued[1].CertFile, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if der, err := load(1); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
+		t.Errorf("LoadDER of a file cut short: %d bytes, %v", len(der), err)
+	}
+	// c with other bytes of its size: they hash otherwise.
+	other := bytes.Clone(issued[2].DER)
+	other[len(other)-1] ^= 1
+	if err := os.WriteFile(issued[2].CertFile, other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if der, err := load(2); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
+		t.Errorf("LoadDER of a file rewritten at its size: %d bytes, %v", len(der), err)
+	}
+}
