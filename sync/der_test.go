@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,5 +203,68 @@ func TestOnceDropsWhatOnlyALaterPassUses(t *testing.T) {
 	}
 	if a, b := first.Plan.Entries, second.Plan.Entries; len(a) != 1 || len(b) != 1 || len(a[0].Adds) != 1 || len(b[0].Adds) != 1 {
 		t.Errorf("plans differ: %+v and %+v", a, b)
+	}
+}
+
+// orderSource is an unparsedSource that notes when its read ends and, when
+// told to, waits (up to a bound) for the directory to start reading first.
+type orderSource struct {
+	unparsedSource
+	waitForDir bool
+	dirStarted chan struct{}
+	sawDir     bool        // the directory started while the read waited
+	done       atomic.Bool // the read has ended
+}
+
+func (s *orderSource) ReadUnparsed(ctx context.Context, inspect certsource.Inspect) (*certsource.Snapshot, error) {
+	if s.waitForDir {
+		select {
+		case <-s.dirStarted:
+			s.sawDir = true
+		case <-time.After(10 * time.Second):
+		}
+	}
+	defer s.done.Store(true)
+	return s.unparsedSource.ReadUnparsed(ctx, inspect)
+}
+
+// orderDir is a memDir that notes whether the store's read had ended when it
+// was read, and says when it starts.
+type orderDir struct {
+	*memDir
+	src       *orderSource
+	afterRead bool
+}
+
+func (d *orderDir) Users(ctx context.Context, fn func(Entry) error) error {
+	d.afterRead = d.src.done.Load()
+	close(d.src.dirStarted)
+	return d.memDir.Users(ctx, fn)
+}
+
+// TestDaemonReadsTheStoreFirstOnItsFirstPass: a daemon's first pass reads the
+// directory once the store is read, as a one-pass process does (its peak is
+// the process's); later passes read both at once.
+func TestDaemonReadsTheStoreFirstOnItsFirstPass(t *testing.T) {
+	ca := newTestCA(t, "Corp Issuing CA")
+	alice := ca.issue(t, leaf{serial: 1, emails: []string{"alice@corp.example"}})
+	src := &orderSource{unparsedSource: unparsedSource{&certsource.Snapshot{Certificates: []*certsource.Certificate{certsource.NewCertificate(alice, "test")}}}}
+	dir := &orderDir{memDir: &memDir{entries: map[string]*Entry{"cn=alice": {DN: "cn=alice", Addresses: []string{"alice@corp.example"}}}}, src: src}
+	log, _ := test.NewNullLogger()
+	s := NewSyncer(src, dir, certsource.NewTrust([]*x509.Certificate{ca.cert}), Policy{MaxValues: 15, MaxDeletes: 100}, log, NewMetrics(prometheus.NewRegistry()))
+	s.now = func() time.Time { return now }
+	for pass := 1; pass <= 2; pass++ {
+		src.dirStarted, src.waitForDir, src.sawDir = make(chan struct{}), pass > 1, false
+		src.done.Store(false)
+		res, err := s.Pass(context.Background(), true)
+		if err != nil || len(res.Plan.Entries) != 1 {
+			t.Fatalf("pass %d: %v, plan %+v", pass, err, res.Plan)
+		}
+		if pass == 1 && !dir.afterRead {
+			t.Error("first pass: the directory was read before the store's read ended")
+		}
+		if pass == 2 && !src.sawDir {
+			t.Error("second pass: the store's read waited for the directory in vain: they were not read at once")
+		}
 	}
 }

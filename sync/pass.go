@@ -49,6 +49,7 @@ type Syncer struct {
 	// is 40 MB less while the pass reads and plans.
 	Once        bool
 	cacheLoaded bool
+	passed      bool // a pass has run
 	lastUsers   int // how many users the last pass read
 	now         func() time.Time
 }
@@ -162,15 +163,17 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		// The rules that need the store alone run while the directory streams.
 		calc = startCalculator(in)
 	}()
-	if s.Once {
+	if s.Once || !s.passed {
 		// A one-pass process reads the store before the directory, so that
 		// the source's memory of its files is dropped before the users
 		// arrive: at 100,000 users the peak RSS of `certgal sync` went from
 		// 186-217 to 183-185 MB, and its time from 1.2 to 1.6 s
-		// (docs/BENCHMARKS.md, fourth round). A daemon has the memory and
-		// wants the time.
+		// (docs/BENCHMARKS.md, fourth round). A daemon's first pass does
+		// too: its peak is the process's, and nothing is waiting for it.
+		// Later passes have the memory and want the time.
 		<-sourceDone
 	}
+	s.passed = true
 	// Sized for as many users as the last pass read: growing maps of 100k
 	// entries rehashes them over and over.
 	users := make([]User, 0, s.lastUsers)
