@@ -50,7 +50,7 @@ type Syncer struct {
 	Once        bool
 	cacheLoaded bool
 	passed      bool // a pass has run
-	lastUsers   int // how many users the last pass read
+	lastUsers   int  // how many users the last pass read
 	now         func() time.Time
 }
 
