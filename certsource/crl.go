@@ -22,24 +22,38 @@ var crlReasons = map[int]string{
 // ParseCRL reads a PEM or DER CRL and checks its signature against trust.
 // A stale CRL returns its revocations together with ErrStaleCRL.
 func ParseCRL(data []byte, trust *Trust, now time.Time) ([]Revocation, error) {
+	revs, next, err := parseCRL(data, trust)
+	if err != nil {
+		return nil, err
+	}
+	return revs, staleCRL(next, now)
+}
+
+// parseCRL is ParseCRL but for staleness: it returns the nextUpdate.
+func parseCRL(data []byte, trust *Trust) ([]Revocation, time.Time, error) {
 	if block, _ := pem.Decode(data); block != nil {
 		if block.Type != "X509 CRL" {
-			return nil, fmt.Errorf("PEM block %q is not an X509 CRL", block.Type)
+			return nil, time.Time{}, fmt.Errorf("PEM block %q is not an X509 CRL", block.Type)
 		}
 		data = block.Bytes
 	}
 	crl, err := x509.ParseRevocationList(data)
 	if err != nil {
-		return nil, fmt.Errorf("parse CRL: %w", err)
+		return nil, time.Time{}, fmt.Errorf("parse CRL: %w", err)
 	}
 	_, revs, err := verifyCRL(crl, trust)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
-		return revs, fmt.Errorf("%w (nextUpdate %s)", ErrStaleCRL, crl.NextUpdate.UTC().Format(time.RFC3339))
+	return revs, crl.NextUpdate, nil
+}
+
+// staleCRL is ErrStaleCRL, with the date, when now is past nextUpdate (zero: none).
+func staleCRL(nextUpdate, now time.Time) error {
+	if !nextUpdate.IsZero() && now.After(nextUpdate) {
+		return fmt.Errorf("%w (nextUpdate %s)", ErrStaleCRL, nextUpdate.UTC().Format(time.RFC3339))
 	}
-	return revs, nil
+	return nil
 }
 
 // verifyCRL checks a parsed CRL's signature against trust and returns its

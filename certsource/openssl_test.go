@@ -238,3 +238,55 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestOpenSSLParsesACRLOnceWhileItsBytesStay: an unchanged CRL file is
+// parsed and verified once; new bytes are read again, and staleness is a
+// matter of each read's time, not of the parse's.
+func TestOpenSSLParsesACRLOnceWhileItsBytesStay(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	a := ca.Issue(t, "alice@corp.example")
+	b := ca.Issue(t, "bob@corp.example")
+	ca.Revoke(t, b.Serial, "keyCompromise")
+	path := ca.CRL(t, false)
+	src, _ := newOpenSSL(t, ca, path)
+	read := func() *Snapshot {
+		t.Helper()
+		snap, err := src.ReadUnparsed(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap
+	}
+	revoked := func(snap *Snapshot) []string {
+		var out []string
+		for _, r := range snap.Revocations {
+			out = append(out, strings.ToUpper(r.Serial.Text(16)))
+		}
+		sort.Strings(out)
+		return out
+	}
+	if got := revoked(read()); len(got) != 1 || got[0] != b.Serial {
+		t.Fatalf("first read: revoked %v, want %s", got, b.Serial)
+	}
+	parsed := src.crls[path]
+	if got := revoked(read()); len(got) != 1 || src.crls[path] != parsed {
+		t.Errorf("same CRL again: revoked %v, parsed again %v", got, src.crls[path] != parsed)
+	}
+
+	ca.Revoke(t, a.Serial, "superseded")
+	ca.CRL(t, false)
+	want := []string{a.Serial, b.Serial}
+	sort.Strings(want)
+	if got := revoked(read()); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("a new CRL: revoked %v, want %v", got, want)
+	}
+	parsed = src.crls[path]
+
+	// openssl-ca.sh's CRLs are good for 30 days.
+	src.now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
+	snap := read()
+	if got := revoked(snap); len(got) != 2 || snap.Problems["stale_crl"] != 1 || src.crls[path] != parsed {
+		t.Errorf("31 days later: revoked %v, problems %v, parsed again %v; want both revocations, stale_crl, no parse",
+			got, snap.Problems, src.crls[path] != parsed)
+	}
+}
