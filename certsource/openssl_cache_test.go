@@ -138,14 +138,7 @@ func TestOpenSSLQuickReadWhenNothingChanged(t *testing.T) {
 	src, _ := newOpenSSL(t, ca)
 	clock := now
 	src.now = func() time.Time { return clock }
-	read := func() *Snapshot {
-		t.Helper()
-		snap, err := src.ReadUnparsed(context.Background(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return snap
-	}
+	read := func() *Snapshot { t.Helper(); return readUnparsed(t, src) }
 	want := describe(t, read())
 	// A file rewritten in place (nothing an `openssl ca` store does) is not
 	// seen by a quick read...

@@ -28,6 +28,16 @@ func newOpenSSL(t testing.TB, ca *catest.CA, crls ...string) (*OpenSSL, *test.Ho
 	return NewOpenSSL(config.OpenSSL{Dir: ca.Dir, CRLFiles: crls}, trust, log), hook
 }
 
+// readUnparsed is src.ReadUnparsed with nothing to inspect; an error ends the test.
+func readUnparsed(t testing.TB, src *OpenSSL) *Snapshot {
+	t.Helper()
+	snap, err := src.ReadUnparsed(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
 func serials(snap *Snapshot) []string {
 	var out []string
 	for _, c := range snap.Certificates {
@@ -249,14 +259,7 @@ func TestOpenSSLParsesACRLOnceWhileItsBytesStay(t *testing.T) {
 	ca.Revoke(t, b.Serial, "keyCompromise")
 	path := ca.CRL(t, false)
 	src, _ := newOpenSSL(t, ca, path)
-	read := func() *Snapshot {
-		t.Helper()
-		snap, err := src.ReadUnparsed(context.Background(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return snap
-	}
+	read := func() *Snapshot { t.Helper(); return readUnparsed(t, src) }
 	revoked := func(snap *Snapshot) []string {
 		var out []string
 		for _, r := range snap.Revocations {
