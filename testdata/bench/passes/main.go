@@ -5,6 +5,9 @@
 //
 //	pass=1 seconds=1.234 result=success users=100000 adds=0 removes=0 entries=0 pass_rss_kb=123456
 //
+// pass_rss_kb is the pass's own peak RSS: the kernel's high-water mark is reset after each pass,
+// so the process's peak is the largest of them (and /usr/bin/time's is the last pass's).
+//
 // With -cpuprofile / -memprofile it profiles the passes after the first (the warm ones), or all
 // with -profile-all. It is a benchmark tool, not part of certgal's command line.
 package main
@@ -153,7 +156,7 @@ func run(cfgPath string, passes int, dryRun bool, cpuProfile, memProfile string,
 	return err
 }
 
-// maxRSS is the process's peak resident set (VmHWM) in kB.
+// maxRSS is the peak resident set (VmHWM) since the last reset, in kB.
 func maxRSS() int {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
