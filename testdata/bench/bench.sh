@@ -282,7 +282,7 @@ printf '%-38s %8.2fx  (target <= 1.5; with GOMEMLIMIT=%s: %.2fx)\n' "ratio warm 
 printf '%-38s %8.2f s  (target <= 2.5; with no cache: %.2f s)\n' "cold certgal sync, cache of a run" "$cold_s" "$first_s"
 printf '%-38s %8.0f MB (target <= 2 x %s + 50 = %s MB; with GOMEMLIMIT=%s: %.0f MB)\n' "peak RSS, cold" \
 	"$(calc "$cold_rss * 1024 / 1e6")" "$der_mb" "$rss_limit" "$MEMLIMIT" "$(calc "$limit_rss * 1024 / 1e6")"
-printf '%-38s %8.0f MB (its first pass; passes after it: %.0f MB; with GOMEMLIMIT=%s: %.0f MB)\n' "peak RSS, warm process" \
+printf '%-38s %8.0f MB (the largest pass; the passes after the first: %.0f MB; with GOMEMLIMIT=%s: %.0f MB)\n' "peak RSS, warm process" \
 	"$(calc "$warm_rss * 1024 / 1e6")" "$(calc "$warm_later * 1024 / 1e6")" "$MEMLIMIT" "$(calc "$wlimit_rss * 1024 / 1e6")"
 echo "(one paged search of $N entries at page_size 1000 is $(((N + 999) / 1000)) search operations)"
 
