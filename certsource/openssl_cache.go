@@ -93,7 +93,7 @@ func appendBytes(b, v []byte) []byte {
 func (o *OpenSSL) DropCache() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.cache, o.quick, o.fresh = map[string]*cachedFile{}, nil, 0
+	o.cache, o.quick, o.crls, o.fresh = map[string]*cachedFile{}, nil, nil, 0
 }
 
 // UnmarshalCache implements CachingSource.

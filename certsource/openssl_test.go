@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -291,5 +292,35 @@ func TestOpenSSLParsesACRLOnceWhileItsBytesStay(t *testing.T) {
 	if got := revoked(snap); len(got) != 2 || snap.Problems["stale_crl"] != 1 || src.crls[path] != parsed {
 		t.Errorf("31 days later: revoked %v, problems %v, parsed again %v; want both revocations, stale_crl, no parse",
 			got, snap.Problems, src.crls[path] != parsed)
+	}
+}
+
+// TestOpenSSLDropCacheForgetsTheStore: after DropCache the source holds
+// nothing of its store (files, quick read, CRLs), and reads it all again.
+func TestOpenSSLDropCacheForgetsTheStore(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	ca.Issue(t, "alice@corp.example")
+	b := ca.Issue(t, "bob@corp.example")
+	ca.Revoke(t, b.Serial, "keyCompromise")
+	src, _ := newOpenSSL(t, ca, ca.CRL(t, false))
+	want := describe(t, readUnparsed(t, src))
+	src.DropCache()
+	if len(src.cache) != 0 || src.quick != nil || len(src.crls) != 0 {
+		t.Errorf("after DropCache: %d files, quick read %v, %d CRLs kept", len(src.cache), src.quick != nil, len(src.crls))
+	}
+	inspected := 0
+	snap, err := src.ReadUnparsed(context.Background(), func(der []byte, _ [32]byte) (string, error) {
+		inspected++
+		x, err := x509.ParseCertificate(der)
+		if err != nil {
+			return "", err
+		}
+		return SerialHex(x.SerialNumber), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(t, snap); inspected != 2 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("read after DropCache: %d files inspected (want 2)\n%q\nwant\n%q", inspected, got, want)
 	}
 }
