@@ -206,25 +206,28 @@ func TestOnceDropsWhatOnlyALaterPassUses(t *testing.T) {
 	}
 }
 
-// orderSource is an unparsedSource that notes when its read ends and, when
-// told to, waits (up to a bound) for the directory to start reading first.
+// orderSource is an unparsedSource that notes when its read ends. Before it
+// reads, it waits up to waitForDir for the directory to start; with fail set,
+// the read fails then.
 type orderSource struct {
 	unparsedSource
-	waitForDir bool
+	waitForDir time.Duration
+	fail       bool
 	dirStarted chan struct{}
 	sawDir     bool        // the directory started while the read waited
 	done       atomic.Bool // the read has ended
 }
 
 func (s *orderSource) ReadUnparsed(ctx context.Context, inspect certsource.Inspect) (*certsource.Snapshot, error) {
-	if s.waitForDir {
-		select {
-		case <-s.dirStarted:
-			s.sawDir = true
-		case <-time.After(10 * time.Second):
-		}
+	select {
+	case <-s.dirStarted:
+		s.sawDir = true
+	case <-time.After(s.waitForDir):
 	}
 	defer s.done.Store(true)
+	if s.fail {
+		return nil, errors.New("CA directory not mounted")
+	}
 	return s.unparsedSource.ReadUnparsed(ctx, inspect)
 }
 
@@ -232,19 +235,20 @@ func (s *orderSource) ReadUnparsed(ctx context.Context, inspect certsource.Inspe
 // was read, and says when it starts.
 type orderDir struct {
 	*memDir
-	src       *orderSource
-	afterRead bool
+	src             *orderSource
+	read, afterRead bool
 }
 
 func (d *orderDir) Users(ctx context.Context, fn func(Entry) error) error {
-	d.afterRead = d.src.done.Load()
+	d.read, d.afterRead = true, d.src.done.Load()
 	close(d.src.dirStarted)
 	return d.memDir.Users(ctx, fn)
 }
 
 // TestDaemonReadsTheStoreFirstOnItsFirstPass: a daemon's first pass reads the
 // directory once the store is read, as a one-pass process does (its peak is
-// the process's); later passes read both at once.
+// the process's), and so does the one after a pass that could not read the
+// store; later passes read both at once.
 func TestDaemonReadsTheStoreFirstOnItsFirstPass(t *testing.T) {
 	ca := newTestCA(t, "Corp Issuing CA")
 	alice := ca.issue(t, leaf{serial: 1, emails: []string{"alice@corp.example"}})
@@ -253,18 +257,35 @@ func TestDaemonReadsTheStoreFirstOnItsFirstPass(t *testing.T) {
 	log, _ := test.NewNullLogger()
 	s := NewSyncer(src, dir, certsource.NewTrust([]*x509.Certificate{ca.cert}), Policy{MaxValues: 15, MaxDeletes: 100}, log, NewMetrics(prometheus.NewRegistry()))
 	s.now = func() time.Time { return now }
-	for pass := 1; pass <= 2; pass++ {
-		src.dirStarted, src.waitForDir, src.sawDir = make(chan struct{}), pass > 1, false
+	for _, p := range []struct {
+		name       string
+		fail, both bool // the store's read fails; store and directory are read at once
+	}{
+		{"first pass, the store unreadable", true, false},
+		{"first pass that reads the store", false, false},
+		{"second pass", false, true},
+	} {
+		// Read one after the other, the directory cannot start while the
+		// store's read waits for it; read at once, it starts at once.
+		src.dirStarted, src.fail, src.sawDir, src.waitForDir = make(chan struct{}), p.fail, false, 100*time.Millisecond
+		if p.both {
+			src.waitForDir = 10 * time.Second
+		}
 		src.done.Store(false)
+		dir.read, dir.afterRead = false, false
 		res, err := s.Pass(context.Background(), true)
-		if err != nil || len(res.Plan.Entries) != 1 {
-			t.Fatalf("pass %d: %v, plan %+v", pass, err, res.Plan)
+		if p.fail {
+			if err == nil {
+				t.Fatalf("%s: no error", p.name)
+			}
+		} else if err != nil || len(res.Plan.Entries) != 1 {
+			t.Fatalf("%s: %v, plan %+v", p.name, err, res.Plan)
 		}
-		if pass == 1 && !dir.afterRead {
-			t.Error("first pass: the directory was read before the store's read ended")
+		if !p.both && (src.sawDir || dir.read && !dir.afterRead) {
+			t.Errorf("%s: the directory was read before the store's read ended", p.name)
 		}
-		if pass == 2 && !src.sawDir {
-			t.Error("second pass: the store's read waited for the directory in vain: they were not read at once")
+		if p.both && !src.sawDir {
+			t.Errorf("%s: the store's read waited for the directory in vain: they were not read at once", p.name)
 		}
 	}
 }

@@ -49,7 +49,7 @@ type Syncer struct {
 	// is 40 MB less while the pass reads and plans.
 	Once        bool
 	cacheLoaded bool
-	passed      bool // a pass has run
+	passed      bool // a pass has read the store and the directory
 	lastUsers   int  // how many users the last pass read
 	now         func() time.Time
 }
@@ -173,7 +173,6 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		// Later passes have the memory and want the time.
 		<-sourceDone
 	}
-	s.passed = true
 	// Sized for as many users as the last pass read: growing maps of 100k
 	// entries rehashes them over and over.
 	users := make([]User, 0, s.lastUsers)
@@ -204,6 +203,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	}
 	s.metrics.directoryUsr.Set(float64(len(users)))
 	s.lastUsers = len(users)
+	s.passed = true // not before: a pass that could not read both leaves the next one cold
 	if s.Once {
 		s.dropClassifierMemory()
 	}
