@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -214,4 +215,44 @@ func FuzzUnmarshalCache(f *testing.F) {
 			t.Fatalf("re-marshalled: %d entries, %v; first %d", m, err, n)
 		}
 	})
+}
+
+// TestOpenSSLQuickReadSeesIndexRewrittenInPlace: index.txt rewritten in place
+// (no new file, no rename: the directories' times stay) is read again, and a
+// certificate it now says is revoked is revoked in the snapshot.
+func TestOpenSSLQuickReadSeesIndexRewrittenInPlace(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	now := time.Now()
+	issued := ca.IssueMany(t, []string{"a@corp.example", "b@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
+	src, _ := newOpenSSL(t, ca)
+	src.now = func() time.Time { return now } // never fullCheckEvery later
+	status := func(snap *Snapshot) Status {
+		t.Helper()
+		for _, c := range snap.Certificates {
+			if c.Origin == issued[0].CertFile {
+				return c.Status
+			}
+		}
+		t.Fatalf("%s not in the snapshot", issued[0].CertFile)
+		return 0
+	}
+	if st := status(readUnparsed(t, src)); st != StatusValid {
+		t.Fatalf("first read: %s", st)
+	}
+	index := filepath.Join(ca.Dir, "index.txt")
+	data := mustRead(t, index)
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines {
+		f := strings.Split(line, "\t")
+		if len(f) == 6 && f[3] == issued[0].Serial {
+			f[0], f[2] = "R", now.UTC().Format("060102150405Z")+",keyCompromise"
+			lines[i] = strings.Join(f, "\t")
+		}
+	}
+	if err := os.WriteFile(index, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(readUnparsed(t, src)); st != StatusRevoked {
+		t.Errorf("after index.txt was rewritten in place: %s, want revoked", st)
+	}
 }

@@ -235,6 +235,20 @@ func TestOpenSSLLoadDERReadsAtTheReadsSize(t *testing.T) {
 		}
 	}
 
+	// a grown since the read: what is read is the size the read found, the
+	// certificate it found (a stat of the file would read the new bytes too,
+	// which hash otherwise).
+	f, err := os.OpenFile(issued[0].CertFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("appended after the read")); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if der, err := load(0); err != nil || !bytes.Equal(der, issued[0].DER) {
+		t.Errorf("LoadDER of a file grown since the read: %d bytes, %v; want the certificate read", len(der), err)
+	}
 	// b cut short: the size the read found is not there any more.
 	data, err := os.ReadFile(issued[1].CertFile)
 	if err != nil {
