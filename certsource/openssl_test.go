@@ -29,6 +29,15 @@ func newOpenSSL(t testing.TB, ca *catest.CA, crls ...string) (*OpenSSL, *test.Ho
 	return NewOpenSSL(config.OpenSSL{Dir: ca.Dir, CRLFiles: crls}, trust, log), hook
 }
 
+// serialOf is what an Inspect that parses returns: der's serial number.
+func serialOf(der []byte) (string, error) {
+	x, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", err
+	}
+	return SerialHex(x.SerialNumber), nil
+}
+
 // readUnparsed is src.ReadUnparsed with nothing to inspect; an error ends the test.
 func readUnparsed(t testing.TB, src *OpenSSL) *Snapshot {
 	t.Helper()
@@ -311,11 +320,7 @@ func TestOpenSSLDropCacheForgetsTheStore(t *testing.T) {
 	inspected := 0
 	snap, err := src.ReadUnparsed(context.Background(), func(der []byte, _ [32]byte) (string, error) {
 		inspected++
-		x, err := x509.ParseCertificate(der)
-		if err != nil {
-			return "", err
-		}
-		return SerialHex(x.SerialNumber), nil
+		return serialOf(der)
 	})
 	if err != nil {
 		t.Fatal(err)
