@@ -117,11 +117,12 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	// The file caches load while the directory connection is set up.
 	sourceLoaded, loaded := s.loadCache()
 	now := s.now()
-	// The CA store and the directory are read at once (but see Once): a
-	// daemon's pass finds every value in the classifier's cache, and the
-	// store's files are read while the directory sends its pages. A value not in the cache waits
-	// for the store's certificates (it is most likely one of them) before it
-	// is parsed, so a first pass verifies each certificate once.
+	// The CA store and the directory are read at once (but for Once and a
+	// daemon's first pass, below): a daemon's pass finds every value in the
+	// classifier's cache, and the store's files are read while the directory
+	// sends its pages. A value not in the cache waits for the store's
+	// certificates (it is most likely one of them) before it is parsed, so a
+	// first pass verifies each certificate once.
 	readCtx, cancelRead := context.WithCancel(ctx)
 	defer cancelRead()
 	var (
