@@ -15,6 +15,8 @@ import (
 	"strings"
 	stdsync "sync"
 	"time"
+
+	"github.com/certgal/certgal/internal/mailaddr"
 )
 
 // Entry is one user's published certificates under the addresses that are the user's alone.
@@ -140,7 +142,7 @@ func entrySums(entries []Entry) ([][][32]byte, [32]byte) {
 		for _, a := range e.Addresses {
 			binary.BigEndian.PutUint32(n[:4], uint32(len(a)))
 			h.Write(n[:4])
-			h.Write([]byte(asciiLower(a)))
+			h.Write([]byte(mailaddr.ASCIILower(a)))
 		}
 		sums[i] = make([][32]byte, len(e.DER))
 		for j, der := range e.DER {
@@ -222,7 +224,7 @@ func (ix *Index) Rebuild(entries []Entry) *Index {
 			continue
 		}
 		for _, a := range e.Addresses {
-			a = asciiLower(a)
+			a = mailaddr.ASCIILower(a)
 			if !plausibleAddress(a) {
 				continue
 			}
@@ -482,7 +484,7 @@ func prepareAll(n int, f func(int)) {
 // lookupAddr finds the certificates published under an address (folded first); nil when
 // there are none.
 func (ix *Index) lookupAddr(addr string) *set {
-	n, ok := ix.byAddr[asciiLower(addr)]
+	n, ok := ix.byAddr[mailaddr.Key(addr)]
 	if !ok {
 		return nil
 	}
@@ -590,23 +592,6 @@ func appendETag(b []byte, sum [32]byte, format byte) []byte {
 
 // etagOf is appendETag as a string.
 func etagOf(sum [32]byte, format byte) string { return string(appendETag(nil, sum, format)) }
-
-// asciiLower folds ASCII letters only, as the reconcile compares addresses; it allocates only
-// when there is something to fold.
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
 
 // maxAddressLen is the longest address accepted (RFC 5321's path limit less the brackets).
 const maxAddressLen = 254

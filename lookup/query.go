@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/certgal/certgal/internal/mailaddr"
 )
 
 // Parsers of what clients send: the query string, Accept and If-None-Match. They work on
@@ -139,7 +141,7 @@ func negotiate(accept string) (int, error) {
 				}
 			}
 		default:
-			if f, ok := mediaFormat(asciiLower(mt)); ok {
+			if f, ok := mediaFormat(mailaddr.ASCIILower(mt)); ok {
 				q[f], spec[f] = weight, 3
 			}
 		}

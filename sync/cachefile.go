@@ -51,7 +51,7 @@ import (
 // cacheFormat is the file's version. Bump it whenever Classify or Cert change
 // what they say of a certificate (TestFileCacheHoldsEveryField fails when
 // Cert gains a field).
-const cacheFormat = 4
+const cacheFormat = 5
 
 const (
 	cacheMagic     = "certgal cache\n"

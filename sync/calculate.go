@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certgal/certgal/certsource"
+	"github.com/certgal/certgal/internal/mailaddr"
 )
 
 // Policy is the part of the configuration the reconcile rules read.
@@ -67,17 +68,15 @@ func Calculate(in Input) *Plan {
 func (c *calculator) plan() *Plan {
 	in := c.in
 	p := &Plan{Skips: append([]Change(nil), c.skips...)}
-	removes := 0
+	taken := 0
 	users := c.planUsers()
 	// Nearly every user of a directory certgal serves has a certificate:
 	// grown by appending, this list was 21 MB of garbage a pass at 100,000.
 	p.Published = make([]Published, 0, len(users))
 	for _, r := range users {
 		p.Skips = append(p.Skips, r.skips...)
-		if len(r.e.desired) > 0 {
-			p.Published = append(p.Published, Published{Addresses: r.own, Certs: r.e.desired})
-		}
-		removes += r.e.removals()
+		p.Published = append(p.Published, published(&r.e)...)
+		taken += r.e.keysTaken()
 		if !r.e.empty() {
 			p.Entries = append(p.Entries, r.e)
 		}
@@ -85,18 +84,18 @@ func (c *calculator) plan() *Plan {
 	p.sort()
 	switch {
 	case len(in.Known) == 0 && c.ownedValues > 0:
-		p.Blocked = fmt.Sprintf("the CA store returned no certificates while the directory holds %d values issued by trusted CAs", c.ownedValues)
-	case removes > in.Policy.MaxDeletes:
-		p.Blocked = fmt.Sprintf("%d removals exceed policy.max_deletes (%d)", removes, in.Policy.MaxDeletes)
+		p.hold(fmt.Sprintf("the CA store returned no certificates while the directory holds %d values issued by trusted CAs", c.ownedValues), false)
+	case taken > in.Policy.MaxDeletes:
+		c.onlyRevocations = true
+		p.hold(fmt.Sprintf("%d removals would leave an address without its key, more than policy.max_deletes (%d); only revocations are written", taken, in.Policy.MaxDeletes), true)
 	}
 	return p
 }
 
-// userPlan is planUser's result for one user, and the user's own addresses.
+// userPlan is planUser's result for one user.
 type userPlan struct {
 	e     EntryPlan
 	skips []Change
-	own   []string
 }
 
 // parallelMin is the amount of work (users to plan, certificates to
@@ -111,9 +110,6 @@ func (c *calculator) planUsers() []userPlan {
 	one := func(i int) {
 		r := &out[i]
 		r.e, r.skips = c.planUserWith(users[i], c.candidates[c.canon[i]])
-		if len(r.e.desired) > 0 {
-			r.own = c.ownAddresses(users[i])
-		}
 	}
 	onEveryCore(len(users), one)
 	return out
@@ -155,6 +151,8 @@ type calculator struct {
 	ownedValues int
 	byAddress   map[string]int // normalized address → the user claiming it, or manyUsers
 	eligibles   []*Cert        // the store's certificates some user may get
+	// onlyRevocations is set once the plan is blocked by max_deletes.
+	onlyRevocations bool
 }
 
 // newCalculator is startCalculator, the users indexed, finish: a pass runs
@@ -216,7 +214,7 @@ func (x *userIndex) add(i int, u User) {
 	}
 	x.canon = append(x.canon, first)
 	for _, a := range u.Addresses {
-		n := normalizeAddress(a)
+		n := mailaddr.Normalize(a)
 		if n == "" {
 			continue
 		}
@@ -261,7 +259,7 @@ func (c *calculator) finish(users []User, idx *userIndex) {
 func (c *calculator) ownAddresses(u User) []string {
 	var out []string
 	for _, a := range u.Addresses {
-		n := normalizeAddress(a)
+		n := mailaddr.Normalize(a)
 		if user, ok := c.byAddress[n]; n != "" && ok && user != manyUsers && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
@@ -302,7 +300,7 @@ type owner struct {
 func (c *calculator) owner(x *Cert) owner {
 	user := -1
 	for _, e := range x.Emails {
-		claimed, ok := c.byAddress[normalizeAddress(e)]
+		claimed, ok := c.byAddress[mailaddr.Key(e)]
 		switch {
 		case !ok:
 			continue

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	stdsync "sync"
 	"time"
@@ -27,9 +28,11 @@ type Cert struct {
 	SerialHex  string
 	Issuer     certsource.IssuerID // "" when no trusted CA signed it
 	IssuerName string
-	Emails     []string // SAN rfc822Name, as written
-	NotBefore  time.Time
-	NotAfter   time.Time
+	// Emails are the SAN rfc822Names as written, or, for a legacy
+	// certificate with none, the subject's emailAddress (see mailAddresses).
+	Emails    []string
+	NotBefore time.Time
+	NotAfter  time.Time
 	// Unusable says why the certificate cannot carry encrypted mail; "" when it can.
 	Unusable string
 	// Broken says the value does not parse as a certificate. It sits beside
@@ -72,7 +75,7 @@ func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
 		Hash:      sha256.Sum256(x.Raw),
 		Size:      len(x.Raw),
 		SerialHex: certsource.SerialHex(x.SerialNumber),
-		Emails:    x.EmailAddresses,
+		Emails:    mailAddresses(x),
 		NotBefore: x.NotBefore,
 		NotAfter:  x.NotAfter,
 		Unusable:  unusable(x),
@@ -87,6 +90,27 @@ func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
 		c.IssuerName = x.Issuer.String()
 	}
 	return c
+}
+
+// oidEmailAddress is PKCS #9 emailAddress, the subject attribute legacy
+// certificates carry their address in.
+var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+
+// mailAddresses are the addresses x is for: its SAN rfc822Names, or when it
+// has none, the emailAddress attributes of its subject, which receiving
+// agents must recognise then (RFC 5280 4.1.2.6, RFC 8550 3). A certificate
+// with a SAN rfc822Name is matched by its SAN only.
+func mailAddresses(x *x509.Certificate) []string {
+	if len(x.EmailAddresses) > 0 {
+		return x.EmailAddresses
+	}
+	var out []string
+	for _, n := range x.Subject.Names {
+		if s, ok := n.Value.(string); ok && n.Type.Equal(oidEmailAddress) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // unusable checks the extended key usage and key usage an S/MIME recipient

@@ -228,19 +228,22 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 				"attribute": c.Attribute, "reason": c.Reason}).Info("blob left as it is")
 		}
 	}
-	switch {
-	case res.Plan.Blocked != "":
-		res.Status = ResultBlocked
-		s.log.WithField("reason", res.Plan.Blocked).Error("pass blocked: nothing written")
-		return res, nil
-	case dryRun:
+	if dryRun {
 		res.Status = ResultDryRun
 		return res, nil
 	}
+	// A blocked plan's entries are what is written all the same: the
+	// removals of revoked keys (or nothing).
 	res.Applied, res.Err = s.apply(ctx, calc, ders, res.Plan.Entries)
-	res.Status = ResultSuccess
-	if res.Err != nil {
+	switch {
+	case res.Plan.Blocked != "":
+		res.Status = ResultBlocked
+		s.log.WithFields(logrus.Fields{"reason": res.Plan.Blocked, "held": len(res.Plan.Held), "entries_written": res.Applied}).
+			Error("pass blocked: only revocations written")
+	case res.Err != nil:
 		res.Status = ResultEntryErrors
+	default:
+		res.Status = ResultSuccess
 	}
 	return res, nil
 }

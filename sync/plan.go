@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"text/tabwriter"
 )
@@ -36,6 +37,10 @@ const (
 	ReasonUnusablePrefx = "unusable_"
 	ReasonTooLarge      = "value_too_large"
 	ReasonFrozen        = "issuer_frozen"
+	// ReasonNotPublishable reports an owned value certgal would not publish
+	// for the user (a smart-card, signing-only or EFS certificate of the same
+	// CA, or one for another user's address): it is left alone.
+	ReasonNotPublishable = "not_publishable"
 
 	// userSMIMECertificate (policy.smime_attribute). A blob is stale when every
 	// certificate in it is certgal's and none should still be published.
@@ -67,9 +72,18 @@ type Change struct {
 	// SHA256 is then the whole blob's, and Email, Serial and Issuer those of
 	// the blob's first certificate.
 	Attribute string `json:"attribute,omitempty"`
+	// Held marks a change the plan computed but does not write, because the
+	// pass is blocked (Plan.Blocked).
+	Held bool `json:"held,omitempty"`
 
 	cert *Cert
 	blob *Blob
+	// revocation marks the removal of a revoked value (or of a blob of
+	// revoked values only): never held back by policy.max_deletes.
+	revocation bool
+	// takesKey marks a removal that leaves one of the user's addresses
+	// without a key: what policy.max_deletes counts.
+	takesKey bool
 }
 
 func newChange(a Action, dn, email string, c *Cert, reason string) Change {
@@ -100,6 +114,7 @@ type EntryPlan struct {
 	SMIMEReplace bool
 
 	desired []*Cert
+	own     []string // the user's own addresses, normalized
 }
 
 func (e EntryPlan) empty() bool {
@@ -107,6 +122,55 @@ func (e EntryPlan) empty() bool {
 }
 
 func (e EntryPlan) removals() int { return len(e.Removes) + len(e.SMIMERemoves) }
+
+// keysTaken counts the removals policy.max_deletes counts: those that leave
+// an address without a key. A renewal's and a revocation's do not count.
+func (e EntryPlan) keysTaken() int {
+	n := 0
+	for _, l := range [][]Change{e.Removes, e.SMIMERemoves} {
+		for _, c := range l {
+			if c.takesKey {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// hold splits e for a blocked pass: what is still written (revocations,
+// when allowed) and the changes held back.
+func (e EntryPlan) hold(revocations bool) (EntryPlan, []Change) {
+	w := EntryPlan{DN: e.DN, desired: e.desired, own: e.own}
+	var held []Change
+	for _, c := range e.Removes {
+		if revocations && c.revocation {
+			w.Removes = append(w.Removes, c)
+		} else {
+			held = append(held, c)
+		}
+	}
+	held = append(held, e.Adds...)
+	switch {
+	case !e.SMIMEReplace:
+		for _, c := range e.SMIMERemoves {
+			if revocations && c.revocation {
+				w.SMIMERemoves = append(w.SMIMERemoves, c)
+			} else {
+				held = append(held, c)
+			}
+		}
+		held = append(held, e.SMIMEAdds...)
+	case revocations && len(e.SMIMEAdds) == 0 && !slices.ContainsFunc(e.SMIMERemoves, func(c Change) bool { return !c.revocation }):
+		// The attribute goes whole, and all it held is revoked.
+		w.SMIMEReplace, w.SMIMERemoves = true, e.SMIMERemoves
+	default:
+		held = append(append(held, e.SMIMERemoves...), e.SMIMEAdds...)
+	}
+	for i := range held {
+		held[i].Held = true
+	}
+	return w, held
+}
 
 // Modification turns the entry plan into the values to write; der finds the
 // DER of a certificate (see Cert.DER).
@@ -166,8 +230,11 @@ func (e EntryPlan) withoutAdds() EntryPlan {
 type Plan struct {
 	Entries []EntryPlan
 	Skips   []Change
-	// Blocked says why nothing may be written this pass; "" when writing is allowed.
+	// Blocked says why the pass is stopped short: Entries then hold only
+	// what is written all the same (revocations, or nothing), and Held the
+	// changes held back. "" when the whole plan is written.
 	Blocked string
+	Held    []Change
 	// Published is what each user should hold after the pass: what a lookup serves.
 	Published []Published
 }
@@ -180,7 +247,23 @@ type Published struct {
 	Certs     []*Cert
 }
 
-// Counts returns the number of adds, removes and skips.
+// hold blocks p for reason: only revocations are written (when
+// revocations is set; nothing otherwise), every other change is held back.
+func (p *Plan) hold(reason string, revocations bool) {
+	p.Blocked = reason
+	var kept []EntryPlan
+	for _, e := range p.Entries {
+		w, held := e.hold(revocations)
+		p.Held = append(p.Held, held...)
+		if !w.empty() {
+			kept = append(kept, w)
+		}
+	}
+	p.Entries = kept
+}
+
+// Counts returns the number of adds, removes and skips that the plan writes
+// or reports; held-back changes are not among them.
 func (p *Plan) Counts() (adds, removes, skips int) {
 	for _, e := range p.Entries {
 		adds += len(e.Adds) + len(e.SMIMEAdds)
@@ -190,7 +273,8 @@ func (p *Plan) Counts() (adds, removes, skips int) {
 }
 
 // Changes lists every line of the plan: per entry removes then adds, then the
-// userSMIMECertificate removes and adds, sorted by DN, then the skips.
+// userSMIMECertificate removes and adds, sorted by DN, then what a blocked
+// pass holds back, then the skips.
 func (p *Plan) Changes() []Change {
 	var out []Change
 	for _, e := range p.Entries {
@@ -199,6 +283,7 @@ func (p *Plan) Changes() []Change {
 		out = append(out, e.SMIMERemoves...)
 		out = append(out, e.SMIMEAdds...)
 	}
+	out = append(out, p.Held...)
 	return append(out, p.Skips...)
 }
 
@@ -228,6 +313,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		if c.Attribute != "" {
 			attr = "\tattribute=" + c.Attribute
 		}
+		if c.Held {
+			attr += "\theld"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\tserial=%s\tissuer=%q\treason=%s%s\n", c.Action, dn, c.Email, c.Serial, c.Issuer, c.Reason, attr)
 	}
 	if err := tw.Flush(); err != nil {
@@ -236,7 +324,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 	adds, removes, skips := p.Counts()
 	_, err := fmt.Fprintf(w, "plan: %d to add, %d to remove, %d skipped, %d entries to modify\n", adds, removes, skips, len(p.Entries))
 	if err == nil && p.Blocked != "" {
-		_, err = fmt.Fprintf(w, "BLOCKED: %s; nothing will be written\n", p.Blocked)
+		what := "nothing will be written"
+		if len(p.Entries) > 0 {
+			what = fmt.Sprintf("only the revocations listed before the %d held changes will be written", len(p.Held))
+		}
+		_, err = fmt.Fprintf(w, "BLOCKED: %s; %s\n", p.Blocked, what)
 	}
 	return err
 }
@@ -254,6 +346,7 @@ type summary struct {
 	Remove  int `json:"remove"`
 	Skip    int `json:"skip"`
 	Entries int `json:"entries"`
+	Held    int `json:"held"`
 }
 
 // WriteJSON prints the plan as one JSON document.
@@ -263,7 +356,7 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	if changes == nil {
 		changes = []Change{}
 	}
-	doc := jsonPlan{Version: 1, Blocked: p.Blocked, Summary: summary{adds, removes, skips, len(p.Entries)}, Changes: changes}
+	doc := jsonPlan{Version: 1, Blocked: p.Blocked, Summary: summary{adds, removes, skips, len(p.Entries), len(p.Held)}, Changes: changes}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)

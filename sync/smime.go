@@ -205,13 +205,15 @@ func managedBlob(desired []*Cert, der func(*Cert) ([]byte, error)) (*Blob, error
 //
 // A blob is stale when every certificate in it is certgal's and each of them
 // would leave userCertificate too (revoked, expired past grace, or superseded
-// by a certificate that is published). Blobs certgal does not own, and broken
+// by a certificate that is published), and dead when each is revoked or
+// expired past grace: a dead blob leaves under every policy, as Outlook
+// prefers the blob to userCertificate. Blobs certgal does not own, and broken
 // ones, are never deleted. Where the directory can only replace the attribute
 // whole (OpenLDAP), certgal writes it only when every blob in it is certgal's.
-func (c *calculator) planSMIME(u User, e *EntryPlan, isCandidate certSet) []Change {
+func (c *calculator) planSMIME(u User, e *EntryPlan, v view) []Change {
 	pol := c.in.Policy
 	var skips []Change
-	var stale, owned, others []*Blob
+	var stale, dead, owned, others []*Blob
 	for _, b := range u.SMIME {
 		switch {
 		case b.Broken:
@@ -219,11 +221,15 @@ func (c *calculator) planSMIME(u User, e *EntryPlan, isCandidate certSet) []Chan
 			others = append(others, b)
 		case !b.owned():
 			others = append(others, b)
-		case c.staleBlob(b, isCandidate, e.desired):
-			stale = append(stale, b)
-			owned = append(owned, b)
 		default:
 			owned = append(owned, b)
+			isStale, isDead := c.blobState(b, v)
+			if isStale {
+				stale = append(stale, b)
+			}
+			if isDead {
+				dead = append(dead, b)
+			}
 		}
 	}
 	report := func(blobs []*Blob) {
@@ -233,7 +239,23 @@ func (c *calculator) planSMIME(u User, e *EntryPlan, isCandidate certSet) []Chan
 	}
 	remove := func(b *Blob, reason string) {
 		// Ownership decides; checked again right before writing.
-		e.SMIMERemoves = append(e.SMIMERemoves, newBlobChange(ActionRemove, u.DN, b, reason))
+		r := newBlobChange(ActionRemove, u.DN, b, reason)
+		r.revocation = c.allRevoked(b)
+		r.takesKey = !r.revocation && len(e.desired) == 0
+		e.SMIMERemoves = append(e.SMIMERemoves, r)
+	}
+	// drop removes blobs, unless that would take others with them.
+	drop := func(blobs []*Blob) {
+		switch {
+		case len(blobs) == 0:
+		case pol.SMIMEWholeAttribute && len(blobs) < len(u.SMIME):
+			report(blobs) // deleting the attribute would take other blobs with it
+		default:
+			e.SMIMEReplace = pol.SMIMEWholeAttribute
+			for _, b := range blobs {
+				remove(b, ReasonStaleSMIME)
+			}
+		}
 	}
 
 	mode := pol.SMIME
@@ -243,16 +265,7 @@ func (c *calculator) planSMIME(u User, e *EntryPlan, isCandidate certSet) []Chan
 	}
 	switch mode {
 	case SMIMERemoveStale:
-		switch {
-		case len(stale) == 0:
-		case pol.SMIMEWholeAttribute && len(stale) < len(u.SMIME):
-			report(stale) // deleting the attribute would take other blobs with it
-		default:
-			e.SMIMEReplace = pol.SMIMEWholeAttribute
-			for _, b := range stale {
-				remove(b, ReasonStaleSMIME)
-			}
-		}
+		drop(stale)
 		return skips
 
 	case SMIMEManage:
@@ -286,14 +299,7 @@ func (c *calculator) planSMIME(u User, e *EntryPlan, isCandidate certSet) []Chan
 		}
 		if err != nil {
 			// No managed blob: certgal's blobs leave only when stale.
-			if pol.SMIMEWholeAttribute && len(stale) < len(u.SMIME) {
-				report(stale)
-				return skips
-			}
-			e.SMIMEReplace = pol.SMIMEWholeAttribute && len(stale) > 0
-			for _, b := range stale {
-				remove(b, ReasonStaleSMIME)
-			}
+			drop(stale)
 			return skips
 		}
 		e.SMIMEReplace = pol.SMIMEWholeAttribute
@@ -303,7 +309,9 @@ func (c *calculator) planSMIME(u User, e *EntryPlan, isCandidate certSet) []Chan
 		e.SMIMEAdds = append(e.SMIMEAdds, newBlobChange(ActionAdd, u.DN, nb, ReasonManagedSMIME))
 		return skips
 	}
-	report(stale)
+	// report: a dead blob still leaves, the others stay and are reported.
+	drop(dead) // reports them when it cannot remove them
+	report(slices.DeleteFunc(stale, func(b *Blob) bool { return slices.Contains(dead, b) }))
 	return skips
 }
 
@@ -314,23 +322,35 @@ func replacedOrStale(b *Blob, stale []*Blob) string {
 	return ReasonReplacedSMIME
 }
 
-// staleBlob reports whether every key in the owned blob b would leave
-// userCertificate: revoked, expired past grace, or valid but not published
-// while something else is.
-func (c *calculator) staleBlob(b *Blob, isCandidate certSet, desired []*Cert) bool {
+// blobState says whether every key in the owned blob b would leave
+// userCertificate (stale: revoked, expired past grace, or valid but replaced
+// for all its addresses by what is published), and whether every key is
+// revoked or expired past grace (dead).
+func (c *calculator) blobState(b *Blob, v view) (stale, dead bool) {
+	dead = true
 	for _, x := range b.Leaves {
-		switch c.judge(x, isCandidate) {
+		switch c.judge(x, v) {
 		case fateRevoked, fateExpired:
-		case fateSuperseded, fateCandidate:
-			// A candidate max_values left out is superseded too.
-			if len(desired) == 0 || slices.ContainsFunc(desired, func(d *Cert) bool { return d.Hash == x.Hash }) {
-				return false
+		case fateSuperseded:
+			if !v.covered(x) {
+				return false, false
 			}
+			dead = false
 		default:
+			return false, false
+		}
+	}
+	return true, dead
+}
+
+// allRevoked reports whether every key in b is revoked.
+func (c *calculator) allRevoked(b *Blob) bool {
+	for _, x := range b.Leaves {
+		if !c.revoked(x) {
 			return false
 		}
 	}
-	return true
+	return len(b.Leaves) > 0
 }
 
 // blobCache keeps classified blobs by hash between passes, as Classifier

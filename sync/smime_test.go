@@ -94,21 +94,26 @@ func TestCalculateSMIME(t *testing.T) {
 			old, cur := renewal(f)
 			f.smimeUser("cn=alice", mail(alice), []*Cert{cur}, f.blob(old, cur))
 		}, nil},
-		{"report: revoked certificate's blob, nothing else to publish", report, func(f *fx) {
+		{"report: a revoked certificate's blob leaves all the same", report, func(f *fx) {
 			r := f.revokedInIndex(leaf{serial: 0x12, emails: mail(alice)})
 			f.smimeUser("cn=alice", mail(alice), nil, f.blob(r))
-		}, []string{"skip cn=alice alice@corp.example 12 stale_smime"}},
+		}, []string{"remove cn=alice alice@corp.example 12 stale_smime"}},
 		{"report: revoked by CRL only", report, func(f *fx) {
 			c := f.valid(leaf{serial: 0x13, emails: mail(alice)})
 			f.crl(c)
 			f.smimeUser("cn=alice", mail(alice), nil, f.blob(c))
-		}, []string{"skip cn=alice alice@corp.example 13 stale_smime"}},
-		{"report: expired past grace is stale, within grace is not", report, func(f *fx) {
+		}, []string{"remove cn=alice alice@corp.example 13 stale_smime"}},
+		{"report: a revoked blob beside a foreign one stays where the attribute goes whole", mode{SMIMEReport, true}, func(f *fx) {
+			r := f.revokedInIndex(leaf{serial: 0x17, emails: mail(alice)})
+			self := foreignDER(t, f.foreign, leaf{serial: 0x18, emails: mail(alice)})
+			f.smimeUser("cn=alice", mail(alice), nil, f.blob(r), f.rawBlob(self))
+		}, []string{"skip cn=alice alice@corp.example 17 stale_smime"}},
+		{"report: expired past grace leaves, within grace stays", report, func(f *fx) {
 			old := f.valid(leaf{serial: 0x14, emails: mail(alice), notBefore: now.Add(-400 * day), notAfter: now.Add(-25 * time.Hour)})
 			recent := f.valid(leaf{serial: 0x15, emails: mail("bob@corp.example"), notBefore: now.Add(-400 * day), notAfter: now.Add(-time.Hour)})
 			f.smimeUser("cn=alice", mail(alice), nil, f.blob(old))
 			f.smimeUser("cn=bob", mail("bob@corp.example"), nil, f.blob(recent))
-		}, []string{"skip cn=alice alice@corp.example 14 stale_smime"}},
+		}, []string{"remove cn=alice alice@corp.example 14 stale_smime"}},
 		{"report: a foreign certificate in the blob makes it not ours", report, func(f *fx) {
 			old, cur := renewal(f)
 			self := foreignDER(t, f.foreign, leaf{serial: 0x16, emails: mail(alice)})
@@ -140,16 +145,18 @@ func TestCalculateSMIME(t *testing.T) {
 			next := f.valid(leaf{serial: 0x1A, emails: mail(alice), notBefore: now.Add(day)})
 			f.smimeUser("cn=alice", mail(alice), []*Cert{cur}, f.blob(next))
 		}, nil},
-		{"report: frozen issuer keeps its blobs", report, func(f *fx) {
+		{"report: frozen issuer: a revoked blob leaves all the same, a current one stays", report, func(f *fx) {
 			r := f.revokedInIndex(leaf{serial: 0x1B, emails: mail(alice)})
+			cur := f.valid(leaf{serial: 0x1D, emails: mail("bob@corp.example")})
 			f.in.Frozen = map[certsource.IssuerID]string{r.Issuer: "stale CRL"}
 			f.smimeUser("cn=alice", mail(alice), nil, f.blob(r))
-		}, nil},
+			f.smimeUser("cn=bob", mail("bob@corp.example"), []*Cert{cur}, f.blob(cur))
+		}, []string{"remove cn=alice alice@corp.example 1B stale_smime"}},
 		{"report: signed Outlook blob (signing and encryption certificate) after renewal", report, func(f *fx) {
 			old, cur := renewal(f)
 			sign := f.valid(leaf{serial: 0x1C, emails: mail(alice), ku: x509.KeyUsageDigitalSignature, notBefore: now.Add(-300 * day)})
 			f.smimeUser("cn=alice", mail(alice), []*Cert{cur}, f.signedBlob(f.ours, sign, old))
-		}, []string{"skip cn=alice alice@corp.example 1C stale_smime", "skip  alice@corp.example 1C unusable_no_key_agreement"}},
+		}, []string{"skip  alice@corp.example 1C unusable_no_key_agreement"}}, // the signing key is no mail key: the blob is not stale
 
 		// remove-stale
 		{"remove-stale: with the renewal, in the same entry plan", removeAD, func(f *fx) {
@@ -184,11 +191,18 @@ func TestCalculateSMIME(t *testing.T) {
 			old, cur := renewal(f)
 			f.smimeUser("cn=alice", mail(alice), []*Cert{cur}, f.blob(old), NewBlob([]byte{0x30, 0x00}, f.classes.Parsed))
 		}, []string{"skip cn=alice   broken_smime", "skip cn=alice alice@corp.example 10 stale_smime"}},
-		{"remove-stale: max_deletes counts blobs", mode{SMIMERemoveStale, false}, func(f *fx) {
+		{"remove-stale: max_deletes counts blobs that take the last key away", mode{SMIMERemoveStale, false}, func(f *fx) {
 			f.in.Policy.MaxDeletes = 0
-			r := f.revokedInIndex(leaf{serial: 0x23, emails: mail(alice)})
+			x := f.valid(leaf{serial: 0x23, emails: mail(alice), notBefore: now.Add(-400 * day), notAfter: now.Add(-3 * day)})
+			f.smimeUser("cn=alice", mail(alice), nil, f.blob(x))
+		}, []string{"remove cn=alice alice@corp.example 23 stale_smime held", "blocked"}},
+		{"remove-stale: a revoked blob is never held back by max_deletes", mode{SMIMERemoveStale, true}, func(f *fx) {
+			f.in.Policy.MaxDeletes = 0
+			r := f.revokedInIndex(leaf{serial: 0x24, emails: mail(alice)})
+			x := f.valid(leaf{serial: 0x25, emails: mail("bob@corp.example"), notBefore: now.Add(-400 * day), notAfter: now.Add(-3 * day)})
 			f.smimeUser("cn=alice", mail(alice), nil, f.blob(r))
-		}, []string{"remove cn=alice alice@corp.example 23 stale_smime", "blocked"}},
+			f.smimeUser("cn=bob", mail("bob@corp.example"), nil, f.blob(x))
+		}, []string{"remove cn=alice alice@corp.example 24 stale_smime", "remove cn=bob bob@corp.example 25 stale_smime held", "replace cn=alice", "blocked"}},
 
 		// manage
 		{"manage: first publish writes the blob with the certificate", manageAD, func(f *fx) {

@@ -48,6 +48,8 @@ type leaf struct {
 	noEKU     bool
 	ku        x509.KeyUsage
 	rsa       bool
+	// subjectEmail puts an emailAddress in the subject, as legacy certificates do.
+	subjectEmail string
 }
 
 var (
@@ -77,6 +79,9 @@ func (ca *testCA) issue(t testing.TB, l leaf) *x509.Certificate {
 		EmailAddresses: l.emails,
 		NotBefore:      l.notBefore, NotAfter: l.notAfter,
 		ExtKeyUsage: l.eku, KeyUsage: l.ku,
+	}
+	if l.subjectEmail != "" {
+		tmpl.Subject.ExtraNames = []pkix.AttributeTypeAndValue{{Type: oidEmailAddress, Value: l.subjectEmail}}
 	}
 	if tmpl.NotBefore.IsZero() {
 		tmpl.NotBefore = now.Add(-30 * 24 * time.Hour)

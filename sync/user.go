@@ -1,17 +1,22 @@
 package sync
 
-import "github.com/certgal/certgal/certsource"
+import (
+	"slices"
 
-// fate is what the rules make of one owned or foreign value on a user.
+	"github.com/certgal/certgal/internal/mailaddr"
+)
+
+// fate is what the rules make of one value on a user.
 type fate int
 
 const (
 	fateStays      fate = iota // kept whatever is published (foreign, broken, frozen, in grace, not yet valid)
 	fateUnknown                // owned, unknown to the source: kept and reported
+	fateOther                  // owned, but nothing certgal would publish for this user: kept and reported
 	fateCandidate              // one of the certificates to publish
-	fateRevoked                // owned and revoked: leaves
-	fateExpired                // owned and expired past grace: leaves
-	fateSuperseded             // owned and valid, but not what is published: leaves once a desired one stays
+	fateRevoked                // owned and revoked: leaves, whatever it was for
+	fateExpired                // owned, was this user's mail key, expired past grace: leaves
+	fateSuperseded             // this user's mail key, but a newer one is published for its addresses
 )
 
 // certSet is a user's few certificates, looked up by hash: a scan of a
@@ -27,30 +32,78 @@ func (s certSet) has(h [32]byte) bool {
 	return false
 }
 
-// judge applies the per-value rules to v. isCandidate holds the certificates
-// the user should get, before max_values.
-func (c *calculator) judge(v *Cert, isCandidate certSet) fate {
-	pol, now := c.in.Policy, c.in.Now
-	switch {
-	case v.Broken || !v.Owned() || c.in.Frozen[v.Issuer] != "":
-		return fateStays
-	case isCandidate.has(v.Hash):
-		return fateCandidate
+// view is what the per-value rules need to know of one user.
+type view struct {
+	own        []string // the user's addresses no other user claims, normalized
+	desired    certSet  // what the user gets, newest first
+	candidates certSet  // every certificate of the CA store the user could get
+}
+
+// carries reports whether one of x's addresses is a.
+func carries(x *Cert, a string) bool {
+	for _, e := range x.Emails {
+		if mailaddr.Key(e) == a {
+			return true
+		}
 	}
-	st, known := c.known.get(v)
+	return false
+}
+
+// mine reports whether x carries one of the user's own addresses.
+func (v view) mine(x *Cert) bool {
+	return slices.ContainsFunc(v.own, func(a string) bool { return carries(x, a) })
+}
+
+// covered reports whether every own address x carries gets a certificate
+// that is published: removing x then leaves no address without a key.
+func (v view) covered(x *Cert) bool {
+	for _, a := range v.own {
+		if carries(x, a) && !slices.ContainsFunc(v.desired, func(d *Cert) bool { return d != x && carries(d, a) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// judge applies the per-value rules to v. Only what certgal would itself
+// publish for this user (a mail key of one of its addresses) is ever replaced
+// or aged out; a revoked value of a trusted CA leaves whatever it was for,
+// even while its issuer is frozen, as a revocation is never undone.
+func (c *calculator) judge(x *Cert, u view) fate {
+	now := c.in.Now
 	switch {
-	case c.in.Revoked[v.Issuer][v.SerialHex] || known && st == certsource.StatusRevoked: // c.revoked(v)
+	case x.Broken || !x.Owned():
+		return fateStays
+	case c.revoked(x):
 		return fateRevoked
-	case now.After(v.NotAfter.Add(pol.ExpiredGrace)):
-		return fateExpired
-	case now.After(v.NotAfter):
+	case u.desired.has(x.Hash):
+		return fateCandidate
+	case c.in.Frozen[x.Issuer] != "":
 		return fateStays
-	case !known:
-		return fateUnknown
-	case now.Before(v.NotBefore):
+	case u.candidates.has(x.Hash):
+		return fateSuperseded
+	case now.After(x.NotAfter.Add(c.in.Policy.ExpiredGrace)):
+		if c.publishable(x, u) {
+			return fateExpired
+		}
+		return fateOther
+	case now.After(x.NotAfter), now.Before(x.NotBefore):
 		return fateStays
+	case !c.publishable(x, u):
+		return fateOther
 	}
-	return fateSuperseded
+	if _, known := c.known.get(x); !known {
+		return fateUnknown
+	}
+	// Known and valid, but not a candidate: too large, say, or its other
+	// addresses lead to other users.
+	return fateOther
+}
+
+// publishable reports whether x is the kind of value certgal publishes for
+// this user: a key for encrypted mail to one of the user's addresses.
+func (c *calculator) publishable(x *Cert, u view) bool {
+	return x.Unusable == "" && u.mine(x)
 }
 
 // planUser applies the per-entry rules to one user: which owned values leave,
@@ -62,81 +115,145 @@ func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 	if k, ok := c.byDN[u.DN]; ok {
 		candidates = c.candidates[k]
 	}
-	return c.planUserWith(u, candidates)
+	e, skips := c.planUserWith(u, candidates)
+	if c.onlyRevocations {
+		e, _ = e.hold(true) // the pass is blocked: re-planned, an entry still gets revocations only
+	}
+	return e, skips
 }
 
 // planUserWith is planUser with the certificates matched to u's DN, newest first.
 func (c *calculator) planUserWith(u User, candidates []*Cert) (EntryPlan, []Change) {
 	e := EntryPlan{DN: u.DN}
-	var skips []Change
 	pol := c.in.Policy
-
-	desired := candidates
-	if !pol.KeepAll && len(desired) > 1 {
-		desired = desired[:1]
-	}
-	// While an issuer is frozen its certificates wait: the newest may be
-	// revoked by a CRL certgal cannot see.
-	if reason := c.frozen(desired); reason != "" {
-		for _, x := range desired {
-			skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonFrozen))
-		}
-		desired = nil
-	}
-	isCandidate := certSet(desired)
 	present := certSet(u.Values)
+	v := view{own: c.ownAddresses(u), candidates: candidates}
+
+	// While an issuer is frozen nothing new of it arrives (the newest may be
+	// revoked by a CRL certgal cannot see); what the entry holds stays.
+	skips, usable := c.thaw(u.DN, candidates, present)
+	v.desired = c.choose(usable, v.own)
+
 	staying := 0 // values that stay whatever is published: they take up max_values room
-	var superseded []*Cert
-	for _, v := range u.Values {
-		switch c.judge(v, isCandidate) {
+	var superseded, expired []*Cert
+	for _, x := range u.Values {
+		switch c.judge(x, v) {
 		case fateStays:
 			staying++
 		case fateCandidate:
 		case fateRevoked:
-			e.Removes = append(e.Removes, newChange(ActionRemove, u.DN, firstEmail(v), v, ReasonRevoked))
+			r := newChange(ActionRemove, u.DN, firstEmail(x), x, ReasonRevoked)
+			r.revocation = true
+			e.Removes = append(e.Removes, r)
 		case fateExpired:
-			e.Removes = append(e.Removes, newChange(ActionRemove, u.DN, firstEmail(v), v, ReasonExpired))
+			expired = append(expired, x)
 		case fateUnknown:
 			staying++
-			skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(v), v, ReasonUnknownOwned))
+			skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonUnknownOwned))
+		case fateOther:
+			staying++
+			skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonNotPublishable))
 		case fateSuperseded:
-			superseded = append(superseded, v)
+			superseded = append(superseded, x)
 		}
 	}
 
-	if room := max(pol.MaxValues-staying, 0); len(desired) > room {
-		for _, x := range desired[room:] {
+	if room := max(pol.MaxValues-staying, 0); len(v.desired) > room {
+		for _, x := range v.desired[room:] {
 			if present.has(x.Hash) {
 				superseded = append(superseded, x)
 			} else {
 				skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonMaxValues))
 			}
 		}
-		desired = desired[:room]
+		v.desired = v.desired[:room]
 	}
-	// A user is never left without a certificate because a newer one could not
-	// be published: superseded values leave only when a desired one stays.
-	if len(desired) > 0 {
-		for _, v := range superseded {
-			e.Removes = append(e.Removes, newChange(ActionRemove, u.DN, firstEmail(v), v, ReasonSuperseded))
+	// An address is never left without its key because a newer one could
+	// not be published: a superseded value leaves only when every address
+	// of the user it carries keeps a certificate.
+	for _, x := range superseded {
+		if v.covered(x) {
+			e.Removes = append(e.Removes, newChange(ActionRemove, u.DN, firstEmail(x), x, ReasonSuperseded))
 		}
 	}
-	for _, x := range desired {
+	for _, x := range expired {
+		r := newChange(ActionRemove, u.DN, firstEmail(x), x, ReasonExpired)
+		r.takesKey = !v.covered(x)
+		e.Removes = append(e.Removes, r)
+	}
+	for _, x := range v.desired {
 		if !present.has(x.Hash) {
 			e.Adds = append(e.Adds, newChange(ActionAdd, u.DN, firstEmail(x), x, ReasonNew))
 		}
 	}
-	e.desired = desired
-	skips = append(skips, c.planSMIME(u, &e, isCandidate)...)
+	e.desired = v.desired
+	e.own = v.own
+	skips = append(skips, c.planSMIME(u, &e, v)...)
 	return e, skips
 }
 
-// frozen returns the reason any of certs' issuers is frozen, or "".
-func (c *calculator) frozen(certs []*Cert) string {
-	for _, x := range certs {
-		if r := c.in.Frozen[x.Issuer]; r != "" {
-			return r
+// thaw returns the candidates a user may get while some issuers are frozen:
+// of a frozen issuer only those the entry holds already, the others skipped.
+func (c *calculator) thaw(dn string, candidates []*Cert, present certSet) ([]Change, []*Cert) {
+	if len(c.in.Frozen) == 0 {
+		return nil, candidates
+	}
+	var skips []Change
+	usable := make([]*Cert, 0, len(candidates))
+	for _, x := range candidates {
+		if c.in.Frozen[x.Issuer] != "" && !present.has(x.Hash) {
+			skips = append(skips, newChange(ActionSkip, dn, firstEmail(x), x, ReasonFrozen))
+			continue
+		}
+		usable = append(usable, x)
+	}
+	return skips, usable
+}
+
+// choose picks what a user gets from its candidates, newest first: all of
+// them with policy.keep all, else the newest for each of its addresses. An
+// address's key is the newest certificate carrying that address, so a user
+// with two addresses and a certificate for each keeps both.
+func (c *calculator) choose(candidates []*Cert, own []string) []*Cert {
+	if c.in.Policy.KeepAll || len(candidates) <= 1 {
+		return candidates
+	}
+	var out []*Cert
+	taken := make([]bool, len(own))
+	for _, x := range candidates {
+		newest := false
+		for i, a := range own {
+			if !taken[i] && carries(x, a) {
+				taken[i], newest = true, true
+			}
+		}
+		if newest {
+			out = append(out, x)
 		}
 	}
-	return ""
+	return out
+}
+
+// published is what the lookup serves of a user: for each of its own
+// addresses the desired certificates carrying it, newest first; addresses
+// with the same certificates share one entry.
+func published(e *EntryPlan) []Published {
+	var out []Published
+	for _, a := range e.own {
+		var certs []*Cert
+		for _, x := range e.desired {
+			if carries(x, a) {
+				certs = append(certs, x)
+			}
+		}
+		if len(certs) == 0 {
+			continue
+		}
+		if i := slices.IndexFunc(out, func(p Published) bool { return slices.Equal(p.Certs, certs) }); i >= 0 {
+			out[i].Addresses = append(out[i].Addresses, a)
+			continue
+		}
+		out = append(out, Published{Addresses: []string{a}, Certs: certs})
+	}
+	return out
 }

@@ -84,8 +84,11 @@ func TestLookupEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	s := sender{t: t, dir: dir}
 
-	// Alice by her second address, as PEM; Bob (RSA) as DER converted by openssl.
-	alicePEM := s.fetch(base+"/certs/alice.smith@corp.example?format=pem", 200)
+	// Alice by her address in any ASCII case, as PEM; not by her second address, which her
+	// certificate does not carry (a client checking the recipient would refuse it). Bob (RSA)
+	// as DER converted by openssl.
+	s.fetch(base+"/certs/alice.smith@corp.example?format=pem", 404)
+	alicePEM := s.fetch(base+"/certs/Alice@Corp.example?format=pem", 200)
 	if blk, _ := pem.Decode(alicePEM); blk == nil || !bytes.Equal(blk.Bytes, alice.DER) {
 		t.Fatal("the PEM served for Alice is not her certificate")
 	}

@@ -214,13 +214,19 @@ func TestSyncSafetyStopsBeforeWriting(t *testing.T) {
 	w := newWorld(t)
 	alice := w.user("alice", "alice@corp.example")
 	bob := w.user("bob", "bob@corp.example")
-	a := w.ca.Issue(t, "alice@corp.example")
-	b := w.ca.Issue(t, "bob@corp.example")
+	dan := w.user("dan", "dan@corp.example")
+	// Alice's and Bob's keys expired days ago and nothing replaces them: removing both would
+	// leave two addresses without a key, one more than max_deletes allows. Dan's key is revoked.
+	now := time.Now()
+	expired := catest.WithValidity(now.Add(-400*24*time.Hour), now.Add(-3*24*time.Hour))
+	a := w.ca.Issue(t, "alice@corp.example", expired)
+	b := w.ca.Issue(t, "bob@corp.example", expired)
+	d := w.ca.Issue(t, "dan@corp.example")
 	w.mustSync()
-
-	// Two removals and one add; max_deletes 1 stops the pass before its first write.
-	w.ca.Revoke(t, a.Serial, "keyCompromise")
-	w.ca.Revoke(t, b.Serial, "keyCompromise")
+	w.assertCerts(dan, d.DER)
+	w.setCerts(alice, a.DER)
+	w.setCerts(bob, b.DER)
+	w.ca.Revoke(t, d.Serial, "keyCompromise")
 	w.user("carol", "carol@corp.example")
 	w.ca.Issue(t, "carol@corp.example")
 	w.extra = "  max_deletes: 1\n"
@@ -229,9 +235,14 @@ func TestSyncSafetyStopsBeforeWriting(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "max_deletes") || !strings.Contains(out, "BLOCKED") {
 		t.Errorf("exit %d, want 1 with a max_deletes message\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	if n := w.slapd.ModifyCount(t) - before; n != 0 {
-		t.Errorf("blocked pass wrote %d modify operations", n)
+	// The revocation is written all the same; nothing else is.
+	if n := w.slapd.ModifyCount(t) - before; n != 1 {
+		t.Errorf("blocked pass wrote %d modify operations, want 1 (the revocation)\n%s", n, out)
 	}
+	w.assertCerts(dan)
+	w.assertCerts(alice, a.DER)
+	w.assertCerts(bob, b.DER)
+	before = w.slapd.ModifyCount(t)
 
 	// A CA store that cannot be read deletes nothing either.
 	w.extra = ""
