@@ -99,14 +99,17 @@ type Directory struct {
 
 // Policy decides what is published and what may be removed.
 type Policy struct {
-	// Keep is newest (one certificate per user) or all (every valid one, up to MaxValues).
+	// Keep is newest (the newest certificate for each of a user's addresses) or all
+	// (every valid one, up to MaxValues).
 	Keep string `yaml:"keep"`
-	// ExpiredGrace is how long after notAfter an owned expired value is removed.
+	// ExpiredGrace is how long after notAfter an owned expired mail key is removed.
 	ExpiredGrace time.Duration `yaml:"expired_grace"`
 	// MaxValues caps the values of the attribute per entry (Entra Connect syncs 15).
 	MaxValues int `yaml:"max_values"`
-	// MaxDeletes stops a pass before its first write when it would delete more values.
-	// 0 means no deletion is ever allowed: certgal only adds.
+	// MaxDeletes holds a pass back when more of its removals would leave an address
+	// without a key (an expired key with nothing replacing it, say): it then writes
+	// only the removals of revoked keys. A renewal's removal and a revocation never
+	// count. 0: no address ever loses its last key; renewals and revocations still go.
 	MaxDeletes int `yaml:"max_deletes"`
 	// SMIMEAttribute is report, remove-stale or manage (userSMIMECertificate).
 	SMIMEAttribute string `yaml:"smime_attribute"`

@@ -281,7 +281,7 @@ func (v *validator) policy(p *Policy) {
 		v.add("policy.max_values", "must be at least 1, not %d", p.MaxValues)
 	}
 	if p.MaxDeletes < 0 {
-		v.add("policy.max_deletes", "must not be negative, not %d (0 forbids every deletion)", p.MaxDeletes)
+		v.add("policy.max_deletes", "must not be negative, not %d (0 lets no address lose its last key)", p.MaxDeletes)
 	}
 	v.oneOf("policy.smime_attribute", p.SMIMEAttribute, "report", "remove-stale", "manage")
 }

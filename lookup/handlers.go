@@ -15,7 +15,12 @@ import (
 
 // Header values shared by every response; net/http only reads them. Read-only.
 var (
-	hdrCacheControl = []string{"public, max-age=300"}
+	// A certificate may be cached for a minute: a key revoked since leaves
+	// shared caches about when the next pass (every few minutes) takes it
+	// out of the GAL. A 404 must be asked again: a new hire's or a renewed
+	// key must not stay invisible behind a cached "none".
+	hdrCacheControl = []string{"public, max-age=60"}
+	hdrNoCache      = []string{"no-cache"}
 	hdrNoStore      = []string{"no-store"}
 	hdrNoSniff      = []string{"nosniff"}
 	hdrVaryAccept   = []string{"Accept"}
@@ -79,7 +84,7 @@ func (s *Server) serveCerts(w http.ResponseWriter, r *http.Request) int {
 	}
 	set := ix.lookupAddr(addr)
 	if set == nil {
-		return writeText(w, http.StatusNotFound, notFoundBody)
+		return notFound(w, notFoundBody)
 	}
 	if rendered(f) {
 		return s.writeRendered(w, r, ix, set, f)
@@ -120,7 +125,7 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request) int {
 	}
 	switch {
 	case len(certs) == 0:
-		return writeText(w, http.StatusNotFound, notFoundBody)
+		return notFound(w, notFoundBody)
 	case len(certs) > maxSearchResults:
 		return writeText(w, http.StatusForbidden, "The search matches too many certificates; search by email, certHash or iAndSHash.\n")
 	case len(certs) == 1:
@@ -213,5 +218,11 @@ func notReady(w http.ResponseWriter) int {
 }
 
 func serveNotFound(w http.ResponseWriter, _ *http.Request) int {
-	return writeText(w, http.StatusNotFound, "Not found. Certificates are at /certs/{email} and /search.cgi.\n")
+	return notFound(w, "Not found. Certificates are at /certs/{email} and /search.cgi.\n")
+}
+
+// notFound answers 404, which no cache may keep without asking again.
+func notFound(w http.ResponseWriter, body string) int {
+	w.Header()["Cache-Control"] = hdrNoCache
+	return writeText(w, http.StatusNotFound, body)
 }

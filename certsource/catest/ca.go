@@ -46,8 +46,9 @@ type issueOptions struct {
 	args []string
 }
 
-// WithExt picks the extension section: "smime" (the default), "server" (EKU serverAuth only)
-// or "signonly" (keyUsage digitalSignature only).
+// WithExt picks the extension section: "smime" (the default), "server" (EKU serverAuth only),
+// "signonly" (keyUsage digitalSignature only), "smartcard" (EKU clientAuth and smart-card
+// logon) or "legacy" (the address in the subject's emailAddress, no SAN).
 func WithExt(ext string) Option {
 	return func(o *issueOptions) { o.args = append(o.args, "--ext", ext) }
 }

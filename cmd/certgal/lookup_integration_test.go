@@ -115,6 +115,14 @@ func TestLookupEndToEnd(t *testing.T) {
 	if carol != nobody || !strings.HasPrefix(carol, "HTTP/1.1 404") {
 		t.Errorf("a user without a certificate and an unknown address answer differently:\n%s\n---\n%s", carol, nobody)
 	}
+	// A 404 is asked again each time, so a new hire's key is found as soon as it is published;
+	// a certificate may be kept for a minute.
+	if !strings.Contains(carol, "Cache-Control: no-cache\r\n") {
+		t.Errorf("a 404 may be cached:\n%s", carol)
+	}
+	if a := s.fetchRaw(base + "/certs/alice@corp.example"); !strings.Contains(a, "Cache-Control: public, max-age=60\r\n") {
+		t.Errorf("a certificate's Cache-Control:\n%.300s", a)
+	}
 
 	// Alice renews with a new key: after the next pass the new certificate is served and a
 	// message to the old key cannot be read with the new one.

@@ -281,6 +281,13 @@ func TestSourcesFolderEndToEnd(t *testing.T) {
 	if !strings.Contains(out, "issuer_frozen") {
 		t.Errorf("plan does not report the frozen issuer:\n%s", out)
 	}
+	// The lookup keeps serving the frozen issuer's users what their entries hold.
+	base := lookupAfterPass(t, w.writeConfig())
+	if got := httpGet(t, base+"/certs/alice@corp.example", 200); !bytes.Equal(got, a.DER) {
+		t.Error("while its issuer is frozen, alice's certificate is not served")
+	}
+	httpGet(t, base+"/certs/carol@corp.example", 404)
+	httpGet(t, base+"/certs/dave@corp.example", 404)
 
 	// A fresh CRL thaws it: dave's arrives.
 	writeDrop(t, filepath.Join(drop, "corp.crl"), signCRL(t, ca, 101, now.Add(-time.Minute), now.Add(time.Hour), b.Serial, c.Serial))

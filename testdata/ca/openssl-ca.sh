@@ -10,6 +10,9 @@
 #   openssl-ca.sh issue DIR EMAIL [--ext smime|server|signonly] [--start YYYYMMDDHHMMSSZ]
 #                        [--end YYYYMMDDHHMMSSZ] [--days N] [--key ec|rsa]
 #       Issue a certificate for EMAIL (only in the SAN rfc822Name; subject CN = local part).
+#       --ext legacy puts EMAIL in the subject's emailAddress instead, with no SAN at all, as
+#       `openssl ca` does with its default policy; --ext smartcard is a smart-card logon
+#       certificate (EKU clientAuth + msSmartcardLogin, SAN email) such as AD users also hold.
 #       Prints the serial as written in index.txt (upper-case hex). The certificate is
 #       DIR/newcerts/SERIAL.pem; the key and CSR go to $KEYDIR/SERIAL.key and .csr, outside the
 #       CA directory (default KEYDIR=DIR.keys), because the reconciler must never see keys there.
@@ -29,7 +32,7 @@
 set -euo pipefail
 
 die() { echo "openssl-ca.sh: $*" >&2; exit 1; }
-usage() { sed -n '4,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,31p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 ensure_openssl() {
 	command -v openssl >/dev/null 2>&1 && return 0
@@ -115,7 +118,7 @@ default_days = 365
 default_crl_days = 30
 policy = policy_cn
 unique_subject = no
-email_in_dn = no
+email_in_dn = yes
 preserve = no
 copy_extensions = none
 crl_extensions = crl_ext
@@ -123,6 +126,7 @@ x509_extensions = smime
 
 [ policy_cn ]
 commonName = supplied
+emailAddress = optional
 
 [ req ]
 distinguished_name = req_dn
@@ -155,6 +159,23 @@ authorityKeyIdentifier = keyid
 basicConstraints = critical,CA:false
 keyUsage = critical,\$ENV::CERTGAL_KEYUSAGE
 extendedKeyUsage = serverAuth
+subjectAltName = email:\$ENV::CERTGAL_EMAIL
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+# Legacy: the address in the subject's emailAddress only, no SAN.
+[ legacy ]
+basicConstraints = critical,CA:false
+keyUsage = critical,\$ENV::CERTGAL_KEYUSAGE
+extendedKeyUsage = emailProtection
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+
+# Smart-card logon, as AD users hold beside their mail keys.
+[ smartcard ]
+basicConstraints = critical,CA:false
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth,1.3.6.1.4.1.311.20.2.2
 subjectAltName = email:\$ENV::CERTGAL_EMAIL
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
@@ -211,7 +232,7 @@ cmd_issue() {
 		*) die "issue: unknown option $1" ;;
 		esac
 	done
-	case "$ext" in smime | server | signonly) ;; *) die "--ext must be smime, server or signonly" ;; esac
+	case "$ext" in smime | server | signonly | legacy | smartcard) ;; *) die "--ext must be smime, server, signonly, legacy or smartcard" ;; esac
 	[[ "$days" =~ ^[0-9]+$ ]] || die "--days must be a number"
 	local ts='^[0-9]{14}Z$'
 	[[ -z "$start" || "$start" =~ $ts ]] || die "--start must be YYYYMMDDHHMMSSZ"
@@ -238,6 +259,8 @@ cmd_issue() {
 		[[ "$key" == rsa ]] && CERTGAL_KEYUSAGE="digitalSignature,keyEncipherment" || CERTGAL_KEYUSAGE="digitalSignature"
 	fi
 	CERTGAL_EMAIL="$email"
+	local subj="/CN=$(escape_subj "${email%@*}")"
+	[[ "$ext" != legacy ]] || subj+="/emailAddress=$(escape_subj "$email")"
 
 	local keydir="${KEYDIR:-$dir.keys}"
 	mkdir -p "$keydir"
@@ -252,7 +275,7 @@ cmd_issue() {
 	[[ -z "$start" ]] || dates+=(-startdate "$start")
 	if [[ -n "$end" ]]; then dates+=(-enddate "$end"); else dates+=(-days "$days"); fi
 	(umask 077 && openssl req -config "$dir/openssl.cnf" -new "${newkey[@]}" -nodes \
-		-keyout "$tmp.key" -subj "/CN=$(escape_subj "${email%@*}")" -out "$tmp.csr") 2>"$LOG" ||
+		-keyout "$tmp.key" -subj "$subj" -out "$tmp.csr") 2>"$LOG" ||
 		{ cat "$LOG" >&2; rm -f "$tmp".*; die "request for $email failed"; }
 	openssl ca -config "$dir/openssl.cnf" -batch -notext -extensions "$ext" "${dates[@]}" \
 		-in "$tmp.csr" -out /dev/null 2>"$LOG" ||
