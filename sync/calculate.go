@@ -54,6 +54,8 @@ type Input struct {
 	Users  []User
 	Policy Policy
 	Now    time.Time
+	// Report asks for Plan.Report, a line per user (`certgal report`).
+	Report bool
 	// DER finds a certificate's DER when its Cert has none (see Cert.DER);
 	// only a managed userSMIMECertificate blob is built from DER. nil: Cert.DER.
 	DER func(*Cert) ([]byte, error)
@@ -73,7 +75,23 @@ func (c *calculator) plan() *Plan {
 	// Nearly every user of a directory certgal serves has a certificate:
 	// grown by appending, this list was 21 MB of garbage a pass at 100,000.
 	p.Published = make([]Published, 0, len(users))
+	if in.Report {
+		p.Report = make([]UserReport, 0, len(users))
+	}
 	for _, r := range users {
+		if in.Report {
+			p.Report = append(p.Report, r.report)
+		}
+		if len(r.e.desired) > 0 {
+			p.UsersWithCertificate++
+		}
+		for _, x := range r.e.desired { // a certificate is one user's: counted once
+			for i, w := range expiryWindows {
+				if x.NotAfter.Sub(in.Now) < w.d {
+					p.Expiring[i]++
+				}
+			}
+		}
 		p.Skips = append(p.Skips, r.skips...)
 		p.Published = append(p.Published, published(&r.e)...)
 		taken += r.e.keysTaken()
@@ -94,8 +112,9 @@ func (c *calculator) plan() *Plan {
 
 // userPlan is planUser's result for one user.
 type userPlan struct {
-	e     EntryPlan
-	skips []Change
+	e      EntryPlan
+	skips  []Change
+	report UserReport // with Input.Report
 }
 
 // parallelMin is the amount of work (users to plan, certificates to
@@ -110,6 +129,9 @@ func (c *calculator) planUsers() []userPlan {
 	one := func(i int) {
 		r := &out[i]
 		r.e, r.skips = c.planUserWith(users[i], c.candidates[c.canon[i]])
+		if c.in.Report {
+			r.report = c.userReport(users[i], &r.e, r.skips)
+		}
 	}
 	onEveryCore(len(users), one)
 	return out

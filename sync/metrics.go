@@ -16,6 +16,8 @@ type Metrics struct {
 	entryErrors  prometheus.Counter
 	sourceCerts  *prometheus.GaugeVec
 	directoryUsr prometheus.Gauge
+	expiring     *prometheus.GaugeVec
+	uncovered    prometheus.Gauge
 }
 
 // Pass results, the values of certgal_sync_passes_total's result label.
@@ -57,6 +59,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		directoryUsr: f.NewGauge(prometheus.GaugeOpts{
 			Name: "certgal_directory_users", Help: "Users read from the directory at the last pass.",
 		}),
+		expiring: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "certgal_published_certificates_expiring",
+			Help: "Published certificates that end within the window (7d, 30d), at the last pass.",
+		}, []string{"within"}),
+		uncovered: f.NewGauge(prometheus.GaugeOpts{
+			Name: "certgal_users_without_certificate", Help: "Directory users nothing is published for, at the last pass.",
+		}),
 	}
 	for _, r := range []string{ResultSuccess, ResultEntryErrors, ResultBlocked, ResultSourceError, ResultDirectoryError, ResultDryRun} {
 		m.passes.WithLabelValues(r)
@@ -76,4 +85,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // such as one whose directory could not be dialled.
 func (m *Metrics) CountFailedPass(result string) {
 	m.passes.WithLabelValues(result).Inc()
+}
+
+// countCoverage sets the gauges of what a plan publishes: certificates near
+// their end, users without any.
+func (m *Metrics) countCoverage(p *Plan, users int) {
+	for i, w := range expiryWindows {
+		m.expiring.WithLabelValues(w.label).Set(float64(p.Expiring[i]))
+	}
+	m.uncovered.Set(float64(users - p.UsersWithCertificate))
 }

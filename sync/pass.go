@@ -41,6 +41,8 @@ type Syncer struct {
 	// CacheDir, when set, is where the classifier's file cache is kept
 	// between processes (see cachefile.go); "" keeps it in memory only.
 	CacheDir string
+	// Report asks each pass for Plan.Report (`certgal report`).
+	Report bool
 	// Once says this process runs one pass (`certgal sync`): what only a later
 	// pass of the same process would use, the source's memory of its files
 	// once the store is read and the classifier's once the directory is too,
@@ -149,7 +151,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 			s.dropSourceMemory()
 		}
 		ders = newDERSource(snap, s.source)
-		in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}, Frozen: snap.Frozen, DER: ders.der}
+		in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}, Frozen: snap.Frozen, DER: ders.der, Report: s.Report}
 		for _, r := range snap.Revocations {
 			if in.Revoked[r.Issuer] == nil {
 				in.Revoked[r.Issuer] = map[string]bool{}
@@ -211,6 +213,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 
 	calc.finish(users, idx)
 	res.Plan = calc.plan()
+	s.metrics.countCoverage(res.Plan, len(users))
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
 	s.log.WithFields(logrus.Fields{"store_read": ms(storeRead), "store_done": ms(storeDone), "directory_read": ms(dirRead),
 		"planned": ms(time.Since(t0))}).Debug("pass phases")

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"text/tabwriter"
+	"time"
 )
 
 // Action is what a plan line does.
@@ -142,23 +143,21 @@ func (e EntryPlan) keysTaken() int {
 func (e EntryPlan) hold(revocations bool) (EntryPlan, []Change) {
 	w := EntryPlan{DN: e.DN, desired: e.desired, own: e.own}
 	var held []Change
-	for _, c := range e.Removes {
-		if revocations && c.revocation {
-			w.Removes = append(w.Removes, c)
-		} else {
-			held = append(held, c)
-		}
-	}
-	held = append(held, e.Adds...)
-	switch {
-	case !e.SMIMEReplace:
-		for _, c := range e.SMIMERemoves {
+	split := func(removes []Change) (written []Change) {
+		for _, c := range removes {
 			if revocations && c.revocation {
-				w.SMIMERemoves = append(w.SMIMERemoves, c)
+				written = append(written, c)
 			} else {
 				held = append(held, c)
 			}
 		}
+		return written
+	}
+	w.Removes = split(e.Removes)
+	held = append(held, e.Adds...)
+	switch {
+	case !e.SMIMEReplace:
+		w.SMIMERemoves = split(e.SMIMERemoves)
 		held = append(held, e.SMIMEAdds...)
 	case revocations && len(e.SMIMEAdds) == 0 && !slices.ContainsFunc(e.SMIMERemoves, func(c Change) bool { return !c.revocation }):
 		// The attribute goes whole, and all it held is revoked.
@@ -237,6 +236,12 @@ type Plan struct {
 	Held    []Change
 	// Published is what each user should hold after the pass: what a lookup serves.
 	Published []Published
+	// UsersWithCertificate counts the users something is published for.
+	UsersWithCertificate int
+	// Expiring counts the published certificates that end within each of expiryWindows.
+	Expiring [len(expiryWindows)]int
+	// Report is a line per user, in directory order, when Input.Report was set.
+	Report []UserReport
 }
 
 // Published is one user's desired certificates under the addresses that are
@@ -361,3 +366,10 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
+
+// expiryWindows are the windows of Plan.Expiring, and the label values of
+// certgal_published_certificates_expiring.
+var expiryWindows = [...]struct {
+	label string
+	d     time.Duration
+}{{"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}}

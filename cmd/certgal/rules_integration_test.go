@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -103,7 +105,7 @@ func TestOneCurrentKeyPerAddress(t *testing.T) {
 
 	base := lookupAfterPass(t, w.writeConfig())
 	for addr, want := range map[string][]byte{"ann@corp.example": corp.DER, "Ann@Sub.example": sub.DER} {
-		if got := httpGet(t, base+"/certs/"+addr, 200); string(got) != string(want) {
+		if got := (sender{t: t}).fetch(base+"/certs/"+addr, 200); string(got) != string(want) {
 			t.Errorf("lookup of %s does not answer with the certificate for that address", addr)
 		}
 	}
@@ -223,16 +225,70 @@ func lookupAfterPass(t *testing.T, path string) string {
 	return "http://" + ln.Addr().String()
 }
 
-func httpGet(t *testing.T, url string, code int) []byte {
+// `certgal report` lists every user with its addresses, current key and status, and writes
+// nothing.
+func TestReport(t *testing.T) {
+	w := newWorld(t)
+	now := time.Now()
+	alice := w.user("alice", "alice@corp.example")
+	bob := w.user("bob", "bob@corp.example")
+	carol := w.user("carol", "carol@corp.example")
+	dave := w.user("dave", "dave@corp.example", "shared@corp.example")
+	w.user("erin", "erin@corp.example", "shared@corp.example")
+	frank := w.user("frank", "frank@corp.example")
+	a := w.ca.Issue(t, "alice@corp.example")
+	b := w.ca.Issue(t, "bob@corp.example", catest.WithValidity(now.Add(-300*24*time.Hour), now.Add(10*24*time.Hour)))
+	f1 := w.ca.Issue(t, "frank@corp.example", catest.WithValidity(now.Add(-48*time.Hour), now.Add(300*24*time.Hour)))
+	d := w.ca.Issue(t, "dave@corp.example")
+	w.mustSync()
+	setSlapdSMIME(t, w, frank, outlookBlob(t, f1))
+	f2 := w.ca.Issue(t, "frank@corp.example", catest.WithValidity(now.Add(-time.Hour), now.Add(365*24*time.Hour)))
+	w.mustSync()
+
+	before := w.slapd.ModifyCount(t)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"report", "-config", w.writeConfig(), "-o", "json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("certgal report exited %d\n%s", code, stderr.String())
+	}
+	if n := w.slapd.ModifyCount(t) - before; n != 0 {
+		t.Errorf("report wrote %d modify operations", n)
+	}
+	var doc struct{ Users []sync.UserReport }
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	got := map[string]sync.UserReport{}
+	for _, u := range doc.Users {
+		got[u.DN] = u
+	}
+	for dn, want := range map[string]struct{ status, serial string }{
+		alice: {sync.StatusOK, a.Serial}, bob: {sync.StatusExpiring, b.Serial}, carol: {sync.StatusNone, ""},
+		dave: {sync.StatusAmbiguous, d.Serial}, frank: {sync.StatusStale, f2.Serial},
+	} {
+		if u := got[dn]; u.Status != want.status || u.Serial != want.serial {
+			t.Errorf("%s: %+v, want status %s serial %q", dn, u, want.status, want.serial)
+		}
+	}
+	if len(doc.Users) != 6 || !got[bob].NotAfter.Equal(mustParse(t, b.DER).NotAfter) {
+		t.Errorf("report: %+v", doc.Users)
+	}
+
+	for format, want := range map[string]string{"csv": "dn,addresses,serial,not_after,status\n", "text": "report: 6 users: 1 ok, 1 expiring, 1 without a certificate, 1 stale blobs, 2 ambiguous"} {
+		stdout.Reset()
+		if code := run(context.Background(), []string{"report", "-config", w.writeConfig(), "-o", format}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), want) {
+			t.Errorf("report -o %s: exit %d\n%s", format, code, stdout.String())
+		}
+	}
+	if code := run(context.Background(), []string{"report", "-config", w.writeConfig(), "-o", "xml"}, &stdout, &stderr); code != 2 {
+		t.Errorf("report -o xml: exit %d, want 2", code)
+	}
+}
+
+func mustParse(t *testing.T, der []byte) *x509.Certificate {
 	t.Helper()
-	resp, err := http.Get(url)
+	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != code {
-		t.Fatalf("GET %s: %d %v, want %d\n%s", url, resp.StatusCode, err, code, b)
-	}
-	return b
+	return c
 }

@@ -16,6 +16,7 @@ const (
   certgal run          -config FILE
   certgal sync         -config FILE [-dry-run] [-o text|json]
   certgal check-config -config FILE
+  certgal report       -config FILE [-o text|json|csv]
   certgal version
 `
 )
@@ -31,6 +32,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "sync":
 		return cmdSync(ctx, args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "run":

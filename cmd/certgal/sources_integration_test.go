@@ -283,11 +283,11 @@ func TestSourcesFolderEndToEnd(t *testing.T) {
 	}
 	// The lookup keeps serving the frozen issuer's users what their entries hold.
 	base := lookupAfterPass(t, w.writeConfig())
-	if got := httpGet(t, base+"/certs/alice@corp.example", 200); !bytes.Equal(got, a.DER) {
+	if got := (sender{t: t}).fetch(base+"/certs/alice@corp.example", 200); !bytes.Equal(got, a.DER) {
 		t.Error("while its issuer is frozen, alice's certificate is not served")
 	}
-	httpGet(t, base+"/certs/carol@corp.example", 404)
-	httpGet(t, base+"/certs/dave@corp.example", 404)
+	(sender{t: t}).fetch(base+"/certs/carol@corp.example", 404)
+	(sender{t: t}).fetch(base+"/certs/dave@corp.example", 404)
 
 	// A fresh CRL thaws it: dave's arrives.
 	writeDrop(t, filepath.Join(drop, "corp.crl"), signCRL(t, ca, 101, now.Add(-time.Minute), now.Add(time.Hour), b.Serial, c.Serial))

@@ -66,7 +66,7 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "certgal sync: %v\n", err)
 		return exitFailed
 	case res.Plan.Blocked != "":
-		fmt.Fprintf(stderr, "certgal sync: blocked, nothing written: %s\n", res.Plan.Blocked)
+		fmt.Fprintf(stderr, "certgal sync: blocked: %s\n", res.Plan.Blocked)
 		return exitFailed
 	case res.Err != nil:
 		fmt.Fprintf(stderr, "certgal sync: some entries were not written:\n%v\n", res.Err)

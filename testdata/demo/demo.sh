@@ -117,6 +117,9 @@ show() {
 }
 show "What the directory holds now (ldapsearch)"
 
+step "certgal report: per user, the current key and its status (read-only)"
+"$certgal" report -config "$work/certgal.yaml"
+
 step "A lookup over HTTP: certgal run serves what it published (GET /certs/{email})"
 port=$(free_port)
 sed -i "s/^  listen: \"\"  # lookup/  listen: \"127.0.0.1:$port\"  # lookup/" "$work/certgal.yaml"
