@@ -133,9 +133,15 @@ func TestAlertSkipReasonsAreTheSourcesReasons(t *testing.T) {
 			expr = r.Expr
 		}
 	}
-	m := regexp.MustCompile(`certgal_sync_skipped_total\{reason=~"([^"]*)"\}`).FindStringSubmatch(expr)
-	if m == nil {
+	all := regexp.MustCompile(`certgal_sync_skipped_total\{reason=~"([^"]*)"\}`).FindAllStringSubmatch(expr, -1)
+	if all == nil {
 		t.Fatalf("CertgalSourceInputSkipped: no reason=~\"…\" matcher in %q", expr)
+	}
+	m := all[0]
+	for _, o := range all[1:] {
+		if o[1] != m[1] {
+			t.Errorf("CertgalSourceInputSkipped: its matchers differ: %q and %q", m[1], o[1])
+		}
 	}
 	listed := map[string]bool{}
 	for _, r := range strings.Split(m[1], "|") {
