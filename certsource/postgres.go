@@ -4,16 +4,28 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	stdsync "sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // pgConnectTimeout applies when the DSN sets no connect_timeout: a database
 // that does not answer must fail the pass, not hang it.
 const pgConnectTimeout = 15 * time.Second
+
+// Server-side bounds on a read, sent at connect time unless the DSN sets them
+// (postgres://…?lock_timeout=30s). A CA upgrade that migrates its tables holds
+// an ACCESS EXCLUSIVE lock: without lock_timeout the pass would wait for it,
+// with the daemon's next passes queued behind. The statement timeout is for a
+// read that is slow for any other reason; 100,000 certificates read in seconds.
+var pgTimeouts = []struct{ param, value string }{
+	{"lock_timeout", "10s"},
+	{"statement_timeout", "5min"},
+}
 
 // parsePGConfig reads a PostgreSQL DSN (URL or key=value). The parser's own
 // message may quote the DSN, password and all, so it is not passed on.
@@ -27,6 +39,11 @@ func parsePGConfig(kind, dsn string) (*pgx.ConnConfig, error) {
 	}
 	// Read-only even if the role was granted more than SELECT by mistake.
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	for _, t := range pgTimeouts {
+		if cfg.RuntimeParams[t.param] == "" {
+			cfg.RuntimeParams[t.param] = t.value
+		}
+	}
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "certgal"
 	}
@@ -34,8 +51,13 @@ func parsePGConfig(kind, dsn string) (*pgx.ConnConfig, error) {
 }
 
 // pgReadOnly connects and runs read in one read-only REPEATABLE READ
-// transaction, so that every table it reads shows the same moment.
+// transaction, so that every table it reads shows the same moment. ctx (the
+// pass's) and the server's timeouts bound it; a timeout says which one.
 func pgReadOnly(ctx context.Context, cfg *pgx.ConnConfig, read func(pgx.Tx) error) error {
+	return pgWaitError(cfg, pgRead(ctx, cfg, read))
+}
+
+func pgRead(ctx context.Context, cfg *pgx.ConnConfig, read func(pgx.Tx) error) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -51,6 +73,23 @@ func pgReadOnly(ctx context.Context, cfg *pgx.ConnConfig, read func(pgx.Tx) erro
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read-only: nothing to keep or lose
 	return read(tx)
+}
+
+// pgWaitError says which bound ended a read that timed out on the server.
+func pgWaitError(cfg *pgx.ConnConfig, err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case "55P03": // lock_not_available
+		return fmt.Errorf("%w: waited longer than lock_timeout=%s for a lock another session holds on the table (a CA upgrade migrating its database?); nothing is written and the next pass tries again",
+			err, cfg.RuntimeParams["lock_timeout"])
+	case "57014": // query_canceled: statement_timeout, or a cancel by an administrator
+		return fmt.Errorf("%w: the read took longer than statement_timeout=%s (or was cancelled on the server); nothing is written and the next pass tries again",
+			err, cfg.RuntimeParams["statement_timeout"])
+	}
+	return err
 }
 
 // certCache keeps parsed certificates of a database source between passes,

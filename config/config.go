@@ -132,6 +132,13 @@ type Lookup struct {
 // Metrics is the listener for /metrics, /healthz, /readyz and POST /-/sync.
 type Metrics struct {
 	Listen string `yaml:"listen"`
+	// EnableTrigger serves POST /-/sync, which starts a pass at once. Off by
+	// default, like Prometheus' lifecycle API: each pass reads the whole
+	// directory, and anyone who reaches Listen could ask for one.
+	EnableTrigger bool `yaml:"enable_trigger"`
+	// TriggerMinInterval is how long after the start of the last pass (of any
+	// trigger) POST /-/sync is answered 429 with Retry-After.
+	TriggerMinInterval time.Duration `yaml:"trigger_min_interval"`
 }
 
 // Log configures logrus.
@@ -165,7 +172,7 @@ func Default() *Config {
 			RatePerSecond: 10,
 			Burst:         20,
 		},
-		Metrics: Metrics{Listen: ":9464"},
+		Metrics: Metrics{Listen: ":9464", TriggerMinInterval: time.Minute},
 		Log:     Log{Level: "info", Format: "text"},
 	}
 }

@@ -62,7 +62,7 @@ func TestLoadGood(t *testing.T) {
 					Burst:          5,
 					TrustedProxies: []string{"10.0.0.0/8", "2001:db8::1"},
 				},
-				Metrics: Metrics{Listen: "[::1]:9464"},
+				Metrics: Metrics{Listen: "[::1]:9464", EnableTrigger: true, TriggerMinInterval: 5 * time.Minute},
 				Log:     Log{Level: "debug", Format: "json"},
 			}
 		}},

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/robfig/cron/v3"
@@ -28,6 +29,9 @@ func validate(c *Config) Errors {
 	v.policy(&c.Policy)
 	v.lookup(&c.Lookup)
 	v.listen("metrics.listen", c.Metrics.Listen)
+	if c.Metrics.TriggerMinInterval < time.Second {
+		v.add("metrics.trigger_min_interval", "must be at least 1s, not %s", formatDuration(c.Metrics.TriggerMinInterval))
+	}
 	v.log(&c.Log)
 	return v.errs
 }

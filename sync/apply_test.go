@@ -152,6 +152,16 @@ func TestPassWritesTheRestWhenAValueIsRefused(t *testing.T) {
 	if n := testutil.ToFloat64(s.metrics.entryErrors); n != 1 {
 		t.Errorf("entry errors = %v, want 1", n)
 	}
+	if res.Failed != 1 || testutil.ToFloat64(s.metrics.entriesFailed) != 1 {
+		t.Errorf("failed entries %d, gauge %v; want 1", res.Failed, testutil.ToFloat64(s.metrics.entriesFailed))
+	}
+	// The gauge is the last writing pass's: alice fails again, and only once.
+	if _, err := s.Pass(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(s.metrics.entriesFailed); n != 1 {
+		t.Errorf("after the next pass: entries failed %v, want 1", n)
+	}
 }
 
 func pkcs7Of(certs ...*x509.Certificate) ([]byte, error) {

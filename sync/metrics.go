@@ -18,6 +18,10 @@ type Metrics struct {
 	directoryUsr prometheus.Gauge
 	expiring     *prometheus.GaugeVec
 	uncovered    prometheus.Gauge
+
+	// entriesFailed is the last writing pass's count, so that an entry that
+	// fails every pass (a protected AD account) shows as a level, not a rate.
+	entriesFailed prometheus.Gauge
 }
 
 // Pass results, the values of certgal_sync_passes_total's result label.
@@ -67,6 +71,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "certgal_users_without_certificate", Help: "Directory users nothing is published for, at the last pass.",
 		}),
 	}
+	m.entriesFailed = f.NewGauge(prometheus.GaugeOpts{
+		Name: "certgal_sync_entries_failed",
+		Help: "Entries not written, or written only in part, by the last pass that wrote (result success or entry_errors).",
+	})
 	for _, r := range []string{ResultSuccess, ResultEntryErrors, ResultBlocked, ResultSourceError, ResultDirectoryError, ResultDryRun} {
 		m.passes.WithLabelValues(r)
 	}

@@ -66,6 +66,7 @@ type Result struct {
 	Plan    *Plan
 	Status  string // one of the Result* constants
 	Applied int    // entries modified
+	Failed  int    // entries not written, or written only in part
 	Users   int
 	// Certificates is how many certificates the CA store returned.
 	Certificates int
@@ -86,6 +87,9 @@ func (s *Syncer) Pass(ctx context.Context, dryRun bool) (*Result, error) {
 	s.metrics.passes.WithLabelValues(res.Status).Inc()
 	if res.Status == ResultSuccess {
 		s.metrics.lastSuccess.SetToCurrentTime()
+	}
+	if res.Status == ResultSuccess || res.Status == ResultEntryErrors {
+		s.metrics.entriesFailed.Set(float64(res.Failed))
 	}
 	fields := logrus.Fields{"result": res.Status, "users": res.Users, "certificates": res.Certificates,
 		"duration": time.Since(start).Round(time.Millisecond).String()}
@@ -237,7 +241,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	}
 	// A blocked plan's entries are what is written all the same: the
 	// removals of revoked keys (or nothing).
-	res.Applied, res.Err = s.apply(ctx, calc, ders, res.Plan.Entries)
+	res.Applied, res.Failed, res.Err = s.apply(ctx, calc, ders, res.Plan.Entries)
 	switch {
 	case res.Plan.Blocked != "":
 		res.Status = ResultBlocked
@@ -436,16 +440,15 @@ func (s *Syncer) countSource(in Input) {
 
 // apply writes the entries on s.Workers connections. One entry's failure never
 // stops the others; a conflict re-reads the entry and plans it once more.
-func (s *Syncer) apply(ctx context.Context, calc *calculator, ders *derSource, entries []EntryPlan) (int, error) {
+func (s *Syncer) apply(ctx context.Context, calc *calculator, ders *derSource, entries []EntryPlan) (applied, failed int, err error) {
 	if s.Progress != nil {
 		s.Progress.EntriesTotal.Store(int64(len(entries)))
 	}
 	work := make(chan EntryPlan)
 	var (
-		mu      stdsync.Mutex
-		errs    []error
-		applied int
-		wg      stdsync.WaitGroup
+		mu   stdsync.Mutex
+		errs []error
+		wg   stdsync.WaitGroup
 	)
 	for range max(s.Workers, 1) {
 		wg.Add(1)
@@ -479,10 +482,11 @@ feed:
 	}
 	close(work)
 	wg.Wait()
+	failed = len(errs)
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("pass interrupted: %w", err))
 	}
-	return applied, errors.Join(errs...)
+	return applied, failed, errors.Join(errs...)
 }
 
 func (s *Syncer) applyEntry(ctx context.Context, calc *calculator, ders *derSource, e EntryPlan) (bool, error) {

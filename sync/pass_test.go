@@ -161,6 +161,9 @@ certgal_source_certificates{state="valid"} 2
 # TYPE certgal_sync_changes_total counter
 certgal_sync_changes_total{action="add"} 1
 certgal_sync_changes_total{action="remove"} 0
+# HELP certgal_sync_entries_failed Entries not written, or written only in part, by the last pass that wrote (result success or entry_errors).
+# TYPE certgal_sync_entries_failed gauge
+certgal_sync_entries_failed 0
 # HELP certgal_sync_passes_total Passes run, by result.
 # TYPE certgal_sync_passes_total counter
 certgal_sync_passes_total{result="blocked"} 0
@@ -185,7 +188,7 @@ certgal_sync_skipped_total{reason="value_rejected"} 0
 certgal_sync_skipped_total{reason="value_too_large"} 0
 `
 	if err := testutil.GatherAndCompare(r.reg, strings.NewReader(want),
-		"certgal_directory_users", "certgal_source_certificates", "certgal_sync_changes_total",
+		"certgal_directory_users", "certgal_source_certificates", "certgal_sync_changes_total", "certgal_sync_entries_failed",
 		"certgal_sync_passes_total", "certgal_sync_skipped_total"); err != nil {
 		t.Error(err)
 	}

@@ -33,6 +33,7 @@ directory:
 	}{
 		{"valid", "{kind: openssl, openssl: {dir: /var/lib/smime-ca}}", 0, "bind_password: <secret>"},
 		{"defaults shown", "{kind: openssl, openssl: {dir: /var/lib/smime-ca}}", 0, "max_deletes: 500"},
+		{"trigger off by default", "{kind: openssl, openssl: {dir: /var/lib/smime-ca}}", 0, "enable_trigger: false\n  trigger_min_interval: 1m"},
 		{"driver only the source knows", fmt.Sprintf("{kind: cfssl, cfssl: {driver: sqlite, dsn_file: %s/cfssl.dsn}}", files), 2, "source.cfssl.driver"},
 		{"unknown key", "{kind: openssl, openssl: {dir: /x, bogus: 1}}", 2, "source.openssl.bogus: unknown key"},
 	}

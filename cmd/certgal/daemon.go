@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	stdsync "sync"
 	"sync/atomic"
 	"time"
 
@@ -28,36 +29,62 @@ type daemon struct {
 	log     *logrus.Logger
 	metrics *sync.Metrics
 	skipped prometheus.Counter
+	// blackbox_exporter's reload metrics: the gauge is 0 after a refused reload.
+	reloadOK, reloadTime prometheus.Gauge
 
 	kick    chan string         // a pass is wanted; the sender says why
 	reload  chan *config.Config // a valid new configuration
 	running atomic.Bool
 
-	// read by /readyz while the loop writes them
-	interval    atomic.Int64 // schedule interval, ns
-	lastSuccess atomic.Int64 // unix ns; 0 before the first successful pass
-	firstDone   atomic.Bool
+	// read by the HTTP handlers while the loop writes them
+	indexed   atomic.Bool  // a pass produced a plan: the lookup has its index
+	lastStart atomic.Int64 // unix ns the last pass started or was accepted; 0 before the first
+	trigger   atomic.Bool  // metrics.enable_trigger
+	minGap    atomic.Int64 // metrics.trigger_min_interval, ns
+	triggerMu stdsync.Mutex
 
 	// OnPass is called after every pass that produced a plan (the lookup index).
 	OnPass func(*sync.Result)
 }
 
 func newDaemon(path string, log *logrus.Logger, reg prometheus.Registerer) *daemon {
-	return &daemon{
+	f := promauto.With(reg)
+	d := &daemon{
 		path: path, log: log, metrics: sync.NewMetrics(reg),
-		skipped: promauto.With(reg).NewCounter(prometheus.CounterOpts{
+		skipped: f.NewCounter(prometheus.CounterOpts{
 			Name: "certgal_sync_overlapping_skipped_total",
 			Help: "Scheduled or requested passes not started because one was still running.",
+		}),
+		reloadOK: f.NewGauge(prometheus.GaugeOpts{
+			Name: "certgal_config_last_reload_successful",
+			Help: "1 when the configuration loaded at start-up or at the last reload (SIGHUP), 0 when that reload was refused.",
+		}),
+		reloadTime: f.NewGauge(prometheus.GaugeOpts{
+			Name: "certgal_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time the running configuration was loaded.",
 		}),
 		kick:   make(chan string),
 		reload: make(chan *config.Config, 1),
 	}
+	d.reloaded(true) // the configuration run was given loaded
+	return d
+}
+
+// reloaded records a load of the configuration file, at start-up or on SIGHUP.
+func (d *daemon) reloaded(ok bool) {
+	if !ok {
+		d.reloadOK.Set(0)
+		return
+	}
+	d.reloadOK.Set(1)
+	d.reloadTime.SetToCurrentTime()
 }
 
 // request asks for a pass; false when one is running (or already wanted).
 func (d *daemon) request(why string) bool {
 	select {
 	case d.kick <- why:
+		d.lastStart.Store(time.Now().UnixNano())
 		return true
 	default:
 		d.skipped.Inc()
@@ -66,20 +93,48 @@ func (d *daemon) request(why string) bool {
 	}
 }
 
-// ready is /readyz: the last pass succeeded within three schedule intervals,
-// or the first pass is still running.
-func (d *daemon) ready(now time.Time) bool {
-	if !d.firstDone.Load() {
-		return true
+// triggerResult is what POST /-/sync got.
+type triggerResult int
+
+const (
+	triggerStarted  triggerResult = iota
+	triggerDisabled               // metrics.enable_trigger is off
+	triggerTooSoon                // within metrics.trigger_min_interval of the last pass's start
+	triggerBusy                   // a pass is running
+)
+
+// requestHTTP is POST /-/sync: a pass, unless the trigger is off, the last
+// pass started less than metrics.trigger_min_interval ago (wait says how much
+// longer), or one is running.
+func (d *daemon) requestHTTP(now time.Time) (res triggerResult, wait time.Duration) {
+	if !d.trigger.Load() {
+		return triggerDisabled, 0
 	}
-	last := d.lastSuccess.Load()
-	return last != 0 && now.Sub(time.Unix(0, last)) <= 3*time.Duration(d.interval.Load())
+	// Two requests at once must not both find the gap long enough.
+	d.triggerMu.Lock()
+	defer d.triggerMu.Unlock()
+	if last := d.lastStart.Load(); last != 0 {
+		if wait = time.Unix(0, last).Add(time.Duration(d.minGap.Load())).Sub(now); wait > 0 {
+			return triggerTooSoon, wait
+		}
+	}
+	if !d.request("http") {
+		return triggerBusy, 0
+	}
+	return triggerStarted, 0
 }
 
-// scheduleInterval is the gap between the next two activations of spec.
-func scheduleInterval(s cron.Schedule, now time.Time) time.Duration {
-	next := s.Next(now)
-	return s.Next(next).Sub(next)
+func (d *daemon) setTrigger(m config.Metrics) {
+	d.trigger.Store(m.EnableTrigger)
+	d.minGap.Store(int64(m.TriggerMinInterval))
+}
+
+// ready is /readyz: the lookup has an index, from the first pass that produced
+// a plan. It stays ready when later passes fail, as the lookup keeps serving
+// that index: taking it out of its Service would help nobody. How the passes
+// fare is for the metrics and the alerts.
+func (d *daemon) ready() bool {
+	return d.indexed.Load()
 }
 
 // loop runs passes until ctx ends. The running pass is allowed to finish the
@@ -93,10 +148,12 @@ func (d *daemon) loop(ctx context.Context, cfg *config.Config) {
 	}()
 	sched, c := d.schedule(cfg)
 	defer func() { c.Stop() }()
+	d.setTrigger(cfg.Metrics)
 
 	why := "start-up"
 	for {
 		if why != "" {
+			d.lastStart.Store(time.Now().UnixNano())
 			d.running.Store(true)
 			p = d.pass(ctx, cfg, p, why)
 			d.running.Store(false)
@@ -116,6 +173,7 @@ func (d *daemon) loop(ctx context.Context, cfg *config.Config) {
 			}
 			cfg = next
 			d.log.SetLevel(levelOf(cfg.Log))
+			d.setTrigger(cfg.Metrics)
 			if next.Schedule != sched {
 				c.Stop()
 				sched, c = d.schedule(cfg)
@@ -156,7 +214,6 @@ func (d *daemon) schedule(cfg *config.Config) (string, *cron.Cron) {
 		d.log.WithError(err).Error("schedule")
 		return cfg.Schedule, cron.New()
 	}
-	d.interval.Store(int64(scheduleInterval(s, time.Now())))
 	c := cron.New(cron.WithParser(cronParser))
 	c.Schedule(s, cron.FuncJob(func() { d.request("schedule") }))
 	c.Start()
@@ -166,7 +223,6 @@ func (d *daemon) schedule(cfg *config.Config) (string, *cron.Cron) {
 // pass runs one pass, building the pipeline first when there is none (at
 // start-up, after a reload, or after the directory could not be reached).
 func (d *daemon) pass(ctx context.Context, cfg *config.Config, p *pipeline, why string) *pipeline {
-	defer d.firstDone.Store(true)
 	log := d.log.WithField("trigger", why)
 	if p == nil {
 		var err error
@@ -184,14 +240,23 @@ func (d *daemon) pass(ctx context.Context, cfg *config.Config, p *pipeline, why 
 	if err != nil {
 		log.WithError(err).Error("pass failed")
 	}
-	if res.Status == sync.ResultSuccess {
-		d.lastSuccess.Store(time.Now().UnixNano())
+	d.finished(res)
+	return p
+}
+
+// finished gives the plan of a pass that produced one to the lookup, and then
+// makes the daemon ready. A pass whose entries were written only in part did
+// produce one: the entries that failed are logged with their DN, counted and
+// tried again by the next pass. A blocked or failed pass leaves the lookup
+// serving the last good index.
+func (d *daemon) finished(res *sync.Result) {
+	if res.Status != sync.ResultSuccess && res.Status != sync.ResultEntryErrors {
+		return
 	}
-	// A blocked or failed pass leaves the lookup serving the last good index.
-	if (res.Status == sync.ResultSuccess || res.Status == sync.ResultEntryErrors) && d.OnPass != nil {
+	if d.OnPass != nil {
 		d.OnPass(res)
 	}
-	return p
+	d.indexed.Store(true)
 }
 
 func levelOf(cfg config.Log) logrus.Level {

@@ -216,16 +216,17 @@ func TestDaemonLifecycle(t *testing.T) {
 		t.Errorf("changes add = %v, want 1 (later passes write nothing)", v)
 	}
 
-	// POST /-/sync runs a pass now (409 only while one runs).
-	before := metric(t, base, success)
-	code := httpStatus("POST", base+"/-/sync")
-	if code != http.StatusAccepted && code != http.StatusConflict {
-		t.Errorf("POST /-/sync = %d", code)
+	// POST /-/sync is off unless metrics.enable_trigger (TestDaemonStaysReadyWhilePassesFail turns it on).
+	if code := httpStatus("POST", base+"/-/sync"); code != http.StatusForbidden {
+		t.Errorf("POST /-/sync without metrics.enable_trigger = %d, want 403", code)
 	}
 	if httpStatus("GET", base+"/-/sync") != http.StatusMethodNotAllowed {
 		t.Error("GET /-/sync should be refused")
 	}
-	eventually(t, 5*time.Second, "a pass after POST /-/sync", func() bool { return metric(t, base, success) > before })
+	if v := metric(t, base, "certgal_config_last_reload_successful"); v != 1 {
+		t.Errorf("certgal_config_last_reload_successful at start-up = %v, want 1", v)
+	}
+	loaded := metric(t, base, "certgal_config_last_reload_success_timestamp_seconds")
 
 	// SIGHUP with a valid file: a new user's certificate arrives with the new schedule.
 	bob := w.user("bob", "bob@corp.example")
@@ -236,6 +237,9 @@ func TestDaemonLifecycle(t *testing.T) {
 	})
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	eventually(t, 5*time.Second, "reload logged", func() bool { return strings.Contains(d.logText(), "configuration reloaded") })
+	if v := metric(t, base, "certgal_config_last_reload_success_timestamp_seconds"); v <= loaded {
+		t.Errorf("certgal_config_last_reload_success_timestamp_seconds = %v after a reload, was %v", v, loaded)
+	}
 	if log := d.logText(); !strings.Contains(log, "restart certgal for these") || !strings.Contains(log, "keys=lookup.listen") {
 		t.Error("a changed lookup.listen was reloaded without saying it needs a restart")
 	}
@@ -246,17 +250,23 @@ func TestDaemonLifecycle(t *testing.T) {
 	rewrite(t, config, func(s string) string { return s + "bogus: 1\n" })
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	eventually(t, 5*time.Second, "refused reload logged", func() bool { return strings.Contains(d.logText(), "reload refused") })
-	before = metric(t, base, success)
+	if v := metric(t, base, "certgal_config_last_reload_successful"); v != 0 {
+		t.Errorf("certgal_config_last_reload_successful after a refused reload = %v, want 0", v)
+	}
+	before := metric(t, base, success)
 	eventually(t, 10*time.Second, "passes go on after a refused reload", func() bool { return metric(t, base, success) > before })
 
-	// The directory goes away: /readyz flips after three intervals, and back when it returns.
+	// The directory goes away: the passes fail, the daemon stays ready (its lookup has an index).
 	restartSlapd(t, w, true)
-	eventually(t, 20*time.Second, "/readyz 503 while the directory is down", func() bool { return httpStatus("GET", base+"/readyz") == 503 })
-	if metric(t, base, `certgal_sync_passes_total{result="directory_error"}`) < 1 {
-		t.Error("no directory_error pass counted")
+	eventually(t, 20*time.Second, "passes fail while the directory is down", func() bool {
+		return metric(t, base, `certgal_sync_passes_total{result="directory_error"}`) >= 3
+	})
+	if code := httpStatus("GET", base+"/readyz"); code != 200 {
+		t.Errorf("/readyz after three failed passes = %d, want 200", code)
 	}
 	restartSlapd(t, w, false)
-	eventually(t, 20*time.Second, "/readyz 200 when the directory is back", func() bool { return httpStatus("GET", base+"/readyz") == 200 })
+	before = metric(t, base, success)
+	eventually(t, 20*time.Second, "passes succeed when the directory is back", func() bool { return metric(t, base, success) > before })
 
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	if err := d.wait(t, 15*time.Second); err != nil {

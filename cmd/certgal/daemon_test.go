@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/sync"
 )
 
 func TestDaemonSkipsAPassWhileOneRuns(t *testing.T) {
@@ -37,44 +38,93 @@ func TestDaemonSkipsAPassWhileOneRuns(t *testing.T) {
 
 func TestDaemonReadiness(t *testing.T) {
 	log, _ := test.NewNullLogger()
-	now := time.Now()
-	tests := []struct {
-		name        string
-		firstDone   bool
-		lastSuccess time.Time
-		want        bool
+	for _, tc := range []struct {
+		name   string
+		passes []string // the results of the passes so far, in order
+		want   bool
 	}{
-		{"first pass still running", false, time.Time{}, true},
-		{"first pass failed", true, time.Time{}, false},
-		{"success one interval ago", true, now.Add(-time.Minute), true},
-		{"success three intervals ago", true, now.Add(-3 * time.Minute), true},
-		{"success four intervals ago", true, now.Add(-4 * time.Minute), false},
-	}
-	for _, tc := range tests {
+		{"no pass yet", nil, false},
+		{"first pass could not reach the directory", []string{sync.ResultDirectoryError}, false},
+		{"first pass blocked", []string{sync.ResultBlocked}, false},
+		{"first pass succeeded", []string{sync.ResultSuccess}, true},
+		{"first pass with entry errors", []string{sync.ResultEntryErrors}, true},
+		{"ready after a failed start", []string{sync.ResultSourceError, sync.ResultSuccess}, true},
+		{"directory down since", []string{sync.ResultSuccess, sync.ResultDirectoryError, sync.ResultDirectoryError}, true},
+		{"CA store failing since", []string{sync.ResultEntryErrors, sync.ResultSourceError}, true},
+		{"blocked since", []string{sync.ResultSuccess, sync.ResultBlocked}, true},
+	} {
 		d := newDaemon("unused.yaml", log, prometheus.NewRegistry())
-		d.interval.Store(int64(time.Minute))
-		d.firstDone.Store(tc.firstDone)
-		if !tc.lastSuccess.IsZero() {
-			d.lastSuccess.Store(tc.lastSuccess.UnixNano())
+		var indexes []string
+		d.OnPass = func(res *sync.Result) {
+			if d.ready() {
+				t.Errorf("%s: ready before the lookup had the index", tc.name)
+			}
+			indexes = append(indexes, res.Status)
 		}
-		if got := d.ready(now); got != tc.want {
+		for _, status := range tc.passes {
+			d.finished(&sync.Result{Status: status})
+		}
+		if got := d.ready(); got != tc.want {
 			t.Errorf("%s: ready = %v, want %v", tc.name, got, tc.want)
+		}
+		for _, status := range indexes {
+			if status != sync.ResultSuccess && status != sync.ResultEntryErrors {
+				t.Errorf("%s: a %s pass replaced the lookup's index", tc.name, status)
+			}
 		}
 	}
 }
 
-func TestScheduleInterval(t *testing.T) {
-	now := time.Date(2026, 11, 25, 10, 17, 3, 0, time.UTC)
-	for spec, want := range map[string]time.Duration{
-		"@every 5m": 5 * time.Minute, "@hourly": time.Hour, "*/10 * * * *": 10 * time.Minute, "30 2 * * *": 24 * time.Hour,
-	} {
-		s, err := cronParser.Parse(spec)
-		if err != nil {
-			t.Fatalf("%s: %v", spec, err)
+func TestDaemonTrigger(t *testing.T) {
+	log, _ := test.NewNullLogger()
+	d := newDaemon("unused.yaml", log, prometheus.NewRegistry())
+	now := time.Now()
+	if res, _ := d.requestHTTP(now); res != triggerDisabled {
+		t.Fatalf("trigger off by default: got %v", res)
+	}
+	d.setTrigger(config.Metrics{EnableTrigger: true, TriggerMinInterval: time.Minute})
+	if res, _ := d.requestHTTP(now); res != triggerBusy { // nobody receives on kick: a pass runs
+		t.Errorf("while a pass runs: got %v, want busy", res)
+	}
+	d.lastStart.Store(now.Add(-45 * time.Second).UnixNano())
+	if res, wait := d.requestHTTP(now); res != triggerTooSoon || wait != 15*time.Second {
+		t.Errorf("45s after the last start: got %v, wait %s; want too soon, 15s", res, wait)
+	}
+	got := make(chan string, 1)
+	go func() { got <- <-d.kick }()
+	later := now.Add(16 * time.Second)
+	for {
+		res, _ := d.requestHTTP(later)
+		if res == triggerStarted {
+			break
 		}
-		if got := scheduleInterval(s, now); got != want {
-			t.Errorf("%s: interval %s, want %s", spec, got, want)
+		if res != triggerBusy { // the receiver may not be waiting yet
+			t.Fatalf("a minute after the last start: got %v", res)
 		}
+		time.Sleep(time.Millisecond)
+	}
+	if why := <-got; why != "http" {
+		t.Errorf("kick carried %q", why)
+	}
+	if res, _ := d.requestHTTP(time.Now().Add(59 * time.Second)); res != triggerTooSoon {
+		t.Errorf("a started pass does not count as the last start: got %v", res)
+	}
+}
+
+func TestDaemonReloadMetrics(t *testing.T) {
+	log, _ := test.NewNullLogger()
+	d := newDaemon("unused.yaml", log, prometheus.NewRegistry())
+	loaded := testutil.ToFloat64(d.reloadTime)
+	if testutil.ToFloat64(d.reloadOK) != 1 || loaded < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("at start-up: successful %v, timestamp %v", testutil.ToFloat64(d.reloadOK), loaded)
+	}
+	d.reloaded(false)
+	if testutil.ToFloat64(d.reloadOK) != 0 || testutil.ToFloat64(d.reloadTime) != loaded {
+		t.Errorf("refused reload: successful %v, timestamp %v (was %v)", testutil.ToFloat64(d.reloadOK), testutil.ToFloat64(d.reloadTime), loaded)
+	}
+	d.reloaded(true)
+	if testutil.ToFloat64(d.reloadOK) != 1 {
+		t.Error("a good reload after a refused one is not successful")
 	}
 }
 

@@ -48,7 +48,7 @@ func TestDeploySystemdUnitVerifies(t *testing.T) {
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
-	for _, want := range []string{"User=certgal", "NoNewPrivileges=yes", "ProtectSystem=strict", "LoadCredential=", "ReadOnlyPaths=", "ExecReload=/bin/kill -HUP $MAINPID"} {
+	for _, want := range []string{"User=certgal", "NoNewPrivileges=yes", "ProtectSystem=strict", "LoadCredential=", "ReadOnlyPaths=", "ExecReload=/bin/kill -HUP $MAINPID", "RestartPreventExitStatus=2"} {
 		if !bytes.Contains(unit, []byte(want)) {
 			t.Errorf("unit lacks %s", want)
 		}

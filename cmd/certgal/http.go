@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,23 +19,31 @@ import (
 func opsHandler(d *daemon, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	// Liveness: the process answers. Nothing a pass meets (a directory down, an
+	// entry refused) would be mended by a restart.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.ready(time.Now()) {
-			http.Error(w, "no successful pass within 3 schedule intervals", http.StatusServiceUnavailable)
+		if !d.ready() {
+			http.Error(w, "no pass has produced the lookup's index yet", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))
 	})
 	mux.HandleFunc("POST /-/sync", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.request("http") {
+		switch res, wait := d.requestHTTP(time.Now()); res {
+		case triggerDisabled:
+			http.Error(w, "POST /-/sync is disabled (metrics.enable_trigger: false)", http.StatusForbidden)
+		case triggerTooSoon:
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			http.Error(w, fmt.Sprintf("the last pass started less than metrics.trigger_min_interval (%s) ago", time.Duration(d.minGap.Load())), http.StatusTooManyRequests)
+		case triggerBusy:
 			http.Error(w, "a pass is running", http.StatusConflict)
-			return
+		default:
+			w.WriteHeader(http.StatusAccepted)
+			w.Write([]byte("pass started\n"))
 		}
-		w.WriteHeader(http.StatusAccepted)
-		w.Write([]byte("pass started\n"))
 	})
 	return mux
 }

@@ -121,9 +121,11 @@ func watchReload(ctx context.Context, d *daemon) {
 			_, err = newPipelineParts(cfg, d.log)
 		}
 		if err != nil {
+			d.reloaded(false)
 			d.log.WithError(err).Error("reload refused: invalid configuration; keeping the running one")
 			continue
 		}
+		d.reloaded(true)
 		select {
 		case d.reload <- cfg:
 		default: // a reload is already waiting for the loop: replace it

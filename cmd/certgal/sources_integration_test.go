@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"github.com/smallstep/pkcs7"
@@ -407,6 +408,36 @@ func TestSourcesDatabaseFailuresDeleteNothing(t *testing.T) {
 		})
 	}
 	w.t = t
+
+	// A CA upgrade holds a lock on step-ca's table: the pass gives up after lock_timeout (1s
+	// here, from the DSN; 10s by default) rather than hang the daemon, and writes nothing.
+	lockedDB := pg.CreateDB(t, "stepcalocked")
+	ctx := context.Background()
+	lock, err := pgx.Connect(ctx, lockedDB.WriterDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close(ctx)
+	if _, err := lock.Exec(ctx, `CREATE TABLE x509_certs (nkey bytea PRIMARY KEY, nvalue bytea);
+		CREATE TABLE revoked_x509_certs (nkey bytea PRIMARY KEY, nvalue bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := lock.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE x509_certs IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	w.source = fmt.Sprintf("  kind: stepca\n  stepca:\n    dsn_file: %s\n", secretFile(t, lockedDB.RODSN+"&lock_timeout=1s"))
+	start := time.Now()
+	w.failingSync("lock_timeout=1s")
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("two passes against a locked table took %s", took)
+	}
+	w.assertCerts(alice, a.DER)
+	tx.Rollback(ctx)
+
 	pg.Stop(t)
 	w.source = fmt.Sprintf("  kind: cfssl\n  cfssl:\n    dsn_file: %s\n", secretFile(t, cfsslDB.RODSN))
 	w.failingSync("connect")

@@ -14,6 +14,7 @@
 #   PRELOAD_LDIF     an LDIF of entries below the suffix (e.g. cmd/certgal-gen's users-*.ldif) that
 #                    `slapadd -q` loads into the new database before slapd starts; ignored when DIR
 #                    already holds a database
+#   SLAPD_ACL        slapd.conf access lines put before the default rule (root writes, all read)
 #
 # It never touches the system instance (/etc/ldap/slapd.d, the init script, port 389): everything
 # lives in DIR. On success it writes DIR/env (shell-sourceable) and prints it. Stop with stop.sh DIR.
@@ -255,6 +256,8 @@ rootdn "$ROOTDN"
 rootpw $ROOTPW_HASH
 index objectClass eq
 index mail eq
+# SLAPD_ACL: a test's access lines, e.g. a service account that may write but on one entry.
+${SLAPD_ACL:-}
 # root over ldapi:// (ldapmodify -Y EXTERNAL -H "\$LDAPI_URL") may write, for debugging by hand.
 access to * by dn.exact="gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth" manage by * read
 # Like Active Directory's MaxPageSize: at most 1000 entries unpaged, unlimited in total when paging.
