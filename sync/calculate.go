@@ -93,7 +93,7 @@ func (c *calculator) plan() *Plan {
 			}
 		}
 		p.Skips = append(p.Skips, r.skips...)
-		p.Published = append(p.Published, published(&r.e)...)
+		p.Published = appendPublished(p.Published, &r.e)
 		taken += r.e.keysTaken()
 		if !r.e.empty() {
 			p.Entries = append(p.Entries, r.e)

@@ -13,14 +13,14 @@ import (
 
 // fx builds one Calculate input from certificates issued in memory.
 type fx struct {
-	t       *testing.T
+	t       testing.TB
 	ours    *testCA
 	foreign *testCA // same subject DN as ours, different key
 	classes *Classifier
 	in      Input
 }
 
-func newFx(t *testing.T, ours, foreign *testCA) *fx {
+func newFx(t testing.TB, ours, foreign *testCA) *fx {
 	return &fx{t: t, ours: ours, foreign: foreign,
 		classes: NewClassifier(certsource.NewTrust([]*x509.Certificate{ours.cert})),
 		in: Input{Now: now, Revoked: map[certsource.IssuerID]map[string]bool{},

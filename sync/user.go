@@ -234,11 +234,18 @@ func (c *calculator) choose(candidates []*Cert, own []string) []*Cert {
 	return out
 }
 
-// published is what the lookup serves of a user: for each of its own
-// addresses the desired certificates carrying it, newest first; addresses
-// with the same certificates share one entry.
-func published(e *EntryPlan) []Published {
-	var out []Published
+// appendPublished appends what the lookup serves of a user: for each of its
+// own addresses the desired certificates carrying it, newest first;
+// addresses with the same certificates share one entry.
+func appendPublished(out []Published, e *EntryPlan) []Published {
+	switch {
+	case len(e.desired) == 0:
+		return out
+	case len(e.own) == 1:
+		// Every desired certificate carries the user's one address (choose).
+		return append(out, Published{Addresses: e.own, Certs: e.desired})
+	}
+	first := len(out)
 	for _, a := range e.own {
 		var certs []*Cert
 		for _, x := range e.desired {
@@ -249,8 +256,8 @@ func published(e *EntryPlan) []Published {
 		if len(certs) == 0 {
 			continue
 		}
-		if i := slices.IndexFunc(out, func(p Published) bool { return slices.Equal(p.Certs, certs) }); i >= 0 {
-			out[i].Addresses = append(out[i].Addresses, a)
+		if i := slices.IndexFunc(out[first:], func(p Published) bool { return slices.Equal(p.Certs, certs) }); i >= 0 {
+			out[first+i].Addresses = append(out[first+i].Addresses, a)
 			continue
 		}
 		out = append(out, Published{Addresses: []string{a}, Certs: certs})
