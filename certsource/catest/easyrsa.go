@@ -3,6 +3,7 @@ package catest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,8 +62,9 @@ func NewEasyRSA(t testing.TB, name string) *EasyRSA {
 // the subject CN) and signs it with easy-rsa's `email` type, whose
 // certificates have EKU emailProtection and keyUsage keyEncipherment on
 // easy-rsa's default RSA key, with email in the SAN rfc822Name. Serial is
-// upper-case hex without leading zeros; CertFile is PKI/issued/NAME.crt,
-// KeyFile PKI/private/NAME.key.
+// written as in index.txt and easy-rsa's file names (upper-case hex, whole
+// bytes: it may start with a 0); CertFile is PKI/issued/NAME.crt, KeyFile
+// PKI/private/NAME.key.
 func (e *EasyRSA) Issue(t testing.TB, name, email string) Issued {
 	t.Helper()
 	e.run(t, []string{"EASYRSA_REQ_CN=" + name}, "gen-req", name, "nopass")
@@ -73,7 +75,7 @@ func (e *EasyRSA) Issue(t testing.TB, name, email string) Issued {
 	}
 	c := parseCertFile(t, is.CertFile)
 	is.DER = c.Raw
-	is.Serial = strings.ToUpper(c.SerialNumber.Text(16))
+	is.Serial = fmt.Sprintf("%X", c.SerialNumber.Bytes()) // as openssl prints it: whole bytes
 	return is
 }
 
