@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certgal/certgal/certsource/catest"
 	"github.com/certgal/certgal/ldapgal/ldaptest"
@@ -82,5 +83,39 @@ func TestSyncEasyRSARevokedCertificateFileGone(t *testing.T) {
 	w.assertCerts(bob, b.DER)
 	if mods != 1 || !strings.Contains(out, "reason=revoked") {
 		t.Errorf("after revoke: %d modify operations (want 1), plan:\n%s", mods, out)
+	}
+}
+
+// A daemon's passes read an unchanged store quickly (certsource's quick
+// read): an easy-rsa revoke, which moves files between directories, is
+// noticed by the next pass, and the lookup stops serving the key.
+func TestDaemonEasyRSARevoke(t *testing.T) {
+	bin := buildCertgal(t)
+	w, pki := newEasyRSAWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	w.user("bob", "bob@corp.example")
+	a := pki.Issue(t, "alice", "alice@corp.example")
+	pki.Issue(t, "bob", "bob@corp.example")
+	addr := freePort(t)
+	base := "http://" + addr
+	w.head = "schedule: \"@every 1s\"\n"
+	w.metricsListen = addr
+	w.lookupListen = freePort(t)
+	d := startDaemon(t, bin, w.writeConfig())
+	lookup := func() int { return httpStatus("GET", "http://"+w.lookupListen+"/certs/alice@corp.example") }
+	eventually(t, 30*time.Second, "alice's certificate published and served", func() bool {
+		return len(w.slapd.Certs(t, alice)) == 1 && lookup() == 200
+	})
+	w.assertCerts(alice, a.DER)
+	success := `certgal_sync_passes_total{result="success"}`
+	passes := metric(t, base, success)
+	eventually(t, 10*time.Second, "two more passes over the unchanged store", func() bool { return metric(t, base, success) >= passes+2 })
+
+	pki.Revoke(t, "alice", "keyCompromise")
+	eventually(t, 15*time.Second, "alice's revoked certificate removed and no longer served", func() bool {
+		return len(w.slapd.Certs(t, alice)) == 0 && lookup() == 404
+	})
+	if log := d.logText(); !strings.Contains(log, "revoked") {
+		t.Errorf("the removal's reason is not logged:\n%s", log)
 	}
 }
