@@ -291,3 +291,18 @@ func TestOpenSSLInsideRefusesKeys(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseCnfCertificates: any openssl.cnf gives paths without variables,
+// each of a certificate line, and never panics.
+func FuzzParseCnfCertificates(f *testing.F) {
+	f.Add([]byte("[ CA_default ]\ndir = /ca\ncertificate = $dir/ca.pem # the CA\n"))
+	f.Add([]byte("certificate=\"${dir}/cacert.pem\"\ncertificate = $ENV::X/ca.pem\n"))
+	f.Add([]byte("certificate = /etc/ssl/ca.pem\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, p := range parseCnfCertificates(data) {
+			if p == "" || strings.Contains(p, "$") || strings.Contains(p, "\n") {
+				t.Errorf("path %q", p)
+			}
+		}
+	})
+}

@@ -1,7 +1,6 @@
 package certsource
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -153,6 +152,11 @@ func (o *OpenSSL) cnfCertificates() []string {
 	if err != nil {
 		return nil
 	}
+	return parseCnfCertificates(data)
+}
+
+// parseCnfCertificates is cnfCertificates of an openssl.cnf's bytes.
+func parseCnfCertificates(data []byte) []string {
 	var out []string
 	for _, line := range strings.Split(string(data), "\n") {
 		line, _, _ = strings.Cut(line, "#")
@@ -223,7 +227,8 @@ func (o *OpenSSL) fileIssuer(f *cachedFile, buf *[]byte) (id IssuerID, ok bool) 
 		if err != nil || sha256.Sum256(der) != f.hash {
 			return "", false
 		}
-		if cert, err = x509.ParseCertificate(bytes.Clone(der)); err != nil {
+		// Not kept past the check: der may stay the reused buffer.
+		if cert, err = x509.ParseCertificate(der); err != nil {
 			return "", false
 		}
 	}
