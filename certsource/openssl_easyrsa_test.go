@@ -162,10 +162,11 @@ func TestOpenSSLRevocationIssuer(t *testing.T) {
 		setup
 		want *catest.CA // nil: revocation_issuer_unknown
 	}{
-		{"own certificate trusted", setup{trust: []*catest.CA{other, mine}}, mine},
+		// With no certificate left to verify, only the CA's own certificate tells.
+		{"own certificate trusted", setup{trust: []*catest.CA{other, mine}, noCerts: true}, mine},
 		{"own certificate by openssl.cnf", setup{trust: []*catest.CA{other, mine},
-			caFiles: map[string]*catest.CA{"ca.pem": nil, "cacerts/mine.pem": mine}, cnf: "$dir/cacerts/mine.pem  # moved"}, mine},
-		{"easy-rsa ca.crt", setup{trust: []*catest.CA{other, mine}, caFiles: map[string]*catest.CA{"ca.pem": nil, "ca.crt": mine}}, mine},
+			caFiles: map[string]*catest.CA{"ca.pem": nil, "cacerts/mine.pem": mine}, cnf: "$dir/cacerts/mine.pem  # moved", noCerts: true}, mine},
+		{"easy-rsa ca.crt", setup{trust: []*catest.CA{other, mine}, caFiles: map[string]*catest.CA{"ca.pem": nil, "ca.crt": mine}, noCerts: true}, mine},
 		{"certificates verify to one trusted CA", setup{trust: []*catest.CA{other, mine}, caFiles: map[string]*catest.CA{"ca.pem": nil}}, mine},
 		{"nothing names a CA, one trusted", setup{trust: []*catest.CA{mine}, caFiles: map[string]*catest.CA{"ca.pem": nil}, noCerts: true}, mine},
 		{"nothing names a CA, two trusted", setup{trust: []*catest.CA{other, mine}, caFiles: map[string]*catest.CA{"ca.pem": nil}, noCerts: true}, nil},
@@ -175,53 +176,53 @@ func TestOpenSSLRevocationIssuer(t *testing.T) {
 		{"certificates of no trusted CA, one trusted", setup{trust: []*catest.CA{other}, caFiles: map[string]*catest.CA{"ca.pem": nil}}, nil},
 	}
 	for _, tt := range tests {
-		for _, unparsed := range []bool{false, true} {
-			t.Run(tt.name+map[bool]string{false: "/Read", true: "/ReadUnparsed"}[unparsed], func(t *testing.T) {
-				ca := catest.New(t, "Corp S/MIME CA")
-				// The directory is mine's: its key and certificate.
-				copyCA(t, mine, ca)
-				kept := ca.Issue(t, "alice@corp.example")
-				gone := ca.Issue(t, "bob@corp.example")
-				ca.Revoke(t, gone.Serial, "keyCompromise")
-				remove(t, gone.CertFile)
-				if tt.noCerts {
-					remove(t, kept.CertFile)
+		t.Run(tt.name, func(t *testing.T) {
+			ca := catest.New(t, "Corp S/MIME CA")
+			// The directory is mine's: its key and certificate.
+			copyCA(t, mine, ca)
+			kept := ca.Issue(t, "alice@corp.example")
+			gone := ca.Issue(t, "bob@corp.example")
+			ca.Revoke(t, gone.Serial, "keyCompromise")
+			remove(t, gone.CertFile)
+			if tt.noCerts {
+				remove(t, kept.CertFile)
+			}
+			for name, c := range tt.caFiles {
+				p := filepath.Join(ca.Dir, name)
+				if c == nil {
+					remove(t, p)
+					continue
 				}
-				for name, c := range tt.caFiles {
-					p := filepath.Join(ca.Dir, name)
-					if c == nil {
-						remove(t, p)
-						continue
-					}
-					os.MkdirAll(filepath.Dir(p), 0o755)
-					if err := os.WriteFile(p, mustRead(t, c.CertFile), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if tt.cnf != "" {
-					cnf := filepath.Join(ca.Dir, "openssl.cnf")
-					data := strings.Replace(string(mustRead(t, cnf)), "certificate = "+ca.Dir+"/ca.pem", "certificate = "+tt.cnf, 1)
-					data = strings.Replace(data, "certificate = $dir/ca.pem", "certificate = "+tt.cnf, 1)
-					if !strings.Contains(data, tt.cnf) {
-						t.Fatalf("no certificate line in %s", cnf)
-					}
-					os.WriteFile(cnf, []byte(data), 0o644)
-				}
-				if tt.foreignCert {
-					line := "V\t491231235959Z\t\t" + theirs.Serial + "\tunknown\t/CN=x\n"
-					f, _ := os.OpenFile(filepath.Join(ca.Dir, "index.txt"), os.O_APPEND|os.O_WRONLY, 0)
-					f.WriteString(line)
-					f.Close()
-					os.WriteFile(filepath.Join(ca.Dir, "newcerts", theirs.Serial+".pem"), mustRead(t, theirs.CertFile), 0o644)
-				}
-				var files []string
-				for _, c := range tt.trust {
-					files = append(files, c.CertFile)
-				}
-				trust, err := LoadTrust(files)
-				if err != nil {
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, mustRead(t, c.CertFile), 0o644); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if tt.cnf != "" {
+				cnf := filepath.Join(ca.Dir, "openssl.cnf")
+				data := strings.Replace(string(mustRead(t, cnf)), "certificate = $dir/ca.pem", "certificate = "+tt.cnf, 1)
+				if !strings.Contains(data, tt.cnf) {
+					t.Fatalf("no certificate line in %s", cnf)
+				}
+				os.WriteFile(cnf, []byte(data), 0o644)
+			}
+			if tt.foreignCert {
+				line := "V\t491231235959Z\t\t" + theirs.Serial + "\tunknown\t/CN=x\n"
+				f, _ := os.OpenFile(filepath.Join(ca.Dir, "index.txt"), os.O_APPEND|os.O_WRONLY, 0)
+				f.WriteString(line)
+				f.Close()
+				os.WriteFile(filepath.Join(ca.Dir, "newcerts", theirs.Serial+".pem"), mustRead(t, theirs.CertFile), 0o644)
+			}
+			var files []string
+			for _, c := range tt.trust {
+				files = append(files, c.CertFile)
+			}
+			trust, err := LoadTrust(files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Read has the certificates parsed; ReadUnparsed's source reads them again.
+			for _, unparsed := range []bool{false, true} {
 				log, _ := test.NewNullLogger()
 				src := NewOpenSSL(config.OpenSSL{Dir: ca.Dir}, trust, log)
 				var snap *Snapshot
@@ -233,16 +234,16 @@ func TestOpenSSLRevocationIssuer(t *testing.T) {
 				r := revocationOf(snap, canonicalSerial(gone.Serial))
 				if tt.want == nil {
 					if r != nil || snap.Problems["revocation_issuer_unknown"] != 1 {
-						t.Errorf("revocation %+v, problems %v; want none and revocation_issuer_unknown", r, snap.Problems)
+						t.Errorf("unparsed %v: revocation %+v, problems %v; want none and revocation_issuer_unknown", unparsed, r, snap.Problems)
 					}
-					return
+					continue
 				}
 				want, _ := trust.id(tt.want.Cert)
 				if r == nil || r.Issuer != want || snap.Problems["revocation_issuer_unknown"] != 0 {
-					t.Errorf("revocation %+v, problems %v; want one by %s", r, snap.Problems, tt.want.Cert.Subject)
+					t.Errorf("unparsed %v: revocation %+v, problems %v; want one by %s", unparsed, r, snap.Problems, tt.want.Cert.Subject)
 				}
-			})
-		}
+			}
+		})
 	}
 }
 
