@@ -211,8 +211,8 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		}
 		switch {
 		case paths[i] == "" && e.Status == StatusRevoked:
-			// easy-rsa before 3.0.6 deleted a revoked certificate; not a
-			// problem when its revocation is used.
+			// A revoked certificate's file may well be gone (revoked/
+			// cleaned up); not a problem when its revocation is used.
 			continue
 		case paths[i] == "":
 			skip("missing_certificate", fields())

@@ -95,8 +95,8 @@ func TestOpenSSLEasyRSARevokeMovesTheCertificate(t *testing.T) {
 	}
 }
 
-// An R line revokes its serial when the certificate file is gone (easy-rsa
-// before 3.0.6 deleted it; an administrator may have): the revocation is
+// An R line revokes its serial when the certificate file is gone (an
+// administrator cleaned up revoked/, say): the revocation is
 // the directory's CA's, found by pki/ca.crt. Putting the file back where
 // easy-rsa moves it, with index.txt unchanged, is seen by the next read.
 func TestOpenSSLRevokedLineWithoutItsFile(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 
 // indexRevocations returns a revocation for each of index.txt's R lines in
 // unread, those whose certificate is not in the snapshot: a revoked serial
-// stays revoked whether or not its file can be found (easy-rsa before 3.0.6
-// deleted it) or read. index.txt does not name its CA, so each is
+// stays revoked whether or not its file can be found (revoked/ cleaned up,
+// a layout certgal does not know) or read. index.txt does not name its CA, so each is
 // attributed to the directory's CA (directoryIssuer), or, when that is not
 // known, skipped as revocation_issuer_unknown: a serial of one CA is never
 // taken for another's. files are the certificate files the read found.

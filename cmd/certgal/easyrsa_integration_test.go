@@ -61,8 +61,8 @@ func TestSyncEasyRSARevokeMovesTheCertificate(t *testing.T) {
 	w.assertCerts(alice)
 }
 
-// The R line alone revokes: with the moved certificate gone too (easy-rsa
-// before 3.0.6 deleted it), the value leaves as revoked by pki/ca.crt's CA.
+// The R line alone revokes: with the moved certificate gone too (revoked/
+// cleaned up), the value leaves as revoked by pki/ca.crt's CA.
 func TestSyncEasyRSARevokedCertificateFileGone(t *testing.T) {
 	w, pki := newEasyRSAWorld(t)
 	alice := w.user("alice", "alice@corp.example")
