@@ -24,8 +24,9 @@ import (
 )
 
 // OpenSSL reads an `openssl ca` or easy-rsa directory: index.txt for status,
-// newcerts/ (or certs/, certs_by_serial/, issued/) for the certificates, and
-// the configured CRLs. It never opens private/.
+// newcerts/ (or certs/, certs_by_serial/, issued/, and easy-rsa's
+// revoked/certs_by_serial/) for the certificates, and the configured CRLs. It never opens private/ nor easy-rsa's private_by_serial/
+// and reqs_by_serial/.
 type OpenSSL struct {
 	dir      string
 	crlFiles []string
@@ -39,6 +40,7 @@ type OpenSSL struct {
 	fullCheckEvery time.Duration
 
 	layouts     [len(serialLayouts)]string // see layoutDirs
+	revokedDir  string                     // revokedLayout, likewise
 	layoutsOnce stdsync.Once
 
 	mu    stdsync.Mutex
@@ -60,6 +62,11 @@ type cachedFile struct {
 	hash   [32]byte
 	serial string      // SerialHex
 	parsed *parsedFile // Read's; nil after ReadUnparsed
+
+	// issuer is the trusted CA whose signature on the certificate
+	// verifies ("" for none), once issuerChecked: see foundIssuers. Under mu.
+	issuer        IssuerID
+	issuerChecked bool
 }
 
 // parsedFile is what Read keeps of a file besides its cachedFile.
@@ -129,6 +136,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		// and index.txt need not even be parsed again.
 		badLines(q.bad)
 		snap.Certificates = slices.Clone(q.certs)
+		snap.Revocations = slices.Clone(q.revs)
 		for _, p := range q.problems {
 			o.skip(snap, p.reason, p.fields)
 		}
@@ -194,9 +202,18 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	}
 	snap.Certificates = make([]*Certificate, 0, len(entries))
 	all := make([]Certificate, len(entries)) // one allocation, not one each
+	var unread []indexEntry                  // R lines whose certificate is not in the snapshot
 	for i, e := range entries {
 		fields := func() logrus.Fields { return logrus.Fields{"serial": e.SerialHex, "file": paths[i]} }
+		if e.Status == StatusRevoked && (paths[i] == "" || errs[i].err != nil || files[i].serial != canonicalSerial(e.SerialHex)) {
+			// The line revokes its serial all the same (indexRevocations).
+			unread = append(unread, e)
+		}
 		switch {
+		case paths[i] == "" && e.Status == StatusRevoked:
+			// A revoked certificate's file may well be gone (revoked/
+			// cleaned up); not a problem when its revocation is used.
+			continue
 		case paths[i] == "":
 			skip("missing_certificate", fields())
 			continue
@@ -215,8 +232,15 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		snap.Certificates = append(snap.Certificates, c)
 	}
 	stamps.add(paths)
+	revs, caFiles, err := o.indexRevocations(ctx, unread, files, skip)
+	if err != nil {
+		return nil, err
+	}
+	stamps.add(caFiles)
+	snap.Revocations = revs
 	o.mu.Lock()
-	o.quick = &quickRead{index: sum, bad: bad, parsed: mode.parsed, stamps: stamps, certs: slices.Clone(snap.Certificates), problems: problems, at: checked}
+	o.quick = &quickRead{index: sum, bad: bad, parsed: mode.parsed, stamps: stamps, certs: slices.Clone(snap.Certificates),
+		revs: slices.Clone(revs), problems: problems, at: checked}
 	o.mu.Unlock()
 	o.readCRLs(snap)
 	return snap, nil
@@ -261,8 +285,15 @@ func (o *OpenSSL) skip(snap *Snapshot, reason string, fields logrus.Fields) {
 // certificate as SERIAL.pem.
 var serialLayouts = [...]string{"newcerts", "certs", "certs_by_serial"}
 
+// revokedLayout is where easy-rsa 3.0.6 and later move a revoked certificate,
+// as SERIAL.crt (its key goes to revoked/private_by_serial/, never opened;
+// beside SERIAL.crt may lie SERIAL.p12 and the like, which hold keys and are
+// never opened either).
+var revokedLayout = filepath.Join("revoked", "certs_by_serial")
+
 // locate finds the certificate file of an index line among the layouts openssl
-// and easy-rsa use. It returns "" when none exists.
+// and easy-rsa use. It returns "" when none exists. easy-rsa's revoked/ is
+// looked in for a revoked line only: what lies there is known by its line.
 func (o *OpenSSL) locate(e indexEntry) (string, fileStat) {
 	if e.File != "" && e.File != "unknown" {
 		if p, ok := o.inside(e.File); ok {
@@ -279,6 +310,12 @@ func (o *OpenSSL) locate(e indexEntry) (string, fileStat) {
 			return p, st
 		}
 	}
+	if e.Status == StatusRevoked {
+		p := o.revokedDir + e.SerialHex + ".crt"
+		if st, err := statFile(p); err == nil && st.regular {
+			return p, st
+		}
+	}
 	return "", fileStat{}
 }
 
@@ -289,12 +326,16 @@ func (o *OpenSSL) layoutDirs() [len(serialLayouts)]string {
 		for i, d := range serialLayouts {
 			o.layouts[i] = filepath.Join(o.dir, d) + string(filepath.Separator)
 		}
+		o.revokedDir = filepath.Join(o.dir, revokedLayout) + string(filepath.Separator)
 	})
 	return o.layouts
 }
 
 // inside resolves rel under the CA directory, refusing anything outside it and
-// anything under private/, where the CA keeps its key.
+// anything under a directory where keys are kept: private/ (the CA's key, and
+// easy-rsa's keys of every certificate), easy-rsa's private_by_serial/ (keys
+// of revoked and renewed certificates) and reqs_by_serial/ (their requests),
+// and any file named as a key.
 func (o *OpenSSL) inside(rel string) (string, bool) {
 	if filepath.IsAbs(rel) {
 		r, err := filepath.Rel(o.dir, rel)
@@ -307,11 +348,26 @@ func (o *OpenSSL) inside(rel string) (string, bool) {
 	if rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return "", false
 	}
-	first, _, _ := strings.Cut(rel, string(filepath.Separator))
-	if first == "private" {
+	dirs := strings.Split(filepath.Dir(rel), string(filepath.Separator))
+	if slices.ContainsFunc(dirs, keyDir) || keyDir(rel) || keyFile(rel) {
 		return "", false
 	}
 	return filepath.Join(o.dir, rel), true
+}
+
+// keyDir reports whether a directory of that name holds keys (see inside).
+func keyDir(name string) bool {
+	return name == "private" || name == "private_by_serial" || name == "reqs_by_serial"
+}
+
+// keyFile reports whether a file of that name holds a key, by the names
+// easy-rsa gives them: NAME.key, and NAME.p12, .p8, .p1 beside a certificate.
+func keyFile(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".key", ".p12", ".pfx", ".p8", ".p1":
+		return true
+	}
+	return false
 }
 
 // issuedBySerial maps serials to easy-rsa's issued/NAME.crt files.

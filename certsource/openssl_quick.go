@@ -27,8 +27,9 @@ type quickRead struct {
 	parsed   bool      // read by Read (with parsed certificates), not ReadUnparsed
 	stamps   dirStamps
 	certs    []*Certificate
-	problems []problem // reported again on each read, as a full read would
-	at       time.Time // when every file was last stat'ed
+	revs     []Revocation // of index.txt's R lines (indexRevocations)
+	problems []problem    // reported again on each read, as a full read would
+	at       time.Time    // when every file was last stat'ed
 }
 
 type problem struct {
@@ -41,11 +42,12 @@ type problem struct {
 type dirStamps map[string][2]int64
 
 // stampDirs stamps the directories where certificates can be (the CA
-// directory and each of the layouts locate and issuedBySerial look in), and
-// the others of s.
+// directory and each of the layouts locate and issuedBySerial look in: an
+// easy-rsa revoke moves a certificate from certs_by_serial/ and issued/ to
+// revoked/certs_by_serial/), and the others of s.
 func (o *OpenSSL) stampDirs(s dirStamps) dirStamps {
 	out := dirStamps{}
-	for _, d := range []string{"", "newcerts", "certs", "certs_by_serial", "issued"} {
+	for _, d := range append(append([]string{""}, serialLayouts[:]...), "issued", revokedLayout) {
 		out[filepath.Join(o.dir, d)] = [2]int64{}
 	}
 	for d := range s {

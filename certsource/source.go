@@ -84,7 +84,9 @@ func NewCertificate(c *x509.Certificate, origin string) *Certificate {
 	return &Certificate{Cert: c, DER: c.Raw, Hash: sha256.Sum256(c.Raw), Origin: origin}
 }
 
-// Revocation is one entry of a CRL whose signature verified against a trusted CA.
+// Revocation is one entry of a CRL whose signature verified against a trusted
+// CA, or a revoked line of a trusted CA's database whose certificate the store
+// does not hold (see OpenSSL's indexRevocations).
 type Revocation struct {
 	Issuer    IssuerID
 	Serial    *big.Int
@@ -95,8 +97,8 @@ type Revocation struct {
 // Snapshot is the content of a CA store at one moment.
 type Snapshot struct {
 	Certificates []*Certificate
-	// Revocations come from verified CRLs; they may name certificates the store
-	// no longer holds.
+	// Revocations come from verified CRLs and a CA database's revoked entries;
+	// they may name certificates the store no longer holds.
 	Revocations []Revocation
 	// Frozen names issuers whose revocation data cannot be trusted right now
 	// (a stale CRL, say), with the reason: their certificates are neither added

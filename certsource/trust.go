@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 )
 
 // IssuerID names one trusted CA: its subject and key, so a foreign CA that
@@ -26,12 +27,34 @@ type Trust struct {
 func NewTrust(cas []*x509.Certificate) *Trust {
 	t := &Trust{}
 	for _, ca := range cas {
-		sum := sha256.Sum256(append(append([]byte{}, ca.RawSubject...), ca.RawSubjectPublicKeyInfo...))
 		t.cas = append(t.cas, ca)
-		t.ids = append(t.ids, IssuerID(hex.EncodeToString(sum[:8])))
+		t.ids = append(t.ids, issuerID(ca))
 		t.names = append(t.names, ca.Subject.String())
 	}
 	return t
+}
+
+func issuerID(ca *x509.Certificate) IssuerID {
+	sum := sha256.Sum256(append(append([]byte{}, ca.RawSubject...), ca.RawSubjectPublicKeyInfo...))
+	return IssuerID(hex.EncodeToString(sum[:8]))
+}
+
+// id returns the ID of the trusted CA with ca's subject and key: ca may be
+// another certificate of that CA (renewed with the same key).
+func (t *Trust) id(ca *x509.Certificate) (IssuerID, bool) {
+	id := issuerID(ca)
+	if slices.Contains(t.ids, id) {
+		return id, true
+	}
+	return "", false
+}
+
+// only returns the ID of the one trusted CA, when there is exactly one.
+func (t *Trust) only() (IssuerID, bool) {
+	if len(t.ids) != 1 {
+		return "", false
+	}
+	return t.ids[0], true
 }
 
 // LoadTrust reads PEM bundles of CA certificates.

@@ -14,6 +14,7 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install o
 
 need=()
 command -v openssl >/dev/null || need+=(openssl)
+[ -x /usr/share/easy-rsa/easyrsa ] || need+=(easy-rsa)            # certsource/catest's easy-rsa PKI
 command -v curl >/dev/null || need+=(curl)                          # make demo's lookup
 command -v slapd >/dev/null || need+=(slapd)
 command -v ldapsearch >/dev/null || need+=(ldap-utils)

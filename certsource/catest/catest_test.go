@@ -329,3 +329,48 @@ func TestIssueManyMatchesOpenSSL(t *testing.T) {
 		}
 	}
 }
+
+// What certgal relies on in easy-rsa 3.1: `sign-req email` makes a certificate
+// usable for mail encryption, and `revoke` moves it under revoked/.
+func TestEasyRSAIssuesForEncryptionAndRevokeMovesTheCertificate(t *testing.T) {
+	e := NewEasyRSA(t, "Corp Easy CA")
+	a := e.Issue(t, "alice", "alice@corp.example")
+	c, err := x509.ParseCertificate(a.DER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.PublicKey.(*rsa.PublicKey); !ok || c.KeyUsage&x509.KeyUsageKeyEncipherment == 0 ||
+		!slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageEmailProtection) {
+		t.Errorf("email certificate: key %T, key usage %b, EKU %v", c.PublicKey, c.KeyUsage, c.ExtKeyUsage)
+	}
+	if !slices.Equal(c.EmailAddresses, []string{"alice@corp.example"}) {
+		t.Errorf("SAN rfc822Name %v", c.EmailAddresses)
+	}
+	bySerial := filepath.Join(e.PKI, "certs_by_serial", a.Serial+".pem")
+	if _, err := os.Stat(bySerial); err != nil {
+		t.Errorf("issued certificate not in certs_by_serial/: %v", err)
+	}
+
+	e.Revoke(t, "alice", "keyCompromise")
+	for _, gone := range []string{a.CertFile, bySerial, a.KeyFile} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("%s after revoke: %v, want it moved away", gone, err)
+		}
+	}
+	moved := filepath.Join(e.PKI, "revoked", "certs_by_serial", a.Serial+".crt")
+	if b, err := os.ReadFile(moved); err != nil || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Errorf("revoked certificate at %s: %v", moved, err)
+	}
+	index, err := os.ReadFile(filepath.Join(e.PKI, "index.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(index), ",keyCompromise\t"+a.Serial+"\t") || !strings.HasPrefix(string(index), "R\t") {
+		t.Errorf("index.txt after revoke:\n%s", index)
+	}
+	if crl := e.GenCRL(t); crl == "" {
+		t.Error("no CRL")
+	} else if b, err := os.ReadFile(crl); err != nil || !strings.Contains(string(b), "BEGIN X509 CRL") {
+		t.Errorf("CRL %s: %v", crl, err)
+	}
+}
