@@ -5,12 +5,25 @@ GO ?= go
 # Under CI=true a server that cannot be started fails its tests instead of skipping them.
 export CI
 
-.PHONY: all build test test-sources unit lint demo fuzz clean
+.PHONY: all build test test-sources unit lint demo fuzz clean ldflags
 
 all: build
 
+# Every build says what it is (`certgal version`, certgal_build_info): the release it prepares
+# (the VERSION file), the commit (with -dirty when tracked files differ from it) and the commit's
+# time, not the clock's, so that two builds of one commit are the same bytes. Outside a git
+# checkout, give them on the command line: make build REVISION=… BUILD_DATE=….
+VERSION := $(shell cat VERSION)
+REVISION := $(shell r=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD -- || r=$$r-dirty; echo $$r; })
+BUILD_DATE := $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.revision=$(REVISION) -X main.buildDate=$(BUILD_DATE)
+
 build:
-	$(GO) build -o bin/certgal ./cmd/certgal
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/certgal ./cmd/certgal
+
+# The stamp flags alone, for tests and for builds outside make.
+ldflags:
+	@echo '$(LDFLAGS)'
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/debug"
 )
 
 // Exit statuses of `certgal sync` (and of the other commands where they apply).
@@ -20,9 +19,6 @@ const (
 `
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageString)
@@ -36,7 +32,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintf(stdout, "certgal %s\n", versionString())
+		fmt.Fprint(stdout, currentBuild().String())
 		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageString)
@@ -44,14 +40,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "certgal: unknown command %q\n%s", args[0], usageString)
 	return exitUsage
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
