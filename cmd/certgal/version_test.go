@@ -129,3 +129,18 @@ func unreachableConfig(t *testing.T, addr string) string {
 	}
 	return path
 }
+
+// The version being prepared has its entry in the changelog.
+func TestChangelogHasTheVersion(t *testing.T) {
+	v, err := os.ReadFile("../../VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile("../../CHANGELOG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^## ` + regexp.QuoteMeta(strings.TrimSpace(string(v))) + `\b`).Match(log) {
+		t.Errorf("CHANGELOG.md has no section for %s", v)
+	}
+}
