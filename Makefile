@@ -41,6 +41,40 @@ release:
 	done
 	cd $(DIST) && sha256sum certgal-* >SHA256SUMS
 
+# The Debian package in $(DIST), built by nfpm's deb packager (deploy/deb, a module of its own
+# so that nfpm stays out of certgal's go.mod): the binary, the unit (deploy/systemd's, for
+# /usr/bin), the example configuration as a conffile, the man page, the maintainer scripts.
+DEB_ARCH ?= amd64
+DEB_VERSION ?= $(VERSION)
+DEB_BUILD := $(DIST)/deb-build
+DEB := $(DIST)/certgal_$(DEB_VERSION)_$(DEB_ARCH).deb
+.PHONY: deb test-deb
+deb:
+	rm -rf $(DEB_BUILD) && mkdir -p $(DEB_BUILD)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(DEB_ARCH) $(GO) build -trimpath -buildvcs=false \
+	  -ldflags "-s -w -buildid= $(LDFLAGS)" -o $(DEB_BUILD)/certgal ./cmd/certgal
+	sed 's|/usr/local/bin/certgal|/usr/bin/certgal|g' deploy/systemd/certgal.service >$(DEB_BUILD)/certgal.service
+	gzip -9n <deploy/deb/certgal.1 >$(DEB_BUILD)/certgal.1.gz
+	{ echo "certgal ($(DEB_VERSION)) unstable; urgency=medium"; echo; \
+	  echo "  * certgal $(DEB_VERSION): see https://github.com/certgal/certgal/blob/main/CHANGELOG.md"; echo; \
+	  echo " -- The certgal Authors <certgal@users.noreply.github.com>  $$(date -u -R -d '$(BUILD_DATE)')"; } | \
+	  gzip -9n >$(DEB_BUILD)/changelog.gz
+	cd deploy/deb && $(GO) build -o $(abspath $(DEB_BUILD))/nfpm-deb .
+	DEB_ARCH=$(DEB_ARCH) DEB_VERSION=$(DEB_VERSION) DEB_BUILD=$(DEB_BUILD) \
+	  $(DEB_BUILD)/nfpm-deb -config deploy/deb/nfpm.yaml -o $(DEB)
+	rm -rf $(DEB_BUILD)
+	@echo "$(DEB)"
+
+# The package through lintian and a real install, upgrade, remove and purge in a throwaway root
+# (testdata/deb/test.sh); the upgrade is the same package at a higher version.
+DEB_TEST := dist/deb-test
+test-deb:
+	testdata/install-deps.sh
+	$(MAKE) --no-print-directory -s deb DIST=$(DEB_TEST) >/dev/null
+	$(MAKE) --no-print-directory -s deb DIST=$(DEB_TEST)/upgrade DEB_VERSION=$(VERSION)+upgradetest >/dev/null
+	testdata/deb/test.sh $(DEB_TEST)/certgal_$(VERSION)_amd64.deb $(DEB_TEST)/upgrade/certgal_$(VERSION)+upgradetest_amd64.deb
+	rm -rf $(DEB_TEST)
+
 # Two release builds of this tree, from two directories, give the same bytes.
 test-release:
 	GO=$(GO) VERSION=$(VERSION) REVISION=$(REVISION) BUILD_DATE=$(BUILD_DATE) testdata/release/reproducible.sh
@@ -53,7 +87,7 @@ lint:
 # Unit tests and integration tests against real slapd, Samba AD DC, PostgreSQL, step-ca and
 # CFSSL, with the race detector. step-ca and CFSSL are built from their released modules on the
 # first run (about 3 minutes) and cached under /var/cache/certgal-tools.
-test: lint test-release
+test: lint test-release test-deb
 	testdata/install-deps.sh
 	testdata/stepca/build.sh >/dev/null
 	testdata/cfssl/build.sh >/dev/null
