@@ -75,6 +75,12 @@ test-deb:
 	testdata/deb/test.sh $(DEB_TEST)/certgal_$(VERSION)_amd64.deb $(DEB_TEST)/upgrade/certgal_$(VERSION)+upgradetest_amd64.deb
 	rm -rf $(DEB_TEST)
 
+# The Kubernetes manifests decoded strictly into the k8s.io/api types, every reference resolved,
+# offline (deploy/kubernetes/check, a module of its own so that k8s.io stays out of go.mod).
+.PHONY: test-kubernetes
+test-kubernetes:
+	cd deploy/kubernetes/check && $(GO) vet . && $(GO) test -count=1 .
+
 # Two release builds of this tree, from two directories, give the same bytes.
 test-release:
 	GO=$(GO) VERSION=$(VERSION) REVISION=$(REVISION) BUILD_DATE=$(BUILD_DATE) testdata/release/reproducible.sh
@@ -87,7 +93,7 @@ lint:
 # Unit tests and integration tests against real slapd, Samba AD DC, PostgreSQL, step-ca and
 # CFSSL, with the race detector. step-ca and CFSSL are built from their released modules on the
 # first run (about 3 minutes) and cached under /var/cache/certgal-tools.
-test: lint test-release test-deb
+test: lint test-release test-deb test-kubernetes
 	testdata/install-deps.sh
 	testdata/stepca/build.sh >/dev/null
 	testdata/cfssl/build.sh >/dev/null

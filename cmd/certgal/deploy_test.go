@@ -66,8 +66,26 @@ func TestDeployAlertRules(t *testing.T) {
 	}
 }
 
+// TestDeployKubernetesManifests checks what certgal itself must accept in each
+// manifest; deploy/kubernetes/check (`make test-kubernetes`) checks the objects
+// against the Kubernetes API types.
 func TestDeployKubernetesManifests(t *testing.T) {
-	f, err := os.Open("../../deploy/kubernetes/certgal.yaml")
+	version, err := os.ReadFile("../../VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, kinds string }{
+		{"certgal.yaml", "ConfigMap Deployment PodDisruptionBudget Secret Service Service ServiceMonitor"},
+		{"certgal-stepca.yaml", "ConfigMap Deployment PodDisruptionBudget Secret Service Service ServiceMonitor"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			checkKubernetesManifest(t, "../../deploy/kubernetes/"+tc.file, tc.kinds, strings.TrimSpace(string(version)))
+		})
+	}
+}
+
+func checkKubernetesManifest(t *testing.T, path, wantKinds, version string) {
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +103,7 @@ func TestDeployKubernetesManifests(t *testing.T) {
 						SecurityContext struct {
 							RunAsNonRoot bool `yaml:"runAsNonRoot"`
 						} `yaml:"securityContext"`
+						Containers []struct{ Image string }
 					}
 				}
 			}
@@ -102,6 +121,11 @@ func TestDeployKubernetesManifests(t *testing.T) {
 			if doc.Spec.Replicas == nil || *doc.Spec.Replicas != 1 || !doc.Spec.Template.Spec.SecurityContext.RunAsNonRoot {
 				t.Errorf("Deployment: want one replica running as non-root")
 			}
+			for _, c := range doc.Spec.Template.Spec.Containers {
+				if c.Image != "certgal:"+version {
+					t.Errorf("Deployment runs %s, want certgal:%s (the VERSION file)", c.Image, version)
+				}
+			}
 		case "ConfigMap":
 			// The shipped configuration must only lack the files that live in the cluster.
 			_, err := config.Load([]byte(doc.Data["certgal.yaml"]))
@@ -117,9 +141,8 @@ func TestDeployKubernetesManifests(t *testing.T) {
 		}
 	}
 	sort.Strings(kinds)
-	want := "ConfigMap Deployment PodDisruptionBudget Secret Service Service ServiceMonitor"
-	if got := strings.Join(kinds, " "); got != want {
-		t.Errorf("kinds %q, want %q", got, want)
+	if got := strings.Join(kinds, " "); got != wantKinds {
+		t.Errorf("kinds %q, want %q", got, wantKinds)
 	}
 }
 
@@ -197,3 +220,4 @@ func TestDeployQueriesUseExportedMetrics(t *testing.T) {
 	d.cmd.Process.Signal(os.Interrupt)
 	d.wait(t, 15*time.Second)
 }
+
