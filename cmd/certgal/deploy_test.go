@@ -221,3 +221,77 @@ func TestDeployQueriesUseExportedMetrics(t *testing.T) {
 	d.wait(t, 15*time.Second)
 }
 
+// TestDeployDockerfile checks the image as far as a machine without a container
+// engine can: a base pinned by digest, a non-root user, the release binary
+// (which .dockerignore lets through, and nothing else), and a HEALTHCHECK that
+// runs certgal itself (no shell in the image) with arguments it accepts.
+func TestDeployDockerfile(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := os.ReadFile("../../VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entrypoint, health []string
+	var copied, copiedTo string
+	for _, line := range strings.Split(string(raw), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		switch rest := strings.TrimSpace(strings.TrimPrefix(line, fields[0])); fields[0] {
+		case "FROM":
+			if !regexp.MustCompile(`^\S+:\S+@sha256:[0-9a-f]{64}\b`).MatchString(rest) {
+				t.Errorf("FROM %s: not pinned by digest", rest)
+			}
+		case "USER":
+			if u := strings.Split(rest, ":")[0]; u == "0" || u == "root" {
+				t.Errorf("USER %s: root", rest)
+			}
+		case "COPY":
+			copied = strings.NewReplacer("${VERSION}", strings.TrimSpace(string(version)), "${TARGETARCH}", "amd64").Replace(fields[1])
+			copiedTo = fields[len(fields)-1]
+		case "ENTRYPOINT":
+			if err := json.Unmarshal([]byte(rest), &entrypoint); err != nil {
+				t.Errorf("ENTRYPOINT is not in exec form: %v", err)
+			}
+		case "HEALTHCHECK":
+			i := strings.Index(rest, "CMD ")
+			if i < 0 || json.Unmarshal([]byte(rest[i+4:]), &health) != nil {
+				t.Fatalf("HEALTHCHECK %s: want CMD in exec form (the image has no shell)", rest)
+			}
+		}
+	}
+	if want := "dist/certgal-" + strings.TrimSpace(string(version)) + "-linux-amd64"; copied != want {
+		t.Errorf("the image copies %q, want the release binary %s", copied, want)
+	}
+	ignore, err := os.ReadFile("../../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var excludesAll, letsBinaryIn bool
+	for _, line := range strings.Split(string(ignore), "\n") {
+		excludesAll = excludesAll || line == "*"
+		if pattern, ok := strings.CutPrefix(line, "!"); ok {
+			if m, _ := filepath.Match(pattern, copied); m {
+				letsBinaryIn = true
+			}
+		}
+	}
+	if !excludesAll || !letsBinaryIn {
+		t.Errorf(".dockerignore must exclude everything but the release binaries (* then !dist/...):\n%s", ignore)
+	}
+	if len(entrypoint) == 0 || entrypoint[0] != copiedTo {
+		t.Errorf("ENTRYPOINT %q is not the copied binary %s", entrypoint, copiedTo)
+	}
+	if len(entrypoint) == 0 || len(health) < 2 || health[0] != entrypoint[0] || health[1] != "healthcheck" {
+		t.Fatalf("HEALTHCHECK %q does not run %v healthcheck", health, entrypoint)
+	}
+	// Its arguments parse: without a daemon it fails to connect (1), never a usage error (2).
+	var stderr bytes.Buffer
+	if code := run(t.Context(), append(health[1:], "-timeout", "2s"), io.Discard, &stderr); code == exitUsage {
+		t.Errorf("HEALTHCHECK arguments %q: usage error: %s", health[1:], stderr.String())
+	}
+}

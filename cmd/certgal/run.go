@@ -15,6 +15,7 @@ const (
   certgal run          -config FILE
   certgal sync         -config FILE [-dry-run] [-o text|json]
   certgal check-config -config FILE
+  certgal healthcheck  [-url http://127.0.0.1:9464/healthz] [-timeout 5s]
   certgal version
 `
 )
@@ -31,6 +32,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, args[1:], stderr)
 	case "version", "-version", "--version":
 		fmt.Fprint(stdout, currentBuild().String())
 		return exitOK

@@ -58,7 +58,8 @@ func buildStamped(t *testing.T) (bin, ldflags string) {
 
 // TestMakeBuildStampsTheVersion checks what `make build` stamps (the VERSION
 // file, the checked-out commit, the commit's time) reaches `certgal version`
-// and the daemon's certgal_build_info.
+// and the daemon's certgal_build_info; `certgal healthcheck` finds that daemon
+// healthy.
 func TestMakeBuildStampsTheVersion(t *testing.T) {
 	file, err := os.ReadFile("../../VERSION")
 	if err != nil {
@@ -105,6 +106,9 @@ func TestMakeBuildStampsTheVersion(t *testing.T) {
 		scrape = string(b)
 		return strings.Contains(scrape, "certgal_build_info")
 	})
+	if out, err := exec.Command(bin, "healthcheck", "-url", "http://"+addr+"/healthz").CombinedOutput(); err != nil {
+		t.Errorf("certgal healthcheck against the running daemon: %v\n%s", err, out)
+	}
 	re := regexp.MustCompile(`(?m)^certgal_build_info\{goversion="go1\.[^"]+",revision="` + regexp.QuoteMeta(m[2]) + `",version="` + regexp.QuoteMeta(wantVersion) + `"\} 1$`)
 	if !re.MatchString(scrape) {
 		t.Errorf("scrape lacks %s:\n%s", re, scrape)
