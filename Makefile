@@ -43,7 +43,8 @@ release:
 
 # The Debian package in $(DIST), built by nfpm's deb packager (deploy/deb, a module of its own
 # so that nfpm stays out of certgal's go.mod): the binary, the unit (deploy/systemd's, for
-# /usr/bin), the example configuration as a conffile, the man page, the maintainer scripts.
+# /usr/bin), the example configuration as a conffile, the man page, docs/configuration.md, the
+# maintainer scripts.
 DEB_ARCH ?= amd64
 DEB_VERSION ?= $(VERSION)
 DEB_BUILD := $(DIST)/deb-build
@@ -55,6 +56,7 @@ deb:
 	  -ldflags "-s -w -buildid= $(LDFLAGS)" -o $(DEB_BUILD)/certgal ./cmd/certgal
 	sed 's|/usr/local/bin/certgal|/usr/bin/certgal|g' deploy/systemd/certgal.service >$(DEB_BUILD)/certgal.service
 	gzip -9n <deploy/deb/certgal.1 >$(DEB_BUILD)/certgal.1.gz
+	gzip -9n <docs/configuration.md >$(DEB_BUILD)/configuration.md.gz
 	{ echo "certgal ($(DEB_VERSION)) unstable; urgency=medium"; echo; \
 	  echo "  * certgal $(DEB_VERSION): see https://github.com/certgal/certgal/blob/main/CHANGELOG.md"; echo; \
 	  echo " -- The certgal Authors <certgal@users.noreply.github.com>  $$(date -u -R -d '$(BUILD_DATE)')"; } | \

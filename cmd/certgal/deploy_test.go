@@ -295,3 +295,34 @@ func TestDeployDockerfile(t *testing.T) {
 		t.Errorf("HEALTHCHECK arguments %q: usage error: %s", health[1:], stderr.String())
 	}
 }
+
+// TestDeployDebExampleConfig: the package's /etc/certgal/certgal.yaml is refused
+// as shipped (its files are the administrator's to provide, so installing never
+// starts writing) and accepted by check-config once they exist.
+func TestDeployDebExampleConfig(t *testing.T) {
+	example, err := os.ReadFile("../../deploy/deb/certgal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	shipped := filepath.Join(dir, "shipped.yaml")
+	os.WriteFile(shipped, example, 0o600)
+	var stderr bytes.Buffer
+	if code := run(t.Context(), []string{"check-config", "-config", shipped}, io.Discard, &stderr); code != exitUsage {
+		t.Errorf("the example as shipped: exit %d, want %d (refused)", code, exitUsage)
+	}
+	files, _ := filepath.Abs("../../testdata/config/files")
+	for name, src := range map[string]string{"issuing-ca.pem": "ca.pem", "ldap-ca.pem": "ldap-ca.pem", "bind-password": "bind-password"} {
+		b, err := os.ReadFile(filepath.Join(files, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name), b, 0o600)
+	}
+	filled := filepath.Join(dir, "certgal.yaml")
+	os.WriteFile(filled, bytes.ReplaceAll(example, []byte("/etc/certgal/"), []byte(dir+"/")), 0o600)
+	stderr.Reset()
+	if code := run(t.Context(), []string{"check-config", "-config", filled}, io.Discard, &stderr); code != exitOK {
+		t.Errorf("the example with its files: exit %d\n%s", code, stderr.String())
+	}
+}

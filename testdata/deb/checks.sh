@@ -29,6 +29,7 @@ check "/etc/certgal is root:certgal 0750" stat_is /etc/certgal "root:certgal 750
 check "$cfg is root:certgal 0640" stat_is $cfg "root:certgal 640"
 check "$cfg is a conffile" sh -c "dpkg-query -W -f='\${Conffiles}' certgal | grep -q ' $cfg '"
 check "the man page is installed" test -s /usr/share/man/man1/certgal.1.gz
+check "the configuration reference is installed" sh -c 'zcat /usr/share/doc/certgal/configuration.md.gz | grep -q "^# Configuration reference"'
 check "the service is not enabled on install" test ! -e /etc/systemd/system/multi-user.target.wants/certgal.service
 out=$(systemd-analyze verify /lib/systemd/system/certgal.service 2>&1) || true
 check "systemd-analyze verify on the installed unit is silent${out:+: $out}" test -z "$out"
