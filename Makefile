@@ -72,6 +72,7 @@ deb:
 DEB_TEST := dist/deb-test
 test-deb:
 	testdata/install-deps.sh
+	cd deploy/deb && $(GO) vet .
 	$(MAKE) --no-print-directory -s deb DIST=$(DEB_TEST) >/dev/null
 	$(MAKE) --no-print-directory -s deb DIST=$(DEB_TEST)/upgrade DEB_VERSION=$(VERSION)+upgradetest >/dev/null
 	testdata/deb/test.sh $(DEB_TEST)/certgal_$(VERSION)_amd64.deb $(DEB_TEST)/upgrade/certgal_$(VERSION)+upgradetest_amd64.deb

@@ -3,7 +3,7 @@
 # another path (what -trimpath must hide), and fails unless every file is the same bytes. Then
 # checks what can be checked of each binary on this machine: the Linux ones are static, the amd64
 # one prints the stamped version and accepts a configuration; the Windows one is a PE executable
-# for amd64 (run it under wine when wine is installed).
+# for amd64.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${GO:=go}" "${VERSION:?}" "${REVISION:?}" "${BUILD_DATE:?}"
@@ -54,11 +54,7 @@ directory:
   base_dn: DC=corp,DC=example
 YAML
 "$bin" check-config -config "$tmp/certgal.yaml" >/dev/null || { echo "the release binary refused a valid configuration" >&2; fail=1; }
-if command -v wine >/dev/null; then
-	wine "$exe" version | grep -qF "version $VERSION" || { echo "the Windows build did not print its version under wine" >&2; fail=1; }
-	wine "$exe" check-config -config "$tmp/certgal.yaml" >/dev/null || { echo "the Windows build refused a valid configuration under wine" >&2; fail=1; }
-else
-	echo "reproducible.sh: wine is not installed; the Windows build was cross-compiled and checked as a PE file, not run" >&2
-fi
+# Not run: Debian 12's wine (8.0) lacks bcryptprimitives.dll, which Go 1.26's runtime loads.
+echo "reproducible.sh: the Windows build was cross-compiled and checked as a PE file, not run" >&2
 [ "$fail" = 0 ] && echo "release: $want reproducible"
 exit "$fail"
