@@ -38,7 +38,7 @@ func TestUnstampedBuildSaysSo(t *testing.T) {
 // makeLDFlags is what `make build` stamps, from the Makefile itself.
 func makeLDFlags(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("make", "-s", "-C", "../..", "ldflags").Output()
+	out, err := exec.Command("make", "-s", "--no-print-directory", "-C", "../..", "ldflags").Output()
 	if err != nil {
 		t.Fatalf("make ldflags: %v", err)
 	}
