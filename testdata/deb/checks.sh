@@ -34,6 +34,7 @@ check "the service is not enabled on install" test ! -e /etc/systemd/system/mult
 out=$(systemd-analyze verify /lib/systemd/system/certgal.service 2>&1) || true
 check "systemd-analyze verify on the installed unit is silent${out:+: $out}" test -z "$out"
 check "the unit runs /usr/bin/certgal as certgal" sh -c 'grep -q "^ExecStart=/usr/bin/certgal run -config /etc/certgal/certgal.yaml$" /lib/systemd/system/certgal.service && grep -q "^User=certgal$" /lib/systemd/system/certgal.service'
+check "the unit is deploy/systemd's, hardening and all, for /usr/bin" sh -c "sed 's|/usr/local/bin/certgal|/usr/bin/certgal|g' $dir/certgal.service | cmp -s - /lib/systemd/system/certgal.service"
 
 # The shipped configuration is an example: refused until its files exist ...
 check "the example is refused as shipped" sh -c "/usr/bin/certgal check-config -config $cfg; [ \$? -eq 2 ]"

@@ -28,6 +28,6 @@ unshare --mount --propagation private bash -euo pipefail -c '
 	mkdir -p "$tmp/root/tmp/certgal-deb"
 	cp "$1" "$tmp/root/tmp/certgal-deb/v1.deb"
 	cp "$2" "$tmp/root/tmp/certgal-deb/v2.deb"
-	cp testdata/deb/checks.sh testdata/config/files/ca.pem testdata/config/files/ldap-ca.pem "$tmp/root/tmp/certgal-deb/"
+	cp testdata/deb/checks.sh deploy/systemd/certgal.service testdata/config/files/ca.pem testdata/config/files/ldap-ca.pem "$tmp/root/tmp/certgal-deb/"
 	chroot "$tmp/root" /bin/bash /tmp/certgal-deb/checks.sh /tmp/certgal-deb
 ' unshare-root "$tmp" "$deb" "$upgrade"
