@@ -5,12 +5,88 @@ GO ?= go
 # Under CI=true a server that cannot be started fails its tests instead of skipping them.
 export CI
 
-.PHONY: all build test test-sources unit lint demo fuzz clean
+.PHONY: all build test test-sources unit lint demo fuzz clean ldflags
 
 all: build
 
+# Every build says what it is (`certgal version`, certgal_build_info): the release it prepares
+# (the VERSION file), the commit (with -dirty when tracked files differ from it) and the commit's
+# time, not the clock's, so that two builds of one commit are the same bytes. Outside a git
+# checkout, give them on the command line: make build REVISION=… BUILD_DATE=….
+VERSION := $(shell cat VERSION)
+REVISION := $(shell r=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD -- || r=$$r-dirty; echo $$r; })
+BUILD_DATE := $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.revision=$(REVISION) -X main.buildDate=$(BUILD_DATE)
+
 build:
-	$(GO) build -o bin/certgal ./cmd/certgal
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/certgal ./cmd/certgal
+
+# The stamp flags alone, for tests and for builds outside make.
+ldflags:
+	@echo '$(LDFLAGS)'
+
+# Static release binaries and their SHA256SUMS in $(DIST). Reproducible: no cgo, no paths
+# (-trimpath), no build ID, no VCS stamp, and the date is the commit's, so two builds of one commit
+# give the same bytes (`make test-release` checks it).
+DIST ?= dist
+RELEASE_PLATFORMS := linux/amd64 linux/arm64 windows/amd64
+.PHONY: release test-release
+release:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; [ "$$os" != windows ] || ext=.exe; \
+	  out=$(DIST)/certgal-$(VERSION)-$$os-$$arch$$ext; echo "== $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
+	    -ldflags "-s -w -buildid= $(LDFLAGS)" -o $$out ./cmd/certgal; \
+	done
+	cd $(DIST) && sha256sum certgal-* >SHA256SUMS
+
+# The Debian package in $(DIST), built by nfpm's deb packager (deploy/deb, a module of its own
+# so that nfpm stays out of certgal's go.mod): the binary, the unit (deploy/systemd's, for
+# /usr/bin), the example configuration as a conffile, the man page, docs/configuration.md, the
+# maintainer scripts.
+DEB_ARCH ?= amd64
+DEB_VERSION ?= $(VERSION)
+DEB_BUILD := $(DIST)/deb-build
+DEB := $(DIST)/certgal_$(DEB_VERSION)_$(DEB_ARCH).deb
+.PHONY: deb test-deb
+deb:
+	rm -rf $(DEB_BUILD) && mkdir -p $(DEB_BUILD)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(DEB_ARCH) $(GO) build -trimpath -buildvcs=false \
+	  -ldflags "-s -w -buildid= $(LDFLAGS)" -o $(DEB_BUILD)/certgal ./cmd/certgal
+	sed 's|/usr/local/bin/certgal|/usr/bin/certgal|g' deploy/systemd/certgal.service >$(DEB_BUILD)/certgal.service
+	gzip -9n <deploy/deb/certgal.1 >$(DEB_BUILD)/certgal.1.gz
+	gzip -9n <docs/configuration.md >$(DEB_BUILD)/configuration.md.gz
+	{ echo "certgal ($(DEB_VERSION)) unstable; urgency=medium"; echo; \
+	  echo "  * certgal $(DEB_VERSION): see https://github.com/certgal/certgal/blob/main/CHANGELOG.md"; echo; \
+	  echo " -- The certgal Authors <certgal@users.noreply.github.com>  $$(date -u -R -d '$(BUILD_DATE)')"; } | \
+	  gzip -9n >$(DEB_BUILD)/changelog.gz
+	cd deploy/deb && $(GO) build -o $(abspath $(DEB_BUILD))/nfpm-deb .
+	DEB_ARCH=$(DEB_ARCH) DEB_VERSION=$(DEB_VERSION) DEB_BUILD=$(DEB_BUILD) \
+	  $(DEB_BUILD)/nfpm-deb -config deploy/deb/nfpm.yaml -o $(DEB)
+	rm -rf $(DEB_BUILD)
+	@echo "$(DEB)"
+
+# The package through lintian and a real install, upgrade, remove and purge in a throwaway root
+# (testdata/deb/test.sh); the upgrade is the same package at a higher version.
+DEB_TEST := dist/deb-test
+test-deb:
+	testdata/install-deps.sh
+	cd deploy/deb && $(GO) vet .
+	$(MAKE) --no-print-directory -s deb DIST=$(DEB_TEST) >/dev/null
+	$(MAKE) --no-print-directory -s deb DIST=$(DEB_TEST)/upgrade DEB_VERSION=$(VERSION)+upgradetest >/dev/null
+	testdata/deb/test.sh $(DEB_TEST)/certgal_$(VERSION)_amd64.deb $(DEB_TEST)/upgrade/certgal_$(VERSION)+upgradetest_amd64.deb
+	rm -rf $(DEB_TEST)
+
+# The Kubernetes manifests decoded strictly into the k8s.io/api types, every reference resolved,
+# offline (deploy/kubernetes/check, a module of its own so that k8s.io stays out of go.mod).
+.PHONY: test-kubernetes
+test-kubernetes:
+	cd deploy/kubernetes/check && $(GO) vet . && $(GO) test -count=1 .
+
+# Two release builds of this tree, from two directories, give the same bytes.
+test-release:
+	GO=$(GO) VERSION=$(VERSION) REVISION=$(REVISION) BUILD_DATE=$(BUILD_DATE) testdata/release/reproducible.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -20,7 +96,7 @@ lint:
 # Unit tests and integration tests against real slapd, Samba AD DC, PostgreSQL, step-ca and
 # CFSSL, with the race detector. step-ca and CFSSL are built from their released modules on the
 # first run (about 3 minutes) and cached under /var/cache/certgal-tools.
-test: lint
+test: lint test-release test-deb test-kubernetes
 	testdata/install-deps.sh
 	testdata/stepca/build.sh >/dev/null
 	testdata/cfssl/build.sh >/dev/null
@@ -51,7 +127,7 @@ demo: build
 	testdata/demo/demo.sh bin/certgal
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 
 # Benchmark, not a test: certgal's GET /certs/{email} against nginx serving the same DER files,
 # same run, wrk at 4 and 32 connections over BENCH_N random addresses (installs nginx, wrk).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages `make test` needs when any is missing (as root, Debian 12):
 # openssl, slapd, Samba AD DC (testdata/samba/start.sh's packages), PostgreSQL, promtool and
-# systemd-analyze (deploy/ checks) and chromium (the lookup page's browser test).
+# systemd-analyze (deploy/ checks), lintian (the Debian package) and chromium (the lookup page's browser test).
 # The server start scripts install their own packages too; doing it once up front keeps the
 # test timeouts for the tests, and CI does not depend on a test's install path.
 set -euo pipefail
@@ -20,6 +20,7 @@ command -v slapd >/dev/null || need+=(slapd)
 command -v ldapsearch >/dev/null || need+=(ldap-utils)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v lintian >/dev/null || need+=(lintian)                    # make test-deb
 command -v chromium >/dev/null || need+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 for p in "${samba_packages[@]}"; do

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/debug"
 )
 
 // Exit statuses of `certgal sync` (and of the other commands where they apply).
@@ -17,12 +16,10 @@ const (
   certgal sync         -config FILE [-dry-run] [-o text|json]
   certgal check-config -config FILE
   certgal report       -config FILE [-o text|json|csv]
+  certgal healthcheck  [-url http://127.0.0.1:9464/healthz] [-timeout 5s]
   certgal version
 `
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -38,8 +35,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, args[1:], stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintf(stdout, "certgal %s\n", versionString())
+		fmt.Fprint(stdout, currentBuild().String())
 		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageString)
@@ -47,14 +46,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "certgal: unknown command %q\n%s", args[0], usageString)
 	return exitUsage
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }

@@ -34,6 +34,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := currentBuild()
+	registerBuildInfo(reg, build)
 	d := newDaemon(path, log, reg)
 
 	// Configuration errors the loader cannot see (a CA file that does not parse,
@@ -91,7 +93,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer wg.Done()
 		watchReload(ctx, d)
 	}()
-	log.WithFields(map[string]any{"config": path, "schedule": cfg.Schedule, "metrics": cfg.Metrics.Listen, "lookup": cfg.Lookup.Listen, "version": versionString()}).Info("certgal started")
+	log.WithFields(map[string]any{"config": path, "schedule": cfg.Schedule, "metrics": cfg.Metrics.Listen, "lookup": cfg.Lookup.Listen, "version": build.Version, "revision": build.Revision}).Info("certgal started")
 	d.loop(ctx, cfg)
 	stop()
 	wg.Wait()
