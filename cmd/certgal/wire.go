@@ -97,6 +97,7 @@ func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger
 	pol := policyFrom(cfg.Policy)
 	d := dir.Dialect()
 	pol.MaxValueBytes, pol.SMIMEWholeAttribute = d.MaxValueBytes, d.SMIMEWholeAttribute
+	pol.CertMatchByIssuerSerial = d.CertMatchByIssuerSerial
 	s := sync.NewSyncer(parts.src, dir, parts.trust, pol, log, m)
 	s.CacheDir = cacheDir(os.Getenv)
 	return &pipeline{syncer: s, dir: dir}, nil
