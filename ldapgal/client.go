@@ -240,8 +240,8 @@ func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
 	what := strings.Join(attrs, ", ")
 	if d.CSNAttr != "" && (len(m.Delete)+len(m.SMIMEDelete) > 0 || m.SMIMEReplace) {
 		if m.CSN == "" {
-			return fmt.Errorf("modify %s: %s: the entry was read without its %s, which a delete on this server asserts so as to delete nothing it did not read: give certgal's bind DN read access to %s",
-				m.DN, what, d.CSNAttr, d.CSNAttr)
+			return fmt.Errorf("modify %s: %s: not sent: the entry was read without %s, which a delete on this server must assert; give the bind DN read access to it",
+				m.DN, what, d.CSNAttr)
 		}
 		ctl, err := assertion(d.CSNAttr, m.CSN)
 		if err != nil {
