@@ -140,3 +140,38 @@ func TestSMIMEReplaceAssertsTheCSNOnOpenLDAP(t *testing.T) {
 		t.Errorf("after the refused replace: %q, want Outlook's blob alone", got)
 	}
 }
+
+// The stream keeps an entry's one entryCSN, and none when the server sends
+// several: a CSN that may not be the entry's must not be asserted.
+func TestDecodeEntryCSN(t *testing.T) {
+	d, _ := DialectByName(DialectOpenLDAP)
+	c := &Client{dialect: d, match: d.DefaultMatch}
+	const csn = "20261206000458.688054Z#000000#000#000000"
+	var stream []byte
+	stream = append(stream, searchEntry(2, "uid=a,dc=corp", map[string][][]byte{"mail": {[]byte("a@corp.example")}, "entryCSN": {[]byte(csn)}})...)
+	stream = append(stream, searchEntry(2, "uid=b,dc=corp", map[string][][]byte{"entryCSN": {[]byte(csn), []byte(csn)}})...)
+	stream = append(stream, searchEntry(2, "uid=c,dc=corp", nil)...)
+	got, _, err := decodeAll(c, append(stream, searchDone(2, 0, nil)...))
+	if err != nil || len(got) != 3 {
+		t.Fatalf("decoded %d entries, %v", len(got), err)
+	}
+	if got[0].CSN != csn || got[1].CSN != "" || got[2].CSN != "" {
+		t.Errorf("CSNs %q %q %q, want %q and two empty", got[0].CSN, got[1].CSN, got[2].CSN, csn)
+	}
+	if len(got[0].Addresses) != 1 {
+		t.Errorf("addresses %q", got[0].Addresses)
+	}
+}
+
+// AD compares values by bytes and has no entryCSN; OpenLDAP matches
+// certificates by issuer and serial and asserts entryCSN.
+func TestDialectExactness(t *testing.T) {
+	ad, _ := DialectByName(DialectAD)
+	ol, _ := DialectByName(DialectOpenLDAP)
+	if ad.CertMatchByIssuerSerial || ad.CSNAttr != "" {
+		t.Errorf("ad dialect: %+v", ad)
+	}
+	if !ol.CertMatchByIssuerSerial || ol.CSNAttr != "entryCSN" {
+		t.Errorf("openldap dialect: %+v", ol)
+	}
+}
