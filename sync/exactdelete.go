@@ -9,10 +9,12 @@ import (
 // LDAP delete names a value, and the directory deletes what its equality rule
 // finds equal to it: on OpenLDAP (certificateExactMatch) any certificate with
 // the same issuer and serial, such as one of a re-keyed CA whose serial file
-// started again. A removal the entry holds such a twin of is skipped and
-// reported; the twin may be anyone's. e also gets the CSN the plan was made
-// against: the write asserts it (see Modification.CSN), so a twin that arrives
-// after the read makes the write a conflict rather than a loss.
+// started again. A removal whose twin the entry holds is skipped and
+// reported: the twin may be anyone's. slapd itself refuses to store twins in
+// one entry (result 20), so the twin a delete there can meet is one written
+// after the read: e gets the CSN the plan was made against, which the write
+// asserts (see Modification.CSN), and such a twin makes the write a conflict
+// rather than a loss.
 func (c *calculator) exactDeletes(u User, e *EntryPlan) []Change {
 	e.CSN = u.CSN
 	if !c.in.Policy.CertMatchByIssuerSerial || len(e.Removes) == 0 || len(u.Values) < 2 {
