@@ -116,7 +116,11 @@ func (c *Client) withConn(ctx context.Context, op func(*ldap.Conn) error) error 
 }
 
 func (c *Client) attributes() []string {
-	return append([]string{c.dialect.CertAttr, c.dialect.SMIMEAttr}, c.match...)
+	attrs := append([]string{c.dialect.CertAttr, c.dialect.SMIMEAttr}, c.match...)
+	if c.dialect.CSNAttr != "" {
+		attrs = append(attrs, c.dialect.CSNAttr)
+	}
+	return attrs
 }
 
 // Users streams every user under base_dn, one page at a time, so memory holds
@@ -174,15 +178,18 @@ func (c *Client) User(ctx context.Context, dn string) (sync.Entry, error) {
 
 func (c *Client) entry(e *ldap.Entry) sync.Entry {
 	out := sync.Entry{DN: e.DN}
-	cert, smime := baseName(c.dialect.CertAttr), baseName(c.dialect.SMIMEAttr)
+	cert, smime, csn := baseName(c.dialect.CertAttr), baseName(c.dialect.SMIMEAttr), baseName(c.dialect.CSNAttr)
 	for _, a := range e.Attributes {
 		name := baseName(a.Name)
-		switch name {
-		case cert:
+		switch {
+		case name == cert:
 			out.Certificates = append(out.Certificates, a.ByteValues...)
 			continue
-		case smime:
+		case name == smime:
 			out.SMIME = append(out.SMIME, a.ByteValues...)
+			continue
+		case name == csn && csn != "" && len(a.Values) == 1:
+			out.CSN = a.Values[0]
 			continue
 		}
 		for _, m := range c.match {
@@ -196,10 +203,14 @@ func (c *Client) entry(e *ldap.Entry) sync.Entry {
 
 // Modify writes one entry's plan as a single modify: exact values deleted,
 // new values added, userCertificate and userSMIMECertificate together (or the
-// latter replaced whole, where the dialect allows nothing else). Results 20
-// and 16 mean someone else changed the same values first; they are reported
-// as sync.ErrConflict. Results 21 and 19 to a modify that adds values mean
-// the server refused one of them; they are reported as sync.ErrValueRejected.
+// latter replaced whole, where the dialect allows nothing else). Deletes come
+// before adds, so a value deleted and one added with its issuer and serial
+// do not meet. Where the server does not delete by bytes (Dialect.CSNAttr), a
+// modify that deletes or replaces asserts the CSN the entry was planned
+// against (m.CSN): a change since is result 122. Results 20, 16 and 122 mean
+// someone else changed the entry first; they are reported as
+// sync.ErrConflict. Results 21 and 19 to a modify that adds values mean the
+// server refused one of them; they are reported as sync.ErrValueRejected.
 func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
 	d := c.dialect
 	req := ldap.NewModifyRequest(m.DN, nil)
@@ -227,6 +238,17 @@ func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
 		attrs = append(attrs, d.SMIMEAttr)
 	}
 	what := strings.Join(attrs, ", ")
+	if d.CSNAttr != "" && (len(m.Delete)+len(m.SMIMEDelete) > 0 || m.SMIMEReplace) {
+		if m.CSN == "" {
+			return fmt.Errorf("modify %s: %s: not sent: the entry was read without %s, which a delete on this server must assert; give the bind DN read access to it",
+				m.DN, what, d.CSNAttr)
+		}
+		ctl, err := assertion(d.CSNAttr, m.CSN)
+		if err != nil {
+			return fmt.Errorf("modify %s: %s: %w", m.DN, what, err)
+		}
+		req.Controls = append(req.Controls, ctl)
+	}
 	adds := len(m.Add)+len(m.SMIMEAdd) > 0
 	return c.withConn(ctx, func(conn *ldap.Conn) error {
 		err := conn.Modify(req)
@@ -234,7 +256,8 @@ func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
 		case err == nil:
 			return nil
 		case ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists),
-			ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute):
+			ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute),
+			ldap.IsErrorWithCode(err, ldap.LDAPResultAssertionFailed):
 			return fmt.Errorf("modify %s: %s: %w: %w", m.DN, what, sync.ErrConflict, err)
 		case adds && (ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidAttributeSyntax) ||
 			ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation)):
@@ -250,4 +273,18 @@ func toStrings(values [][]byte) []string {
 		out[i] = string(v)
 	}
 	return out
+}
+
+// controlTypeAssertion is the LDAP Assertion control (RFC 4528).
+const controlTypeAssertion = "1.3.6.1.1.12"
+
+// assertion is a critical Assertion control that attr equals value: the
+// server performs the operation only then, and answers 122 otherwise. Its
+// value is the BER encoding of the filter.
+func assertion(attr, value string) (ldap.Control, error) {
+	f, err := ldap.CompileFilter("(" + attr + "=" + ldap.EscapeFilter(value) + ")")
+	if err != nil {
+		return nil, fmt.Errorf("assertion %s=%q: %w", attr, value, err)
+	}
+	return ldap.NewControlString(controlTypeAssertion, true, string(f.Bytes())), nil
 }

@@ -179,7 +179,7 @@ func TestModify(t *testing.T) {
 	if err := c.Modify(ctx, sync.Modification{DN: dn, Add: [][]byte{a, b}}); err != nil {
 		t.Fatalf("add: %v", err)
 	}
-	if err := c.Modify(ctx, sync.Modification{DN: dn, Delete: [][]byte{a}, Add: nil}); err != nil {
+	if err := c.Modify(ctx, sync.Modification{DN: dn, Delete: [][]byte{a}, CSN: readCSN(t, c, dn)}); err != nil {
 		t.Fatalf("delete exact value: %v", err)
 	}
 	if n := s.ModifyCount(t) - before; n != 2 {
@@ -195,7 +195,7 @@ func TestModify(t *testing.T) {
 	if !errors.Is(err, sync.ErrConflict) || !ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists) {
 		t.Errorf("adding an existing value: %v, want ErrConflict wrapping result 20", err)
 	}
-	err = c.Modify(ctx, sync.Modification{DN: dn, Delete: [][]byte{a}})
+	err = c.Modify(ctx, sync.Modification{DN: dn, Delete: [][]byte{a}, CSN: readCSN(t, c, dn)})
 	if !errors.Is(err, sync.ErrConflict) || !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
 		t.Errorf("deleting an absent value: %v, want ErrConflict wrapping result 16", err)
 	}
@@ -208,6 +208,19 @@ func TestModify(t *testing.T) {
 	if err != nil || e.DN != dn || len(e.Certificates) != 2 || !slices.Equal(e.Addresses, []string{"alice@corp.example"}) {
 		t.Errorf("User(%s) = %+v, %v", dn, e, err)
 	}
+}
+
+// readCSN is dn's CSN as certgal reads it with the entry.
+func readCSN(t *testing.T, c *Client, dn string) string {
+	t.Helper()
+	e, err := c.User(context.Background(), dn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.CSN == "" {
+		t.Fatalf("%s read without a CSN", dn)
+	}
+	return e.CSN
 }
 
 func TestCancelledContextStopsTheRead(t *testing.T) {

@@ -23,8 +23,17 @@ type Dialect struct {
 	// OpenLDAP has no equality rule for it, so deleting one value, or adding
 	// one to those present, gets result 18 (inappropriateMatching).
 	SMIMEWholeAttribute bool
-	DefaultFilter       string
-	DefaultMatch        []string
+	// CertMatchByIssuerSerial says the server's equality for CertAttr is
+	// issuer and serial, not bytes (OpenLDAP: certificateExactMatch), so a
+	// delete of one value deletes any value with its issuer and serial.
+	CertMatchByIssuerSerial bool
+	// CSNAttr is the operational attribute that changes with every write to
+	// an entry (OpenLDAP: entryCSN), read with each entry and asserted (RFC
+	// 4528) by a modify that deletes where the server does not match by
+	// bytes; "" where deletes are exact (AD: values are compared as bytes).
+	CSNAttr       string
+	DefaultFilter string
+	DefaultMatch  []string
 	// MaxValueBytes is the largest value the server stores in CertAttr and
 	// SMIMEAttr (AD: rangeUpper 32768, result 21 above it); 0 is no limit.
 	MaxValueBytes int
@@ -54,12 +63,14 @@ func DialectByName(name string) (Dialect, error) {
 		}, nil
 	case DialectOpenLDAP:
 		return Dialect{
-			Name:                DialectOpenLDAP,
-			CertAttr:            "userCertificate;binary",
-			SMIMEAttr:           "userSMIMECertificate",
-			SMIMEWholeAttribute: true,
-			DefaultFilter:       "(objectClass=inetOrgPerson)",
-			DefaultMatch:        []string{"mail"},
+			Name:                    DialectOpenLDAP,
+			CertAttr:                "userCertificate;binary",
+			SMIMEAttr:               "userSMIMECertificate",
+			SMIMEWholeAttribute:     true,
+			CertMatchByIssuerSerial: true,
+			CSNAttr:                 "entryCSN",
+			DefaultFilter:           "(objectClass=inetOrgPerson)",
+			DefaultMatch:            []string{"mail"},
 		}, nil
 	}
 	return Dialect{}, fmt.Errorf("unknown directory dialect %q", name)

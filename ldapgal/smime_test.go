@@ -49,24 +49,24 @@ func TestModifySMIMEOnOpenLDAP(t *testing.T) {
 	before := s.ModifyCount(t)
 
 	blob1, blob2 := []byte("\x30\x03blob-one"), []byte("\x30\x03blob-two")
-	if err := c.Modify(ctx, sync.Modification{DN: dn, Add: [][]byte{cert}, SMIMEReplace: true, SMIMEAdd: [][]byte{blob1}}); err != nil {
+	if err := c.Modify(ctx, sync.Modification{DN: dn, Add: [][]byte{cert}, SMIMEReplace: true, SMIMEAdd: [][]byte{blob1}, CSN: readCSN(t, c, dn)}); err != nil {
 		t.Fatalf("certificate and blob in one modify: %v", err)
 	}
-	if err := c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true, SMIMEAdd: [][]byte{blob2}}); err != nil {
+	if err := c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true, SMIMEAdd: [][]byte{blob2}, CSN: readCSN(t, c, dn)}); err != nil {
 		t.Fatalf("replace the blob: %v", err)
 	}
 	e, err := c.User(ctx, dn)
 	if err != nil || len(e.SMIME) != 1 || string(e.SMIME[0]) != string(blob2) || len(e.Certificates) != 1 {
 		t.Fatalf("read back: %d blobs, %d certificates, %v", len(e.SMIME), len(e.Certificates), err)
 	}
-	if err := c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true}); err != nil {
+	if err := c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true, CSN: readCSN(t, c, dn)}); err != nil {
 		t.Fatalf("replace with nothing: %v", err)
 	}
 	if got := slapdSMIME(t, s, dn); len(got) != 0 {
 		t.Errorf("after removing the attribute: %d blobs", len(got))
 	}
 	// Replacing an absent attribute with nothing is no error: a re-run converges.
-	if err := c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true}); err != nil {
+	if err := c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true, CSN: readCSN(t, c, dn)}); err != nil {
 		t.Errorf("remove an absent attribute: %v", err)
 	}
 	if n := s.ModifyCount(t) - before; n != 4 {
@@ -74,8 +74,8 @@ func TestModifySMIMEOnOpenLDAP(t *testing.T) {
 	}
 
 	// Why the dialect writes whole: an exact delete is refused (18).
-	c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true, SMIMEAdd: [][]byte{blob1}})
-	err = c.Modify(ctx, sync.Modification{DN: dn, SMIMEDelete: [][]byte{blob1}})
+	c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true, SMIMEAdd: [][]byte{blob1}, CSN: readCSN(t, c, dn)})
+	err = c.Modify(ctx, sync.Modification{DN: dn, SMIMEDelete: [][]byte{blob1}, CSN: readCSN(t, c, dn)})
 	if !ldap.IsErrorWithCode(err, ldap.LDAPResultInappropriateMatching) {
 		t.Errorf("exact delete on OpenLDAP: %v, want result 18", err)
 	}

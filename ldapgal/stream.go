@@ -484,18 +484,26 @@ func parseInt(b []byte) (int64, error) {
 }
 
 // streamEntry turns a SearchResultEntry into a sync.Entry. Certificate and
-// blob values are slices of the message's buffer; DN and addresses are copied
-// into strings.
+// blob values are slices of the message's buffer; DN, addresses and CSN are
+// copied into strings.
 func (c *Client) streamEntry(dn, attrs []byte) (sync.Entry, error) {
 	out := sync.Entry{DN: string(dn)}
-	cert, smime := baseName(c.dialect.CertAttr), baseName(c.dialect.SMIMEAttr)
+	cert, smime, csn := baseName(c.dialect.CertAttr), baseName(c.dialect.SMIMEAttr), baseName(c.dialect.CSNAttr)
 	err := eachAttribute(attrs, func(rawName, vals []byte) error {
 		name := baseName(string(rawName))
-		switch name {
-		case cert:
+		switch {
+		case name == cert:
 			return eachValue(vals, func(v []byte) { out.Certificates = append(out.Certificates, v) })
-		case smime:
+		case name == smime:
 			return eachValue(vals, func(v []byte) { out.SMIME = append(out.SMIME, v) })
+		case name == csn && csn != "":
+			// Single-valued; a second value would make the CSN unusable to assert.
+			n := 0
+			err := eachValue(vals, func(v []byte) { n, out.CSN = n+1, string(v) })
+			if n != 1 {
+				out.CSN = ""
+			}
+			return err
 		}
 		for _, m := range c.match {
 			if strings.EqualFold(name, m) {

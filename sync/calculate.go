@@ -26,6 +26,10 @@ type Policy struct {
 	// SMIMEWholeAttribute says the directory can only replace or delete
 	// userSMIMECertificate whole, never one value (OpenLDAP: no equality rule).
 	SMIMEWholeAttribute bool
+	// CertMatchByIssuerSerial says the directory's equality for
+	// userCertificate is issuer and serial (OpenLDAP: certificateExactMatch),
+	// so deleting one value deletes whatever value has its issuer and serial.
+	CertMatchByIssuerSerial bool
 }
 
 // Known is a certificate the CA store knows, with the store's verdict.
@@ -41,6 +45,8 @@ type User struct {
 	Values    []*Cert
 	// SMIME are the user's userSMIMECertificate blobs.
 	SMIME []*Blob
+	// CSN is Entry.CSN: what a write of the user's plan asserts.
+	CSN string
 }
 
 // Input is everything Calculate decides from. It holds values only; building it

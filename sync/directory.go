@@ -14,6 +14,9 @@ type Entry struct {
 	Certificates [][]byte
 	// SMIME are the values of userSMIMECertificate (PKCS#7 blobs).
 	SMIME [][]byte
+	// CSN is the entry's change sequence number (OpenLDAP's entryCSN) as
+	// read with it; "" where the directory has none (AD).
+	CSN string
 }
 
 // Modification is the one modify a changed entry gets: exact values out, new
@@ -28,10 +31,18 @@ type Modification struct {
 	// SMIMEReplace replaces userSMIMECertificate whole with SMIMEAdd (none:
 	// removes the attribute), for directories that cannot delete one value.
 	SMIMEReplace bool
+	// CSN is the entry's CSN when it was planned (Entry.CSN). Where the
+	// directory does not delete by exact value (OpenLDAP matches
+	// userCertificate by issuer and serial, and replaces
+	// userSMIMECertificate whole), a modify that deletes or replaces asserts
+	// it: an entry changed since the read is a conflict, not a lost value.
+	CSN string
 }
 
-// ErrConflict wraps a modify that failed because someone else changed the same
-// values first (LDAP results 20 and 16): re-read the entry and plan it again.
+// ErrConflict wraps a modify that failed because someone else changed the
+// entry first: the same values (LDAP results 20 and 16) or, where the modify
+// asserts Modification.CSN, anything (result 122): re-read the entry and plan
+// it again.
 var ErrConflict = errors.New("entry changed concurrently")
 
 // ErrValueRejected wraps a modify the directory refused because of a value it

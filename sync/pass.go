@@ -397,7 +397,7 @@ func (s *Syncer) readSource(ctx context.Context, loaded <-chan struct{}) (*certs
 // user classifies e's values. A value the classifier has not cached waits
 // until sourceDone is closed (nil: no wait) before it is parsed.
 func (s *Syncer) user(e Entry, sourceDone <-chan struct{}) User {
-	u := User{DN: e.DN, Addresses: e.Addresses, Values: make([]*Cert, len(e.Certificates))}
+	u := User{DN: e.DN, Addresses: e.Addresses, Values: make([]*Cert, len(e.Certificates)), CSN: e.CSN}
 	for i, v := range e.Certificates {
 		h := sha256.Sum256(v)
 		if u.Values[i] = s.classes.known(h); u.Values[i] == nil {

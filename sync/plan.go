@@ -42,6 +42,10 @@ const (
 	// for the user (a smart-card, signing-only or EFS certificate of the same
 	// CA, or one for another user's address): it is left alone.
 	ReasonNotPublishable = "not_publishable"
+	// ReasonSameIssuerSerial: a value is not removed because the entry holds
+	// another with the same issuer and serial, which a directory matching by
+	// issuer and serial (OpenLDAP) would delete instead or as well.
+	ReasonSameIssuerSerial = "same_issuer_serial"
 
 	// userSMIMECertificate (policy.smime_attribute). A blob is stale when every
 	// certificate in it is certgal's and none should still be published.
@@ -113,6 +117,8 @@ type EntryPlan struct {
 	// SMIMEAdds' blobs (none: the attribute goes). SMIMERemoves then lists
 	// every blob the entry held, each one certgal's.
 	SMIMEReplace bool
+	// CSN is the entry's CSN as read when planned (User.CSN).
+	CSN string
 
 	desired []*Cert
 	own     []string // the user's own addresses, normalized
@@ -141,7 +147,7 @@ func (e EntryPlan) keysTaken() int {
 // hold splits e for a blocked pass: what is still written (revocations,
 // when allowed) and the changes held back.
 func (e EntryPlan) hold(revocations bool) (EntryPlan, []Change) {
-	w := EntryPlan{DN: e.DN, desired: e.desired, own: e.own}
+	w := EntryPlan{DN: e.DN, CSN: e.CSN, desired: e.desired, own: e.own}
 	var held []Change
 	split := func(removes []Change) (written []Change) {
 		for _, c := range removes {
@@ -174,7 +180,7 @@ func (e EntryPlan) hold(revocations bool) (EntryPlan, []Change) {
 // Modification turns the entry plan into the values to write; der finds the
 // DER of a certificate (see Cert.DER).
 func (e EntryPlan) Modification(der func(*Cert) ([]byte, error)) (Modification, error) {
-	m := Modification{DN: e.DN, SMIMEReplace: e.SMIMEReplace}
+	m := Modification{DN: e.DN, SMIMEReplace: e.SMIMEReplace, CSN: e.CSN}
 	for _, c := range e.Adds {
 		v, err := der(c.cert)
 		if err != nil {
@@ -204,7 +210,7 @@ func (e EntryPlan) Modification(der func(*Cert) ([]byte, error)) (Modification, 
 // adds: removals that do not depend on an add (revoked, expired, stale blobs).
 // Superseded values stay, as their successor did not arrive.
 func (e EntryPlan) withoutAdds() EntryPlan {
-	r := EntryPlan{DN: e.DN}
+	r := EntryPlan{DN: e.DN, CSN: e.CSN}
 	for _, c := range e.Removes {
 		if c.Reason != ReasonSuperseded {
 			r.Removes = append(r.Removes, c)

@@ -189,6 +189,7 @@ func (c *calculator) planUserWith(u User, candidates []*Cert) (EntryPlan, []Chan
 	e.desired = v.desired
 	e.own = v.own
 	skips = append(skips, c.planSMIME(u, &e, v)...)
+	skips = append(skips, c.exactDeletes(u, &e)...)
 	return e, skips
 }
 

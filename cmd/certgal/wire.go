@@ -45,14 +45,23 @@ func newSource(cfg config.Source, trust *certsource.Trust, log logrus.FieldLogge
 	return nil, fmt.Errorf("source.kind: %q is not supported by this version of certgal (supported: openssl, folder, stepca, cfssl)", cfg.Kind)
 }
 
-// policyFrom reads the policy section; the directory's limits are added by
-// newPipeline once the dialect is known.
+// policyFrom reads the policy section; dialectPolicy adds what the directory's
+// dialect decides once it is known.
 func policyFrom(p config.Policy) sync.Policy {
 	// config validation admits only known modes; anything else reads as
 	// report, the mode that writes nothing.
 	smime, _ := sync.ParseSMIMEMode(p.SMIMEAttribute)
 	return sync.Policy{KeepAll: p.Keep == "all", ExpiredGrace: p.ExpiredGrace, MaxValues: p.MaxValues, MaxDeletes: p.MaxDeletes,
 		SMIME: smime}
+}
+
+// dialectPolicy is the policy section with what the directory's dialect
+// decides: its value limit and how it matches and deletes values.
+func dialectPolicy(p config.Policy, d ldapgal.Dialect) sync.Policy {
+	pol := policyFrom(p)
+	pol.MaxValueBytes, pol.SMIMEWholeAttribute = d.MaxValueBytes, d.SMIMEWholeAttribute
+	pol.CertMatchByIssuerSerial = d.CertMatchByIssuerSerial
+	return pol
 }
 
 // pipeline is everything one pass needs, built from one configuration.
@@ -94,10 +103,7 @@ func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	pol := policyFrom(cfg.Policy)
-	d := dir.Dialect()
-	pol.MaxValueBytes, pol.SMIMEWholeAttribute = d.MaxValueBytes, d.SMIMEWholeAttribute
-	s := sync.NewSyncer(parts.src, dir, parts.trust, pol, log, m)
+	s := sync.NewSyncer(parts.src, dir, parts.trust, dialectPolicy(cfg.Policy, dir.Dialect()), log, m)
 	s.CacheDir = cacheDir(os.Getenv)
 	return &pipeline{syncer: s, dir: dir}, nil
 }

@@ -79,7 +79,7 @@ func run(cfgPath string, passes int, dryRun bool, cpuProfile, memProfile string,
 	d := dir.Dialect()
 	pol := sync.Policy{KeepAll: cfg.Policy.Keep == "all", ExpiredGrace: cfg.Policy.ExpiredGrace,
 		MaxValues: cfg.Policy.MaxValues, MaxDeletes: cfg.Policy.MaxDeletes, SMIME: smime,
-		MaxValueBytes: d.MaxValueBytes, SMIMEWholeAttribute: d.SMIMEWholeAttribute}
+		MaxValueBytes: d.MaxValueBytes, SMIMEWholeAttribute: d.SMIMEWholeAttribute, CertMatchByIssuerSerial: d.CertMatchByIssuerSerial}
 	s := sync.NewSyncer(src, dir, trust, pol, log, sync.NewMetrics(prometheus.NewRegistry()))
 	if workers > 0 {
 		s.Workers = workers
