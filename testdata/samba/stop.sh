@@ -72,10 +72,17 @@ if [ -n "$(remaining)" ]; then
 	log "samba PID $PID still running after 10s: SIGKILL"
 	signal KILL
 	for pid in $(remaining); do kill -KILL "$pid" 2>/dev/null || true; done
-	sleep 0.5
 fi
-if [ -n "$(remaining)" ]; then
-	log "could not stop: $(remaining | tr '\n' ' ')"
+# A killed process takes a moment to leave the process table on a loaded machine: read what is
+# left once, after waiting for it, rather than twice (the second read once found nothing).
+left=
+for _ in $(seq 50); do
+	left=$(remaining | tr '\n' ' ')
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+if [ -n "$left" ]; then
+	log "could not stop: $left"
 	exit 1
 fi
 rm -f "$DIR/samba.pid"
