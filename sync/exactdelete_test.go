@@ -50,6 +50,16 @@ func TestExactDeletes(t *testing.T) {
 			f.valid(leaf{serial: 0x27, emails: mail(alice)})
 			f.user("cn=alice", mail(alice), old, f.cert(rekeyed, leaf{serial: 0x26, emails: mail(alice)}))
 		}, []string{"add cn=alice alice@corp.example 27 new", "skip cn=alice alice@corp.example 26 same_issuer_serial"}},
+		{"a new certificate whose twin the entry holds is not added: the old one stays", true, func(f *fx) {
+			old := f.valid(leaf{serial: 0x29, emails: mail(alice), notBefore: now.Add(-60 * day)})
+			f.valid(leaf{serial: 0x2A, emails: mail(alice)})
+			f.user("cn=alice", mail(alice), old, f.cert(rekeyed, leaf{serial: 0x2A, emails: mail(alice)}))
+		}, []string{"skip cn=alice alice@corp.example 2A same_issuer_serial"}},
+		{"the same where values match by bytes (AD): added", false, func(f *fx) {
+			old := f.valid(leaf{serial: 0x2B, emails: mail(alice), notBefore: now.Add(-60 * day)})
+			f.valid(leaf{serial: 0x2C, emails: mail(alice)})
+			f.user("cn=alice", mail(alice), old, f.cert(rekeyed, leaf{serial: 0x2C, emails: mail(alice)}))
+		}, []string{"remove cn=alice alice@corp.example 2B superseded", "add cn=alice alice@corp.example 2C new"}},
 		{"a broken value is no twin", true, func(f *fx) {
 			x := f.revokedInIndex(leaf{serial: 0x28, emails: mail(alice)})
 			f.user("cn=alice", mail(alice), x, f.classes.DER([]byte("not a certificate")))

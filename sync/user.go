@@ -132,6 +132,8 @@ func (c *calculator) planUserWith(u User, candidates []*Cert) (EntryPlan, []Chan
 	// While an issuer is frozen nothing new of it arrives (the newest may be
 	// revoked by a CRL certgal cannot see); what the entry holds stays.
 	skips, usable := c.thaw(u.DN, candidates, present)
+	twins, usable := c.withoutTwins(u.DN, usable, present)
+	skips = append(skips, twins...)
 	v.desired = c.choose(usable, v.own)
 
 	staying := 0 // values that stay whatever is published: they take up max_values room

@@ -211,3 +211,30 @@ func TestADSMIMEDeleteOfABlobReplacedSinceTheRead(t *testing.T) {
 		t.Errorf("next pass: %d writes, want 0\n%s", writes, out)
 	}
 }
+
+// The other way round: the entry holds a re-keyed CA's certificate, and our CA issues one
+// with its issuer and serial. slapd would refuse ours as a duplicate on every pass; certgal
+// skips it with a reason and the pass succeeds, the other value untouched.
+func TestOpenLDAPTwinOfANewCertificateIsReportedNotAdded(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	other := catest.New(t, w.ca.Cert.Subject.CommonName)
+	serial, err := os.ReadFile(filepath.Join(w.ca.Dir, "serial"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other.Dir, "serial"), serial, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	theirs := other.Issue(t, "alice@corp.example")
+	w.setCerts(alice, theirs.DER)
+	ours := w.ca.Issue(t, "alice@corp.example")
+	if ours.Serial != theirs.Serial {
+		t.Fatalf("serials %s and %s: not twins", ours.Serial, theirs.Serial)
+	}
+	mods, out := w.mustSync()
+	if mods != 0 || !strings.Contains(out, "same_issuer_serial") {
+		t.Errorf("%d modify operations, want 0 and a same_issuer_serial skip\n%s", mods, out)
+	}
+	w.assertCerts(alice, theirs.DER)
+}
