@@ -148,7 +148,7 @@ func (c *Client) tryDCs(ctx context.Context, connect func(dc string) error) (str
 		if !failover(err) || ctx.Err() != nil {
 			break
 		}
-		if len(dcs) > 1 {
+		if i < len(dcs)-1 {
 			c.log.WithFields(logrus.Fields{"dc": dc, "error": err}).Warn("domain controller failed, trying the next")
 			if c.metrics != nil {
 				c.metrics.failovers.Inc()
