@@ -126,6 +126,24 @@ func TestADFailoverToTheNextURL(t *testing.T) {
 		t.Errorf("%d certificates written, want 1", got)
 	}
 
+	// A write connection fails over too: no idle connection left, and the
+	// first DC the current one again.
+	for len(c.idle) > 0 {
+		(<-c.idle).conn.Close()
+	}
+	c.mu.Lock()
+	c.cur = 0
+	c.mu.Unlock()
+	if err := c.Modify(context.Background(), sync.Modification{DN: dn, Add: [][]byte{selfSigned(t, "y@corp.example")}}); err != nil {
+		t.Fatalf("write on a new connection: %v", err)
+	}
+	if got := testutil.ToFloat64(m.failovers); got != 6 {
+		t.Errorf("after a write on a new connection: %v failovers, want 6", got)
+	}
+	if got := len(dc.Certs(t, dn)); got != 2 {
+		t.Errorf("%d certificates written, want 2", got)
+	}
+
 	// A wrong password is the same on every DC: no failover, and no more
 	// failed binds to lock the account out.
 	cfg.URLs = []string{dc.URL, "ldaps://" + closedPort(t)}
