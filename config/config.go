@@ -76,6 +76,24 @@ type Trust struct {
 type Directory struct {
 	// URL is ldaps://host[:port], ldap://host[:port] (with start_tls) or ldapi://path.
 	URL string `yaml:"url"`
+	// URLs are several domain controllers, instead of URL: tried in order, the
+	// next when one cannot be reached.
+	URLs []string `yaml:"urls"`
+	// Discover is an Active Directory DNS domain, instead of URL and URLs: its
+	// DCs are found from the SRV records _ldap._tcp.dc._msdcs.<domain>.
+	Discover string `yaml:"discover"`
+	// DNSServer is host:port of the DNS server asked for Discover and for the
+	// DCs' names; empty means the system's resolver.
+	DNSServer string `yaml:"dns_server"`
+	// SASLMechanism is empty (a simple bind with bind_dn, or EXTERNAL over
+	// ldapi:// without it), EXTERNAL or GSSAPI (Kerberos with keytab_file).
+	SASLMechanism string `yaml:"sasl_mechanism"`
+	// KeytabFile holds principal's keys for GSSAPI; read at each connect.
+	KeytabFile string `yaml:"keytab_file"`
+	// Principal is the GSSAPI identity, name@REALM (name alone: krb5.conf's default_realm).
+	Principal string `yaml:"principal"`
+	// KRB5ConfFile is the Kerberos configuration for GSSAPI; empty means /etc/krb5.conf.
+	KRB5ConfFile string `yaml:"krb5_conf_file"`
 	// Dialect is auto, ad or openldap; auto asks the rootDSE.
 	Dialect string `yaml:"dialect"`
 	BindDN  string `yaml:"bind_dn"`
@@ -146,6 +164,10 @@ type Log struct {
 	Level  string `yaml:"level"`
 	Format string `yaml:"format"`
 }
+
+// DefaultKRB5Conf is the Kerberos configuration GSSAPI uses when
+// directory.krb5_conf_file is empty.
+const DefaultKRB5Conf = "/etc/krb5.conf"
 
 // Default returns the configuration every file starts from.
 func Default() *Config {

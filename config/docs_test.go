@@ -64,7 +64,7 @@ func TestReferenceDocumentsEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := map[string]string{} // key → default cell
-	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_.]+)` \\| ([^|]+) \\|").FindAllStringSubmatch(string(doc), -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z0-9_.]+)` \\| ([^|]+) \\|").FindAllStringSubmatch(string(doc), -1) {
 		if _, dup := rows[m[1]]; dup {
 			t.Errorf("docs/configuration.md: %s has two rows", m[1])
 		}

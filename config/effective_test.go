@@ -92,7 +92,7 @@ func TestEffective(t *testing.T) {
 // TestEffectiveRoundTrip checks that check-config's output, once its secrets
 // are gone, is itself a valid file meaning the same configuration.
 func TestEffectiveRoundTrip(t *testing.T) {
-	for _, file := range []string{"full.yaml", "minimal.yaml", "stepca.yaml", "cfssl.yaml"} {
+	for _, file := range []string{"full.yaml", "minimal.yaml", "stepca.yaml", "cfssl.yaml", "kerberos.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			c, err := LoadFile("../testdata/config/good/" + file)
 			if err != nil {

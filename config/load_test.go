@@ -35,6 +35,7 @@ func TestLoadGood(t *testing.T) {
 				Trust: Trust{CAFiles: []string{files + "ca.pem", files + "ldap-ca.pem"}},
 				Dir: Directory{
 					URL:              "ldap://dc1.corp.example.com:389",
+					DNSServer:        "10.0.0.53:53",
 					Dialect:          "ad",
 					BindDN:           "CN=certgal,OU=Service,DC=corp,DC=example,DC=com",
 					BindPasswordFile: files + "bind-password",
@@ -73,6 +74,20 @@ func TestLoadGood(t *testing.T) {
 			c.Trust.CAFiles = []string{files + "ca.pem"}
 			c.Dir.URL = "ldaps://ldap.example.com"
 			c.Dir.BaseDN = "dc=example,dc=com"
+			return c
+		}},
+		{"kerberos.yaml", func() *Config {
+			c := Default()
+			c.Source.Kind = "folder"
+			c.Source.Folder.Dir = "/srv/smime-drop"
+			c.Trust.CAFiles = []string{files + "ca.pem"}
+			c.Dir.Discover = "corp.example.com"
+			c.Dir.DNSServer = "10.0.0.53:53"
+			c.Dir.SASLMechanism = "GSSAPI"
+			c.Dir.KeytabFile = files + "certgal.keytab"
+			c.Dir.Principal = "certgal@CORP.EXAMPLE.COM"
+			c.Dir.KRB5ConfFile = files + "krb5.conf"
+			c.Dir.BaseDN = "DC=corp,DC=example,DC=com"
 			return c
 		}},
 		{"stepca.yaml", func() *Config {

@@ -139,10 +139,19 @@ func (v *validator) trust(t *Trust) {
 }
 
 func (v *validator) directory(d *Directory) {
-	v.directoryURL(d)
+	v.directoryURLs(d)
 	v.oneOf("directory.dialect", d.Dialect, "auto", "ad", "openldap")
 	v.dn("directory.base_dn", d.BaseDN, true)
+	gssapi := v.sasl(d)
 	switch {
+	case gssapi:
+		// The keytab's principal binds; a bind DN or password would be ignored.
+		if d.BindDN != "" {
+			v.add("directory.bind_dn", "not used with sasl_mechanism GSSAPI: principal binds")
+		}
+		if d.BindPasswordFile != "" {
+			v.add("directory.bind_password_file", "not used with sasl_mechanism GSSAPI: keytab_file holds the keys")
+		}
 	case d.BindDN != "" && d.BindPasswordFile == "":
 		v.dn("directory.bind_dn", d.BindDN, false)
 		v.add("directory.bind_password_file", "required when directory.bind_dn is set")
@@ -186,37 +195,141 @@ func (v *validator) directory(d *Directory) {
 	}
 }
 
-func (v *validator) directoryURL(d *Directory) {
-	if !v.required("directory.url", d.URL, "") {
+// directoryURLs checks where the directory is: url, urls or discover, exactly one.
+func (v *validator) directoryURLs(d *Directory) {
+	switch {
+	case d.URL != "" && len(d.URLs) > 0:
+		v.add("directory.urls", "set directory.url or directory.urls, not both (directory.url is a list of one)")
+		return
+	case d.Discover != "" && (d.URL != "" || len(d.URLs) > 0):
+		v.add("directory.discover", "set directory.discover or directory.url(s), not both")
+		return
+	case d.Discover != "":
+		v.domain("directory.discover", d.Discover)
+	case d.URL != "":
+		v.directoryURL("directory.url", d.URL, d)
+	case len(d.URLs) > 0:
+		for i, u := range d.URLs {
+			v.directoryURL(fmt.Sprintf("directory.urls[%d]", i), u, d)
+		}
+	default:
+		v.add("directory.url", "required")
+	}
+	if d.DNSServer != "" {
+		host, port, err := net.SplitHostPort(d.DNSServer)
+		if n, perr := strconv.ParseUint(port, 10, 16); err != nil || host == "" || perr != nil || n == 0 {
+			v.add("directory.dns_server", "%q is not host:port (such as 10.0.0.53:53)", d.DNSServer)
+		}
+	}
+}
+
+func (v *validator) directoryURL(key, raw string, d *Directory) {
+	if raw == "" {
+		v.add(key, "empty URL")
 		return
 	}
-	u, err := parseLDAPURL(d.URL)
+	u, err := parseLDAPURL(raw)
 	if err != nil {
-		v.add("directory.url", "%v", err)
+		v.add(key, "%v", err)
 		return
 	}
 	switch u.Scheme {
 	case "ldaps":
 		if u.Host == "" {
-			v.add("directory.url", "no host in %q", d.URL)
+			v.add(key, "no host in %q", raw)
 		}
 	case "ldap":
 		if u.Host == "" {
-			v.add("directory.url", "no host in %q", d.URL)
+			v.add(key, "no host in %q", raw)
 		}
 		if !d.StartTLS && !d.AllowPlaintext {
-			v.add("directory.url", "ldap:// without StartTLS sends the bind password and every certificate in clear text; use ldaps://, start_tls: true, or allow_plaintext: true")
+			v.add(key, "ldap:// without StartTLS sends the bind password and every certificate in clear text; use ldaps://, start_tls: true, or allow_plaintext: true")
 		}
 	case "ldapi":
 		if u.Host != "" && !strings.HasPrefix(u.Host, "/") {
-			v.add("directory.url", "ldapi:// takes an empty host or a %%2F-escaped socket path such as ldapi://%%2Fvar%%2Frun%%2Fslapd%%2Fldapi, not %q", u.Host)
+			v.add(key, "ldapi:// takes an empty host or a %%2F-escaped socket path such as ldapi://%%2Fvar%%2Frun%%2Fslapd%%2Fldapi, not %q", u.Host)
 		}
 	default:
-		v.add("directory.url", "unsupported scheme %q: use ldaps://, ldap:// or ldapi://", u.Scheme)
+		v.add(key, "unsupported scheme %q: use ldaps://, ldap:// or ldapi://", u.Scheme)
 	}
 	if d.StartTLS && (u.Scheme == "ldaps" || u.Scheme == "ldapi") {
 		v.add("directory.start_tls", "only applies to ldap:// URLs; %s:// needs no StartTLS", u.Scheme)
 	}
+}
+
+// domain checks a DNS domain name: dot-separated labels of letters, digits and hyphens.
+func (v *validator) domain(key, name string) {
+	labels := strings.Split(strings.TrimSuffix(name, "."), ".")
+	for _, l := range labels {
+		ok := l != "" && len(l) <= 63 && l[0] != '-' && l[len(l)-1] != '-'
+		for i := 0; ok && i < len(l); i++ {
+			ok = isLetter(l[i]) || l[i] >= '0' && l[i] <= '9' || l[i] == '-'
+		}
+		if !ok {
+			v.add(key, "%q is not a DNS domain name (such as corp.example.com)", name)
+			return
+		}
+	}
+}
+
+// directoryURLList is every URL configured, url as a list of one.
+func directoryURLList(d *Directory) []string {
+	if d.URL != "" {
+		return []string{d.URL}
+	}
+	return d.URLs
+}
+
+// sasl checks sasl_mechanism and the keys of GSSAPI, and reports whether it is GSSAPI.
+func (v *validator) sasl(d *Directory) bool {
+	urls := directoryURLList(d)
+	schemes := make(map[string]bool)
+	for _, u := range urls {
+		scheme, _, _ := strings.Cut(u, "://")
+		schemes[scheme] = true
+	}
+	switch d.SASLMechanism {
+	case "":
+	case "EXTERNAL":
+		if d.Discover != "" || schemes["ldap"] || schemes["ldaps"] {
+			v.add("directory.sasl_mechanism", "EXTERNAL binds as the process's user over ldapi:// only")
+		}
+		if d.BindDN != "" {
+			v.add("directory.bind_dn", "not used with sasl_mechanism EXTERNAL")
+		}
+	case "GSSAPI":
+		switch {
+		case schemes["ldapi"]:
+			v.add("directory.sasl_mechanism", "GSSAPI over ldapi:// is not supported: use ldaps:// or ldap:// with start_tls")
+		case schemes["ldap"] && !d.StartTLS:
+			// go-ldap's GSSAPI bind asks for no security layer, so nothing would
+			// protect the traffic; a DC would refuse the bind anyway.
+			v.add("directory.sasl_mechanism", "GSSAPI over ldap:// without start_tls is refused: certgal cannot negotiate "+
+				"the GSSAPI security layer (sign and seal), so directory data would travel in clear text; use ldaps:// or start_tls: true")
+		}
+		if v.required("directory.keytab_file", d.KeytabFile, " with sasl_mechanism GSSAPI") {
+			v.file("directory.keytab_file", d.KeytabFile)
+		}
+		if name, realm, hasRealm := strings.Cut(d.Principal, "@"); d.Principal == "" {
+			v.add("directory.principal", "required with sasl_mechanism GSSAPI: name@REALM, such as certgal@CORP.EXAMPLE.COM")
+		} else if name == "" || hasRealm && realm == "" || strings.Contains(realm, "@") {
+			v.add("directory.principal", "must be name@REALM, such as certgal@CORP.EXAMPLE.COM, not %q", d.Principal)
+		}
+		krb5 := d.KRB5ConfFile
+		if krb5 == "" {
+			krb5 = DefaultKRB5Conf
+		}
+		v.file("directory.krb5_conf_file", krb5)
+		return true
+	default:
+		v.add("directory.sasl_mechanism", "must be empty (simple bind), EXTERNAL or GSSAPI, not %q", d.SASLMechanism)
+	}
+	for _, kv := range [][2]string{{"directory.keytab_file", d.KeytabFile}, {"directory.principal", d.Principal}, {"directory.krb5_conf_file", d.KRB5ConfFile}} {
+		if kv[1] != "" {
+			v.add(kv[0], "only used with sasl_mechanism GSSAPI")
+		}
+	}
+	return false
 }
 
 // parseLDAPURL parses the URL the way ldap.DialURL does: net/url rejects the

@@ -2,8 +2,10 @@ package ldapgal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	gosync "sync"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/sirupsen/logrus"
@@ -24,15 +26,50 @@ type Client struct {
 	filter  string
 	match   []string
 	log     logrus.FieldLogger
-	idle    chan *ldap.Conn
+	metrics *Metrics
+	dialer  *dialer
+	idle    chan pooled
+
+	mu  gosync.Mutex
+	dcs []string // the DCs to try, in order; replaced, never changed in place
+	cur int      // index in dcs of the DC connections go to
+}
+
+// pooled is an idle connection and the DC it is to.
+type pooled struct {
+	conn *ldap.Conn
+	dc   string
 }
 
 var _ sync.Directory = (*Client)(nil)
 
-// Open dials the directory once to check the credentials and learn the dialect.
-func Open(ctx context.Context, cfg config.Directory, log logrus.FieldLogger) (*Client, error) {
-	conn, err := dial(ctx, cfg)
+// Option configures Open.
+type Option func(*Client)
+
+// WithMetrics exports the failovers between domain controllers to m.
+func WithMetrics(m *Metrics) Option { return func(c *Client) { c.metrics = m } }
+
+// Open connects to the directory once (to the first DC that answers) to
+// check the credentials and learn the dialect.
+func Open(ctx context.Context, cfg config.Directory, log logrus.FieldLogger, opts ...Option) (*Client, error) {
+	c := &Client{cfg: cfg, log: log, idle: make(chan pooled, maxIdle)}
+	for _, o := range opts {
+		o(c)
+	}
+	c.dialer = &dialer{cfg: cfg, resolver: resolver(cfg)}
+	dcs, err := domainControllers(ctx, cfg, c.dialer.resolver)
 	if err != nil {
+		return nil, err
+	}
+	c.dcs = dcs
+	if cfg.SASLMechanism == "GSSAPI" {
+		if c.dialer.krb, err = newKerberos(cfg, log); err != nil {
+			return nil, err
+		}
+	}
+	conn, dc, err := c.dial(ctx)
+	if err != nil {
+		c.dialer.krb.close()
 		return nil, err
 	}
 	var d Dialect
@@ -43,55 +80,132 @@ func Open(ctx context.Context, cfg config.Directory, log logrus.FieldLogger) (*C
 	}
 	if err != nil {
 		conn.Close()
+		c.dialer.krb.close()
 		return nil, err
 	}
-	c := &Client{cfg: cfg, dialect: d, filter: cfg.UserFilter, match: cfg.MatchAttributes, log: log, idle: make(chan *ldap.Conn, maxIdle)}
+	c.dialect, c.filter, c.match = d, cfg.UserFilter, cfg.MatchAttributes
 	if c.filter == "" {
 		c.filter = d.DefaultFilter
 	}
 	if len(c.match) == 0 {
 		c.match = d.DefaultMatch
 	}
-	c.put(conn)
-	log.WithFields(logrus.Fields{"url": cfg.URL, "dialect": d.Name}).Debug("directory connected")
+	c.put(conn, dc)
+	log.WithFields(logrus.Fields{"dc": dc, "dialect": d.Name}).Debug("directory connected")
 	return c, nil
 }
 
 // Dialect is the dialect in use (detected when configured as auto).
 func (c *Client) Dialect() Dialect { return c.dialect }
 
-// Close closes the idle connections.
+// Close closes the idle connections and ends the Kerberos client's renewals.
 func (c *Client) Close() {
 	for {
 		select {
-		case conn := <-c.idle:
-			conn.Close()
+		case p := <-c.idle:
+			p.conn.Close()
 		default:
+			c.dialer.krb.close()
 			return
 		}
 	}
 }
 
-func (c *Client) get(ctx context.Context) (*ldap.Conn, error) {
+// dial opens a go-ldap connection to the current DC or, failing that, the next.
+func (c *Client) dial(ctx context.Context) (*ldap.Conn, string, error) {
+	var conn *ldap.Conn
+	dc, err := c.tryDCs(ctx, func(dc string) error {
+		var err error
+		conn, err = c.dialer.dial(ctx, dc)
+		return err
+	})
+	return conn, dc, err
+}
+
+// tryDCs runs connect with each DC in turn, from the current one (the one
+// that last answered) on and round to the first, until one connects or fails
+// in a way the next DC would too (see failover). The DC that connected
+// becomes the current one: the pass's writes go where it read, and a re-read
+// after a conflict sees its own writes, whatever AD's replication does.
+func (c *Client) tryDCs(ctx context.Context, connect func(dc string) error) (string, error) {
+	c.mu.Lock()
+	dcs, start := c.dcs, c.cur
+	c.mu.Unlock()
+	var errs []error
+	for i := range dcs {
+		n := (start + i) % len(dcs)
+		dc := dcs[n]
+		err := connect(dc)
+		if err == nil {
+			c.mu.Lock()
+			if n < len(c.dcs) && c.dcs[n] == dc {
+				c.cur = n
+			}
+			c.mu.Unlock()
+			return dc, nil
+		}
+		errs = append(errs, err)
+		if !failover(err) || ctx.Err() != nil {
+			break
+		}
+		if i < len(dcs)-1 {
+			c.log.WithFields(logrus.Fields{"dc": dc, "error": err}).Warn("domain controller failed, trying the next")
+			if c.metrics != nil {
+				c.metrics.failovers.Inc()
+			}
+		}
+	}
+	if len(errs) == 1 {
+		return "", errs[0]
+	}
+	return "", fmt.Errorf("no domain controller answered: %w", errors.Join(errs...))
+}
+
+// restart makes the first DC the current one again at the start of a pass,
+// after finding the DCs in DNS again when directory.discover is set: a DC
+// that came back, or a new one, serves again from the next pass on.
+func (c *Client) restart(ctx context.Context) {
+	if c.cfg.Discover != "" {
+		dcs, err := domainControllers(ctx, c.cfg, c.dialer.resolver)
+		if err != nil {
+			c.log.WithError(err).Warn("discovering the domain controllers again failed; trying those found before")
+		} else {
+			c.mu.Lock()
+			c.dcs = dcs
+			c.mu.Unlock()
+		}
+	}
+	c.mu.Lock()
+	c.cur = 0
+	c.mu.Unlock()
+}
+
+// get returns an idle connection to the current DC, or a new one.
+func (c *Client) get(ctx context.Context) (*ldap.Conn, string, error) {
+	c.mu.Lock()
+	current := c.dcs[c.cur]
+	c.mu.Unlock()
 	for {
 		select {
-		case conn := <-c.idle:
-			if !conn.IsClosing() {
-				return conn, nil
+		case p := <-c.idle:
+			if p.dc == current && !p.conn.IsClosing() {
+				return p.conn, p.dc, nil
 			}
+			// Closed by the server, or left from a pass that used another DC.
+			p.conn.Close()
 		default:
-			return dial(ctx, c.cfg)
+			return c.dial(ctx)
 		}
 	}
 }
 
 // put returns a healthy connection to the idle set, closing it when full.
-func (c *Client) put(conn *ldap.Conn) {
+func (c *Client) put(conn *ldap.Conn, dc string) {
 	if conn.IsClosing() {
 		return
 	}
 	select {
-	case c.idle <- conn:
+	case c.idle <- pooled{conn, dc}:
 	default:
 		conn.Close()
 	}
@@ -100,14 +214,14 @@ func (c *Client) put(conn *ldap.Conn) {
 // withConn runs op on a connection that is closed if ctx ends meanwhile,
 // since go-ldap's calls take no context.
 func (c *Client) withConn(ctx context.Context, op func(*ldap.Conn) error) error {
-	conn, err := c.get(ctx)
+	conn, dc, err := c.get(ctx)
 	if err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	err = op(conn)
 	if stop() {
-		c.put(conn)
+		c.put(conn, dc)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && err != nil {
 		return fmt.Errorf("%w (%v)", ctxErr, err)
@@ -128,9 +242,21 @@ func (c *Client) attributes() []string {
 // The search runs on a connection of its own that decodes each response in
 // place (see streamConn): reading the users is most of a pass's work.
 func (c *Client) Users(ctx context.Context, fn func(sync.Entry) error) error {
-	conn, err := dialStream(ctx, c.cfg)
+	c.restart(ctx)
+	var conn *streamConn
+	dc, err := c.tryDCs(ctx, func(dc string) error {
+		var err error
+		conn, err = c.dialer.connect(ctx, dc)
+		return err
+	})
 	if err != nil {
 		return err
+	}
+	c.log.WithField("dc", dc).Info("reading the directory")
+	if c.metrics != nil {
+		c.mu.Lock()
+		c.metrics.dcPosition.Set(float64(c.cur))
+		c.mu.Unlock()
 	}
 	stop := context.AfterFunc(ctx, func() { conn.conn.Close() })
 	defer stop()

@@ -3,8 +3,6 @@ package ldapgal
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +13,6 @@ import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/certgal/certgal/config"
 	"github.com/certgal/certgal/sync"
 )
 
@@ -24,8 +21,9 @@ import (
 // (about 18 bytes allocated per byte received: 1.8 GB for 100k users with
 // certificates). streamConn is a connection of its own for that read: it
 // decodes each response in place from one buffer per message, and the
-// values it hands on are slices of that buffer. Everything else (binds for
-// writes, modifies, the re-read after a conflict) stays on go-ldap.
+// values it hands on are slices of that buffer. It also secures and binds
+// every connection (see connect), go-ldap's included; everything else
+// (modifies, the re-read after a conflict) stays on go-ldap.
 
 // maxMessage bounds one LDAP message from the server (go-ldap allows 2 GiB).
 // AD stores at most about 1,200 values of 32 KiB per attribute.
@@ -45,69 +43,6 @@ type streamConn struct {
 // reuseMax is the largest message read into streamConn.buf; a larger one
 // (an entry with many certificates) gets a buffer of its own.
 const reuseMax = 64 << 10
-
-// dialStream connects and binds as dial does: ldaps://, ldap:// with
-// StartTLS (plain only when allow_plaintext), or ldapi:// with SASL EXTERNAL
-// when no bind DN is set.
-func dialStream(ctx context.Context, cfg config.Directory) (*streamConn, error) {
-	ep, err := parseEndpoint(cfg)
-	if err != nil {
-		return nil, err
-	}
-	scheme, tc := ep.scheme, ep.tls
-	d := &net.Dialer{Timeout: cfg.Timeout}
-	raw, err := d.DialContext(ctx, ep.network, ep.addr)
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", cfg.URL, ldap.NewError(ldap.ErrorNetwork, err))
-	}
-	c := &streamConn{conn: raw, timeout: cfg.Timeout, nextID: 1}
-	stop := context.AfterFunc(ctx, func() { raw.Close() })
-	defer stop()
-	fail := func(err error) (*streamConn, error) {
-		c.conn.Close()
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		return nil, err
-	}
-	if scheme == "ldaps" {
-		c.conn = tls.Client(raw, tc)
-	}
-	c.r = bufio.NewReaderSize(c.conn, 64<<10)
-	if scheme == "ldap" && cfg.StartTLS {
-		req := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationExtendedRequest, nil, "")
-		req.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, "1.3.6.1.4.1.1466.20037", ""))
-		if err := c.roundTrip(req, nil, ldap.ApplicationExtendedResponse); err != nil {
-			return fail(fmt.Errorf("StartTLS with %s: %w", cfg.URL, err))
-		}
-		tlsConn := tls.Client(raw, tc)
-		if err := tlsConn.HandshakeContext(ctx); err != nil {
-			return fail(fmt.Errorf("StartTLS with %s: %w", cfg.URL, err))
-		}
-		c.conn = tlsConn
-		c.r = bufio.NewReaderSize(c.conn, 64<<10)
-	}
-	var auth *ber.Packet
-	switch {
-	case cfg.BindDN != "":
-		auth = ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, string(cfg.BindPassword), "")
-	case scheme == "ldapi":
-		auth = ber.Encode(ber.ClassContext, ber.TypeConstructed, 3, nil, "")
-		auth.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "EXTERNAL", ""))
-		// An empty authorization identity; without it slapd answers 14 (in progress).
-		auth.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
-	}
-	if auth != nil {
-		req := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindRequest, nil, "")
-		req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 3, ""))
-		req.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, cfg.BindDN, ""))
-		req.AppendChild(auth)
-		if err := c.roundTrip(req, nil, ldap.ApplicationBindResponse); err != nil {
-			return fail(fmt.Errorf("bind to %s as %q: %w", cfg.URL, cfg.BindDN, err))
-		}
-	}
-	return c, nil
-}
 
 func (c *streamConn) Close() error {
 	// An unbind first, as a polite client does; its failure does not matter.

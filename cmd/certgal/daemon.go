@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/ldapgal"
 	"github.com/certgal/certgal/sync"
 )
 
@@ -28,6 +29,7 @@ type daemon struct {
 	path    string
 	log     *logrus.Logger
 	metrics *sync.Metrics
+	dirMet  *ldapgal.Metrics
 	skipped prometheus.Counter
 	// blackbox_exporter's reload metrics: the gauge is 0 after a refused reload.
 	reloadOK, reloadTime prometheus.Gauge
@@ -50,7 +52,7 @@ type daemon struct {
 func newDaemon(path string, log *logrus.Logger, reg prometheus.Registerer) *daemon {
 	f := promauto.With(reg)
 	d := &daemon{
-		path: path, log: log, metrics: sync.NewMetrics(reg),
+		path: path, log: log, metrics: sync.NewMetrics(reg), dirMet: ldapgal.NewMetrics(reg),
 		skipped: f.NewCounter(prometheus.CounterOpts{
 			Name: "certgal_sync_overlapping_skipped_total",
 			Help: "Scheduled or requested passes not started because one was still running.",
@@ -226,7 +228,7 @@ func (d *daemon) pass(ctx context.Context, cfg *config.Config, p *pipeline, why 
 	log := d.log.WithField("trigger", why)
 	if p == nil {
 		var err error
-		if p, err = newPipeline(ctx, cfg, d.log, d.metrics); err != nil {
+		if p, err = newPipeline(ctx, cfg, d.log, d.metrics, ldapgal.WithMetrics(d.dirMet)); err != nil {
 			result := sync.ResultDirectoryError
 			if errors.As(err, new(configError)) { // a CA file that went away since start-up
 				result = sync.ResultSourceError

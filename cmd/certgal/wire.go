@@ -94,12 +94,12 @@ func newPipelineParts(cfg *config.Config, log logrus.FieldLogger) (sourceParts, 
 
 // newPipeline builds the pass for cfg. The metrics are created once per process
 // (a registry takes each metric once) and shared by every pipeline a reload builds.
-func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, m *sync.Metrics) (*pipeline, error) {
+func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, m *sync.Metrics, opts ...ldapgal.Option) (*pipeline, error) {
 	parts, err := newPipelineParts(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := ldapgal.Open(ctx, cfg.Dir, log)
+	dir, err := ldapgal.Open(ctx, cfg.Dir, log, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}

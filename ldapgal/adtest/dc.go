@@ -24,6 +24,12 @@ type DC struct {
 	BindPW      string
 	CAFile      string // the CA that signed the DC's certificate
 	OtherCAFile string // a CA that did not: a client trusting only it must refuse the DC
+	Realm       string // CORP.EXAMPLE.COM, the Kerberos realm
+	Domain      string // corp.example.com, the DNS domain
+	Host        string // dc1.corp.example.com: the DC's name in DNS, its certificate and its SPN ldap/<Host>
+	DNSServer   string // 127.0.0.1:10053, the DC's DNS server (see testdata/samba/dns-records.py)
+	Krb5Conf    string // a krb5.conf that points at the DC's KDC
+	SMBConf     string // the DC's smb.conf, for samba-tool on the same machine
 	Dir         string // the DC's directory (start.sh's DIR); empty for a DC given by AD_* variables
 	PID         int    // samba's PID; 0 if unknown
 
@@ -232,6 +238,12 @@ func fromEnv(getenv func(string) string) (*DC, error) {
 		BindPW:      getenv("AD_BIND_PW"),
 		CAFile:      getenv("AD_CA_FILE"),
 		OtherCAFile: getenv("AD_OTHER_CA_FILE"),
+		Realm:       getenv("AD_REALM"),
+		Domain:      getenv("AD_DOMAIN"),
+		Host:        getenv("AD_HOST"),
+		DNSServer:   getenv("AD_DNS_SERVER"),
+		Krb5Conf:    getenv("AD_KRB5_CONF"),
+		SMBConf:     getenv("AD_SMB_CONF"),
 		external:    true,
 	}
 	for name, v := range map[string]string{

@@ -1,16 +1,22 @@
 package adtest
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -237,4 +243,88 @@ func (dc *DC) replace(t testing.TB, dn, attr string, vals [][]byte) {
 		}
 		return nil
 	})
+}
+
+// The schemaIDGUIDs the README's delegation names: the attributes certgal writes and the class
+// of the objects it writes them on (the same in every AD forest).
+const (
+	guidUserCertificate      = "bf967a7f-0de6-11d0-a285-00aa003049e2"
+	guidUserSMIMECertificate = "e16a9db2-403c-11d1-a9c0-0000f80367c1"
+	guidUserClass            = "bf967aba-0de6-11d0-a285-00aa003049e2"
+)
+
+// ServiceAccount adds a plain user CN=<sam>,<ouDN> with a random password, delegates to it on
+// ouDN exactly what the README's "Directory permissions" lists (Write userCertificate and Write
+// userSMIMECertificate on the user objects below the OU, as `dsacls … /I:S /G …:WP;…;user`
+// does), and exports its keys with `samba-tool domain exportkeytab`. It returns the account's
+// DN and the keytab's path (mode 0600, removed with the test). It runs samba-tool against the
+// DC's own database, so it needs the DC on this machine (SMBConf).
+func (dc *DC) ServiceAccount(t testing.TB, ouDN, sam string) (dn, keytabPath string) {
+	t.Helper()
+	if dc.SMBConf == "" || dc.Realm == "" {
+		t.Fatal("the DC's smb.conf and realm are unknown (AD_SMB_CONF, AD_REALM): cannot export a keytab")
+	}
+	dn = fmt.Sprintf("CN=%s,%s", ldap.EscapeDN(sam), ouDN)
+	pw := "Svc-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "!aA1"
+	// unicodePwd is the password in double quotes, UTF-16LE.
+	var quoted []byte
+	for _, u := range utf16.Encode([]rune(`"` + pw + `"`)) {
+		quoted = binary.LittleEndian.AppendUint16(quoted, u)
+	}
+	req := ldap.NewAddRequest(dn, nil)
+	req.Attribute("objectClass", []string{"user"})
+	req.Attribute("sAMAccountName", []string{sam})
+	req.Attribute("userPrincipalName", []string{sam + "@" + strings.ToLower(dc.Realm)})
+	req.Attribute("unicodePwd", []string{string(quoted)})
+	req.Attribute("userAccountControl", []string{"512"}) // a normal, enabled account
+	var sid string
+	dc.with(t, func(conn *ldap.Conn) error {
+		if err := conn.Add(req); err != nil {
+			return fmt.Errorf("add %s: %w", dn, err)
+		}
+		res, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+			0, 0, false, "(objectClass=*)", []string{"objectSid"}, nil))
+		if err != nil || len(res.Entries) != 1 {
+			return fmt.Errorf("read objectSid of %s: %v", dn, err)
+		}
+		sid = sidString(res.Entries[0].GetRawAttributeValue("objectSid"))
+		return nil
+	})
+	var sddl strings.Builder
+	for _, attr := range []string{guidUserCertificate, guidUserSMIMECertificate} {
+		// OA: object access allowed; CI: inherited by child objects; IO: not on the OU itself;
+		// WP: write property attr; on objects of class user only.
+		fmt.Fprintf(&sddl, "(OA;CIIO;WP;%s;%s;%s)", attr, guidUserClass, sid)
+	}
+	dc.samba(t, "dsacl", "set", "-s", dc.SMBConf, "--objectdn="+ouDN, "--sddl="+sddl.String())
+	keytabPath = filepath.Join(t.TempDir(), sam+".keytab")
+	dc.samba(t, "domain", "exportkeytab", keytabPath, "--principal="+sam+"@"+dc.Realm, "-s", dc.SMBConf)
+	return dn, keytabPath
+}
+
+// samba runs samba-tool with args.
+func (dc *DC) samba(t testing.TB, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "samba-tool", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("samba-tool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// sidString formats a binary SID (MS-DTYP 2.4.2.2) as S-1-….
+func sidString(b []byte) string {
+	if len(b) < 8 || len(b) < 8+4*int(b[1]) {
+		return ""
+	}
+	var auth uint64
+	for _, x := range b[2:8] {
+		auth = auth<<8 | uint64(x)
+	}
+	s := fmt.Sprintf("S-%d-%d", b[0], auth)
+	for i := range int(b[1]) {
+		s += "-" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b[8+4*i:])), 10)
+	}
+	return s
 }

@@ -3,9 +3,14 @@
 #
 #   testdata/samba/start.sh DIR        (stop it with testdata/samba/stop.sh DIR)
 #
-# Realm CORP.EXAMPLE.COM, domain CORP, base DN DC=corp,DC=example,DC=com. LDAP only (no DNS,
-# no SMB, no Kerberos), LDAPS on 127.0.0.1:636 with a throwaway CA made here. Simple binds
-# work only over LDAPS ("ldap server require strong auth" keeps its default), as in production.
+# Realm CORP.EXAMPLE.COM, domain CORP, base DN DC=corp,DC=example,DC=com. LDAP, Kerberos and
+# DNS (no SMB), LDAPS on 127.0.0.1:636 with a throwaway CA made here (the certificate names
+# 127.0.0.1, localhost and dc1.corp.example.com). Simple binds work only over LDAPS; SASL binds
+# without sign or seal only over TLS ("ldap server require strong auth = allow_sasl_over_tls", as
+# a Windows DC behaves). The KDC listens on 127.0.0.1:10088 (DIR/krb5.conf points at it) and the
+# DNS server on 127.0.0.1:10053, off the standard ports so that they do not clash with a
+# resolver or KDC of the machine. DNS holds dc1.corp.example.com A 127.0.0.1 and, for failover
+# tests, a DC that is down (dns-records.py); the DC has the SPN ldap/dc1.corp.example.com.
 #
 # Environment:
 #   ADMINPASS          Administrator's password (default: a fixed test password).
@@ -16,7 +21,8 @@
 #                      ${XDG_CACHE_HOME:-/var/cache}/certgal-samba-snapshot.
 #
 # Writes DIR/env (shell-sourceable: AD_URL AD_BASE_DN AD_BIND_DN AD_BIND_PW AD_CA_FILE
-# AD_OTHER_CA_FILE SAMBA_PID) and prints it. The samba PID is also in DIR/samba.pid.
+# AD_OTHER_CA_FILE AD_REALM AD_DOMAIN AD_HOST AD_DNS_SERVER AD_KRB5_CONF AD_SMB_CONF SAMBA_PID)
+# and prints it. The samba PID is also in DIR/samba.pid.
 set -euo pipefail
 
 usage() { echo "usage: $0 DIR" >&2; exit 2; }
@@ -29,9 +35,13 @@ DOMAIN=CORP
 HOSTNAME_DC=DC1 # fixed: the DC's name is stored in the database, so a snapshot must not depend on the machine's hostname
 BASE_DN=DC=corp,DC=example,DC=com
 # Bump when the provisioning recipe changes, so cached snapshots made by an older recipe are not reused.
-RECIPE=1
+RECIPE=2
 PACKAGES=(samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools ldap-utils openssl)
-PORTS=(636 389 3268 3269) # samba's LDAP server listens on the global catalog ports too
+DNS_PORT=10053
+KDC_PORT=10088
+KPASSWD_PORT=10464
+# samba's LDAP server listens on the global catalog ports too
+PORTS=(636 389 3268 3269 "$DNS_PORT" "$KDC_PORT" "$KPASSWD_PORT")
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2fs", b - a }'; }
@@ -101,10 +111,17 @@ provision() { # provision TARGET
 	: >"$target/etc/smb.conf"
 	samba-tool domain provision -s "$target/etc/smb.conf" \
 		--realm="$REALM" --domain="$DOMAIN" --host-name="$HOSTNAME_DC" \
-		--adminpass="$ADMINPASS" --server-role=dc --dns-backend=NONE --use-rfc2307 \
+		--adminpass="$ADMINPASS" --server-role=dc --dns-backend=SAMBA_INTERNAL --use-rfc2307 \
 		--targetdir="$target" \
 		--option="interfaces=lo" --option="bind interfaces only=yes" \
-		--option="server services=ldap" >"$target/provision.log" 2>&1 || {
+		--option="server services=ldap kdc dns" >"$target/provision.log" 2>&1 || {
+		cat "$target/provision.log" >&2
+		return 1
+	}
+	# Samba's modules are for the system's python, whatever python3 comes first in PATH.
+	/usr/bin/python3 "$(dirname "$0")/dns-records.py" "$target/private/sam.ldb" "${REALM,,}" >>"$target/provision.log" 2>&1 &&
+		samba-tool spn add "ldap/${HOSTNAME_DC,,}.${REALM,,}" "$HOSTNAME_DC\$" -H "$target/private/sam.ldb" \
+			>>"$target/provision.log" 2>&1 || {
 		cat "$target/provision.log" >&2
 		return 1
 	}
@@ -159,7 +176,7 @@ mkdir -p "$TLS"
 	openssl_q req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 		-subj "/CN=localhost" -keyout server.key -out server.csr
 	printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyAgreement" \
-		"extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
+		"extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:${HOSTNAME_DC,,}.${REALM,,}" >server.ext
 	openssl_q x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
 		-extfile server.ext -out server.pem
 	# A CA that did not sign the server's certificate, for "wrong ca_file is refused" tests.
@@ -182,7 +199,11 @@ cat >"$DIR/etc/smb.conf" <<EOF
 	workgroup = $DOMAIN
 	realm = $REALM
 	server role = active directory domain controller
-	server services = ldap
+	server services = ldap kdc dns
+	dns port = $DNS_PORT
+	krb5 port = $KDC_PORT
+	kpasswd port = $KPASSWD_PORT
+	ldap server require strong auth = allow_sasl_over_tls
 	interfaces = lo
 	bind interfaces only = yes
 	private dir = $DIR/private
@@ -210,6 +231,22 @@ cat >"$DIR/etc/smb.conf" <<EOF
 [netlogon]
 	path = $DIR/state/sysvol/corp.example.com/scripts
 	read only = no
+EOF
+
+# For Kerberos clients: the KDC by address, so that no DNS lookup of the realm is needed.
+cat >"$DIR/krb5.conf" <<EOF
+[libdefaults]
+	default_realm = $REALM
+	dns_lookup_realm = false
+	dns_lookup_kdc = false
+	udp_preference_limit = 1
+[realms]
+	$REALM = {
+		kdc = 127.0.0.1:$KDC_PORT
+	}
+[domain_realm]
+	.${REALM,,} = $REALM
+	${REALM,,} = $REALM
 EOF
 
 # --- start ---------------------------------------------------------------------------------
@@ -263,6 +300,12 @@ q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 	echo "AD_BIND_PW=$(q "$ADMINPASS")"
 	echo "AD_CA_FILE=$(q "$TLS/ca.pem")"
 	echo "AD_OTHER_CA_FILE=$(q "$TLS/other-ca.pem")"
+	echo "AD_REALM=$(q "$REALM")"
+	echo "AD_DOMAIN=$(q "${REALM,,}")"
+	echo "AD_HOST=$(q "${HOSTNAME_DC,,}.${REALM,,}")"
+	echo "AD_DNS_SERVER=$(q "127.0.0.1:$DNS_PORT")"
+	echo "AD_KRB5_CONF=$(q "$DIR/krb5.conf")"
+	echo "AD_SMB_CONF=$(q "$DIR/etc/smb.conf")"
 	echo "SAMBA_PID=$(q "$SAMBA_PID")"
 } >"$DIR/env"
 cat "$DIR/env"

@@ -39,7 +39,9 @@ remaining() {
 			ours "$p" && echo "$p"
 		done
 	} | sort -u | while read -r p; do
-		[ "$(ps -o stat= -p "$p" 2>/dev/null | cut -c1)" = Z ] || echo "$p"
+		# A process that exited since pgrep listed it has no stat at all: it is gone, not left.
+		st=$(ps -o stat= -p "$p" 2>/dev/null) || continue
+		[ -z "$st" ] || [ "${st:0:1}" = Z ] || echo "$p"
 	done
 }
 
