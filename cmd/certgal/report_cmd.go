@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/certgal/certgal/sync"
 )
@@ -17,26 +14,9 @@ import (
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	format := fs.String("o", "text", "output: text, json or csv")
-	path, err := parseFlags(fs, args, stderr)
-	if err == nil && *format != "text" && *format != "json" && *format != "csv" {
-		err = fmt.Errorf("-o must be text, json or csv, not %q", *format)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certgal report: %v\n", err)
-		return exitUsage
-	}
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
-		return exitUsage
-	}
-	log := newLogger(cfg.Log, stderr)
-	p, err := newPipeline(ctx, cfg, log, sync.NewMetrics(prometheus.NewRegistry()))
-	if err != nil {
-		fmt.Fprintf(stderr, "certgal report: %v\n", err)
-		if errors.As(err, new(configError)) {
-			return exitUsage
-		}
-		return exitFailed
+	p, code := onePassPipeline(ctx, "report", fs, args, []string{"text", "json", "csv"}, format, stderr)
+	if p == nil {
+		return code
 	}
 	defer p.Close()
 	p.syncer.Once, p.syncer.Report = true, true

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,26 +20,9 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	dryRun := fs.Bool("dry-run", false, "print the plan, write nothing")
 	format := fs.String("o", "text", "plan output: text or json")
-	path, err := parseFlags(fs, args, stderr)
-	if err == nil && *format != "text" && *format != "json" {
-		err = fmt.Errorf("-o must be text or json, not %q", *format)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "certgal sync: %v\n", err)
-		return exitUsage
-	}
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
-		return exitUsage
-	}
-	log := newLogger(cfg.Log, stderr)
-	p, err := newPipeline(ctx, cfg, log, sync.NewMetrics(prometheus.NewRegistry()))
-	if err != nil {
-		fmt.Fprintf(stderr, "certgal sync: %v\n", err)
-		if errors.As(err, new(configError)) {
-			return exitUsage
-		}
-		return exitFailed
+	p, code := onePassPipeline(ctx, "sync", fs, args, []string{"text", "json"}, format, stderr)
+	if p == nil {
+		return code
 	}
 	defer p.Close()
 
@@ -97,4 +82,31 @@ func showProgress(w io.Writer, p *sync.Progress, done <-chan struct{}) {
 				p.UsersRead.Load(), p.EntriesDone.Load(), p.EntriesTotal.Load())
 		}
 	}
+}
+
+// onePassPipeline is what `certgal sync` and `certgal report` do before their pass: parse
+// the flags (format, the -o value, must be one of formats), load the configuration, and
+// wire the pipeline. nil with the exit status when any of it fails, said on stderr.
+func onePassPipeline(ctx context.Context, name string, fs *flag.FlagSet, args, formats []string, format *string, stderr io.Writer) (*pipeline, int) {
+	path, err := parseFlags(fs, args, stderr)
+	if err == nil && !slices.Contains(formats, *format) {
+		err = fmt.Errorf("-o must be %s, not %q", strings.Join(formats, ", "), *format)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "certgal %s: %v\n", name, err)
+		return nil, exitUsage
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return nil, exitUsage
+	}
+	p, err := newPipeline(ctx, cfg, newLogger(cfg.Log, stderr), sync.NewMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		fmt.Fprintf(stderr, "certgal %s: %v\n", name, err)
+		if errors.As(err, new(configError)) {
+			return nil, exitUsage
+		}
+		return nil, exitFailed
+	}
+	return p, exitOK
 }
