@@ -36,7 +36,7 @@ remaining() {
 	{
 		[ -z "$GROUP" ] || pgrep -g "$GROUP" 2>/dev/null || true
 		for p in $(pgrep -x samba 2>/dev/null || true); do
-			ours "$p" && echo "$p"
+			if ours "$p"; then echo "$p"; fi
 		done
 	} | sort -u | while read -r p; do
 		# A process that exited since pgrep listed it has no stat at all: it is gone, not left.
@@ -79,7 +79,7 @@ fi
 # left once, after waiting for it, rather than twice (the second read once found nothing).
 left=
 for _ in $(seq 50); do
-	left=$(remaining | tr '\n' ' ')
+	left=$(remaining | tr '\n' ' ') || true # under set -e: a status is no list
 	[ -z "$left" ] && break
 	sleep 0.1
 done
