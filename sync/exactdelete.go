@@ -35,24 +35,11 @@ func (c *calculator) exactDeletes(u User, e *EntryPlan) []Change {
 	return skips
 }
 
-// withoutTwins drops the candidates the entry cannot take, on a directory
-// that matches by issuer and serial: one not held yet whose twin the entry
-// holds would be refused as a duplicate (result 20) on every pass. Each is
-// skipped and reported, before anything is planned on it.
-func (c *calculator) withoutTwins(dn string, candidates []*Cert, values certSet) ([]Change, []*Cert) {
-	if !c.in.Policy.CertMatchByIssuerSerial || len(values) == 0 {
-		return nil, candidates
-	}
-	var skips []Change
-	out := candidates[:0:0]
-	for _, x := range candidates {
-		if !values.has(x.Hash) && twin(x, values) {
-			skips = append(skips, newChange(ActionSkip, dn, firstEmail(x), x, ReasonSameIssuerSerial))
-			continue
-		}
-		out = append(out, x)
-	}
-	return skips, out
+// unaddable reports whether the entry cannot take x, not held yet, on a
+// directory that matches by issuer and serial: x's twin in values would make
+// it refused as a duplicate (result 20) on every pass.
+func (c *calculator) unaddable(x *Cert, values certSet) bool {
+	return c.in.Policy.CertMatchByIssuerSerial && twin(x, values)
 }
 
 // twin reports whether values hold a certificate other than x with x's

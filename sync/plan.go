@@ -378,4 +378,4 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 var expiryWindows = [...]struct {
 	label string
 	d     time.Duration
-}{{"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}}
+}{{"7d", 7 * 24 * time.Hour}, {"30d", ExpiringWithin}}

@@ -129,11 +129,7 @@ func (c *calculator) planUserWith(u User, candidates []*Cert) (EntryPlan, []Chan
 	present := certSet(u.Values)
 	v := view{own: c.ownAddresses(u), candidates: candidates}
 
-	// While an issuer is frozen nothing new of it arrives (the newest may be
-	// revoked by a CRL certgal cannot see); what the entry holds stays.
-	skips, usable := c.thaw(u.DN, candidates, present)
-	twins, usable := c.withoutTwins(u.DN, usable, present)
-	skips = append(skips, twins...)
+	skips, usable := c.admissible(u.DN, candidates, present)
 	v.desired = c.choose(usable, v.own)
 
 	staying := 0 // values that stay whatever is published: they take up max_values room
@@ -195,17 +191,28 @@ func (c *calculator) planUserWith(u User, candidates []*Cert) (EntryPlan, []Chan
 	return e, skips
 }
 
-// thaw returns the candidates a user may get while some issuers are frozen:
-// of a frozen issuer only those the entry holds already, the others skipped.
-func (c *calculator) thaw(dn string, candidates []*Cert, present certSet) ([]Change, []*Cert) {
-	if len(c.in.Frozen) == 0 {
+// admissible returns the candidates the entry may take, and skips the
+// others, before anything is planned on them: one it does not hold yet is
+// left out while its issuer is frozen (the newest may be revoked by a CRL
+// certgal cannot see; what the entry holds stays), or when the directory
+// would refuse it as the twin of a value the entry holds (unaddable).
+func (c *calculator) admissible(dn string, candidates []*Cert, present certSet) ([]Change, []*Cert) {
+	if len(c.in.Frozen) == 0 && !c.in.Policy.CertMatchByIssuerSerial {
 		return nil, candidates
 	}
 	var skips []Change
 	usable := make([]*Cert, 0, len(candidates))
 	for _, x := range candidates {
-		if c.in.Frozen[x.Issuer] != "" && !present.has(x.Hash) {
-			skips = append(skips, newChange(ActionSkip, dn, firstEmail(x), x, ReasonFrozen))
+		reason := ""
+		switch {
+		case present.has(x.Hash):
+		case c.in.Frozen[x.Issuer] != "":
+			reason = ReasonFrozen
+		case c.unaddable(x, present):
+			reason = ReasonSameIssuerSerial
+		}
+		if reason != "" {
+			skips = append(skips, newChange(ActionSkip, dn, firstEmail(x), x, reason))
 			continue
 		}
 		usable = append(usable, x)
