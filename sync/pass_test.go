@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	stdsync "sync"
 	"testing"
 	"time"
 
@@ -15,35 +14,17 @@ import (
 	"github.com/certgal/certgal/certsource"
 	"github.com/certgal/certgal/certsource/catest"
 	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/internal/racedir"
 	"github.com/certgal/certgal/ldapgal"
 	"github.com/certgal/certgal/ldapgal/ldaptest"
 	"github.com/certgal/certgal/sync"
 )
 
-// racingDir is a real directory whose first Modify of an entry is preceded by
-// another writer's change, as when two publishers run at once.
-type racingDir struct {
-	*ldapgal.Client
-	mu   stdsync.Mutex // the pass modifies entries from several workers
-	race map[string]func()
-}
-
-func (r *racingDir) Modify(ctx context.Context, m sync.Modification) error {
-	r.mu.Lock()
-	f := r.race[m.DN]
-	delete(r.race, m.DN)
-	r.mu.Unlock()
-	if f != nil {
-		f()
-	}
-	return r.Client.Modify(ctx, m)
-}
-
 type rig struct {
 	slapd  *ldaptest.Slapd
 	ca     *catest.CA
 	reg    *prometheus.Registry
-	dir    *racingDir
+	dir    *racedir.Directory
 	syncer *sync.Syncer
 }
 
@@ -69,7 +50,7 @@ func (r *rig) build(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(client.Close)
-	r.dir = &racingDir{Client: client, race: map[string]func(){}}
+	r.dir = racedir.New(client, nil)
 	src := certsource.NewOpenSSL(config.OpenSSL{Dir: r.ca.Dir}, trust, log)
 	pol := sync.Policy{ExpiredGrace: 24 * time.Hour, MaxValues: 15, MaxDeletes: 500}
 	r.syncer = sync.NewSyncer(src, r.dir, trust, pol, log, sync.NewMetrics(r.reg))
@@ -90,8 +71,8 @@ func TestPassConvergesAfterConcurrentWriters(t *testing.T) {
 
 	// Someone else publishes alice's new certificate first (our add gets result 20),
 	// and someone else removes bob's revoked one first (our delete gets result 16).
-	r.dir.race[alice] = func() { r.slapd.SetCerts(t, alice, aOld.DER, aNew.DER) }
-	r.dir.race[bob] = func() { r.slapd.SetCerts(t, bob) }
+	r.dir.Before(alice, func() { r.slapd.SetCerts(t, alice, aOld.DER, aNew.DER) })
+	r.dir.Before(bob, func() { r.slapd.SetCerts(t, bob) })
 	before := r.slapd.ModifyCount(t)
 	res, err := r.syncer.Pass(context.Background(), false)
 	if err != nil || res.Err != nil || res.Status != sync.ResultSuccess {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	stdsync "sync"
 	"testing"
 	"time"
 
@@ -17,28 +16,10 @@ import (
 
 	"github.com/certgal/certgal/certsource/catest"
 	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/internal/racedir"
 	"github.com/certgal/certgal/ldapgal"
 	"github.com/certgal/certgal/sync"
 )
-
-// racingDir is the real directory, but another writer changes an entry right
-// before certgal's first modify of it: between the pass's read and its write.
-type racingDir struct {
-	*ldapgal.Client
-	mu   stdsync.Mutex // the pass modifies entries from several workers
-	race map[string]func()
-}
-
-func (r *racingDir) Modify(ctx context.Context, m sync.Modification) error {
-	r.mu.Lock()
-	f := r.race[m.DN]
-	delete(r.race, m.DN)
-	r.mu.Unlock()
-	if f != nil {
-		f()
-	}
-	return r.Client.Modify(ctx, m)
-}
 
 // racingPass runs one pass wired as `certgal sync` wires it from the
 // configuration at path, with race[dn] run right before the first modify of dn.
@@ -59,14 +40,15 @@ func racingPass(t *testing.T, path string, race map[string]func()) (*sync.Result
 		t.Fatal(err)
 	}
 	defer dir.Close()
-	s := sync.NewSyncer(parts.src, &racingDir{Client: dir, race: race}, parts.trust, dialectPolicy(cfg.Policy, dir.Dialect()),
+	racing := racedir.New(dir, race)
+	s := sync.NewSyncer(parts.src, racing, parts.trust, dialectPolicy(cfg.Policy, dir.Dialect()),
 		log, sync.NewMetrics(prometheus.NewRegistry()))
 	res, err := s.Pass(context.Background(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(race) > 0 {
-		t.Fatalf("no modify of %v: the race did not run", race)
+	if n := racing.Pending(); n > 0 {
+		t.Fatalf("%d races did not run: no modify of their entries", n)
 	}
 	return res, hook
 }
