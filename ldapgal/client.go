@@ -114,7 +114,7 @@ func (c *Client) Close() {
 // dial opens a go-ldap connection to the current DC or, failing that, the next.
 func (c *Client) dial(ctx context.Context) (*ldap.Conn, string, error) {
 	var conn *ldap.Conn
-	dc, err := c.tryDCs(ctx, func(dc string) error {
+	dc, _, err := c.tryDCs(ctx, func(dc string) error {
 		var err error
 		conn, err = c.dialer.dial(ctx, dc)
 		return err
@@ -127,7 +127,8 @@ func (c *Client) dial(ctx context.Context) (*ldap.Conn, string, error) {
 // in a way the next DC would too (see failover). The DC that connected
 // becomes the current one: the pass's writes go where it read, and a re-read
 // after a conflict sees its own writes, whatever AD's replication does.
-func (c *Client) tryDCs(ctx context.Context, connect func(dc string) error) (string, error) {
+// It returns the DC and its position in the list.
+func (c *Client) tryDCs(ctx context.Context, connect func(dc string) error) (string, int, error) {
 	c.mu.Lock()
 	dcs, start := c.dcs, c.cur
 	c.mu.Unlock()
@@ -142,7 +143,7 @@ func (c *Client) tryDCs(ctx context.Context, connect func(dc string) error) (str
 				c.cur = n
 			}
 			c.mu.Unlock()
-			return dc, nil
+			return dc, n, nil
 		}
 		errs = append(errs, err)
 		if !failover(err) || ctx.Err() != nil {
@@ -156,26 +157,28 @@ func (c *Client) tryDCs(ctx context.Context, connect func(dc string) error) (str
 		}
 	}
 	if len(errs) == 1 {
-		return "", errs[0]
+		return "", 0, errs[0]
 	}
-	return "", fmt.Errorf("no domain controller answered: %w", errors.Join(errs...))
+	return "", 0, fmt.Errorf("no domain controller answered: %w", errors.Join(errs...))
 }
 
 // restart makes the first DC the current one again at the start of a pass,
 // after finding the DCs in DNS again when directory.discover is set: a DC
 // that came back, or a new one, serves again from the next pass on.
 func (c *Client) restart(ctx context.Context) {
+	var dcs []string
 	if c.cfg.Discover != "" {
-		dcs, err := domainControllers(ctx, c.cfg, c.dialer.resolver)
-		if err != nil {
+		var err error
+		if dcs, err = domainControllers(ctx, c.cfg, c.dialer.resolver); err != nil {
 			c.log.WithError(err).Warn("discovering the domain controllers again failed; trying those found before")
-		} else {
-			c.mu.Lock()
-			c.dcs = dcs
-			c.mu.Unlock()
 		}
 	}
+	// One critical section: a get between the two would index the new list
+	// with the old position.
 	c.mu.Lock()
+	if len(dcs) > 0 {
+		c.dcs = dcs
+	}
 	c.cur = 0
 	c.mu.Unlock()
 }
@@ -244,7 +247,7 @@ func (c *Client) attributes() []string {
 func (c *Client) Users(ctx context.Context, fn func(sync.Entry) error) error {
 	c.restart(ctx)
 	var conn *streamConn
-	dc, err := c.tryDCs(ctx, func(dc string) error {
+	dc, pos, err := c.tryDCs(ctx, func(dc string) error {
 		var err error
 		conn, err = c.dialer.connect(ctx, dc)
 		return err
@@ -254,9 +257,7 @@ func (c *Client) Users(ctx context.Context, fn func(sync.Entry) error) error {
 	}
 	c.log.WithField("dc", dc).Info("reading the directory")
 	if c.metrics != nil {
-		c.mu.Lock()
-		c.metrics.dcPosition.Set(float64(c.cur))
-		c.mu.Unlock()
+		c.metrics.dcPosition.Set(float64(pos))
 	}
 	stop := context.AfterFunc(ctx, func() { conn.conn.Close() })
 	defer stop()

@@ -100,15 +100,15 @@ func TestTryDCsOrder(t *testing.T) {
 			m := NewMetrics(prometheus.NewRegistry())
 			c := &Client{log: quiet(), metrics: m, dcs: []string{"a", "b", "c"}, cur: tt.cur}
 			var tried []string
-			served, err := c.tryDCs(context.Background(), func(dc string) error {
+			served, pos, err := c.tryDCs(context.Background(), func(dc string) error {
 				tried = append(tried, dc)
 				return tt.results[dc]
 			})
 			if !slices.Equal(tried, tt.tried) || served != tt.served || (err == nil) != (served != "") {
 				t.Errorf("tried %q, served %q (%v); want %q, %q", tried, served, err, tt.tried, tt.served)
 			}
-			if served != "" && c.cur != tt.cur2 {
-				t.Errorf("current DC %d, want %d", c.cur, tt.cur2)
+			if served != "" && (c.cur != tt.cur2 || pos != tt.cur2) {
+				t.Errorf("current DC %d, returned position %d, want %d", c.cur, pos, tt.cur2)
 			}
 			if got := testutil.ToFloat64(m.failovers); int(got) != tt.moves {
 				t.Errorf("%v failovers, want %d", got, tt.moves)
