@@ -88,7 +88,8 @@ type Directory struct {
 	// SASLMechanism is empty (a simple bind with bind_dn, or EXTERNAL over
 	// ldapi:// without it), EXTERNAL or GSSAPI (Kerberos with keytab_file).
 	SASLMechanism string `yaml:"sasl_mechanism"`
-	// KeytabFile holds principal's keys for GSSAPI; read at each connect.
+	// KeytabFile holds principal's keys for GSSAPI; read when the directory is
+	// opened (start-up, reload), then held by the Kerberos client.
 	KeytabFile string `yaml:"keytab_file"`
 	// Principal is the GSSAPI identity, name@REALM (name alone: krb5.conf's default_realm).
 	Principal string `yaml:"principal"`
@@ -168,6 +169,23 @@ type Log struct {
 // DefaultKRB5Conf is the Kerberos configuration GSSAPI uses when
 // directory.krb5_conf_file is empty.
 const DefaultKRB5Conf = "/etc/krb5.conf"
+
+// KRB5Conf is krb5_conf_file, or DefaultKRB5Conf when it is empty.
+func (d Directory) KRB5Conf() string {
+	if d.KRB5ConfFile == "" {
+		return DefaultKRB5Conf
+	}
+	return d.KRB5ConfFile
+}
+
+// URLList is every URL configured: url as a list of one, or urls (setting
+// both is a configuration error); none with discover.
+func (d Directory) URLList() []string {
+	if d.URL != "" {
+		return []string{d.URL}
+	}
+	return d.URLs
+}
 
 // Default returns the configuration every file starts from.
 func Default() *Config {

@@ -207,11 +207,13 @@ func (v *validator) directoryURLs(d *Directory) {
 	case d.Discover != "":
 		v.domain("directory.discover", d.Discover)
 	case d.URL != "":
-		v.directoryURL("directory.url", d.URL, d)
+		v.startTLS(d, v.directoryURL("directory.url", d.URL, d))
 	case len(d.URLs) > 0:
+		var schemes []string
 		for i, u := range d.URLs {
-			v.directoryURL(fmt.Sprintf("directory.urls[%d]", i), u, d)
+			schemes = append(schemes, v.directoryURL(fmt.Sprintf("directory.urls[%d]", i), u, d))
 		}
+		v.startTLS(d, schemes...)
 	default:
 		v.add("directory.url", "required")
 	}
@@ -223,15 +225,16 @@ func (v *validator) directoryURLs(d *Directory) {
 	}
 }
 
-func (v *validator) directoryURL(key, raw string, d *Directory) {
+// directoryURL checks one URL and returns its scheme ("" when it does not parse).
+func (v *validator) directoryURL(key, raw string, d *Directory) string {
 	if raw == "" {
 		v.add(key, "empty URL")
-		return
+		return ""
 	}
 	u, err := parseLDAPURL(raw)
 	if err != nil {
 		v.add(key, "%v", err)
-		return
+		return ""
 	}
 	switch u.Scheme {
 	case "ldaps":
@@ -252,8 +255,16 @@ func (v *validator) directoryURL(key, raw string, d *Directory) {
 	default:
 		v.add(key, "unsupported scheme %q: use ldaps://, ldap:// or ldapi://", u.Scheme)
 	}
-	if d.StartTLS && (u.Scheme == "ldaps" || u.Scheme == "ldapi") {
-		v.add("directory.start_tls", "only applies to ldap:// URLs; %s:// needs no StartTLS", u.Scheme)
+	return u.Scheme
+}
+
+// startTLS checks start_tls once against the URLs' schemes: one error, not one per URL.
+func (v *validator) startTLS(d *Directory, schemes ...string) {
+	for _, s := range schemes {
+		if d.StartTLS && (s == "ldaps" || s == "ldapi") {
+			v.add("directory.start_tls", "only applies to ldap:// URLs; %s:// needs no StartTLS", s)
+			return
+		}
 	}
 }
 
@@ -272,17 +283,9 @@ func (v *validator) domain(key, name string) {
 	}
 }
 
-// directoryURLList is every URL configured, url as a list of one.
-func directoryURLList(d *Directory) []string {
-	if d.URL != "" {
-		return []string{d.URL}
-	}
-	return d.URLs
-}
-
 // sasl checks sasl_mechanism and the keys of GSSAPI, and reports whether it is GSSAPI.
 func (v *validator) sasl(d *Directory) bool {
-	urls := directoryURLList(d)
+	urls := d.URLList()
 	schemes := make(map[string]bool)
 	for _, u := range urls {
 		scheme, _, _ := strings.Cut(u, "://")
@@ -315,11 +318,7 @@ func (v *validator) sasl(d *Directory) bool {
 		} else if name == "" || hasRealm && realm == "" || strings.Contains(realm, "@") {
 			v.add("directory.principal", "must be name@REALM, such as certgal@CORP.EXAMPLE.COM, not %q", d.Principal)
 		}
-		krb5 := d.KRB5ConfFile
-		if krb5 == "" {
-			krb5 = DefaultKRB5Conf
-		}
-		v.file("directory.krb5_conf_file", krb5)
+		v.file("directory.krb5_conf_file", d.KRB5Conf())
 		return true
 	default:
 		v.add("directory.sasl_mechanism", "must be empty (simple bind), EXTERNAL or GSSAPI, not %q", d.SASLMechanism)

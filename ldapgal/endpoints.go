@@ -33,13 +33,13 @@ func resolver(cfg config.Directory) *net.Resolver {
 // domainControllers returns the URLs to try, in order: directory.url (a list
 // of one), directory.urls, or the DCs that directory.discover finds in DNS.
 func domainControllers(ctx context.Context, cfg config.Directory, r *net.Resolver) ([]string, error) {
-	switch {
-	case cfg.Discover != "":
+	if cfg.Discover != "" {
 		return discover(ctx, r, cfg.Discover, cfg.StartTLS)
-	case len(cfg.URLs) > 0:
-		return cfg.URLs, nil
 	}
-	return []string{cfg.URL}, nil
+	if urls := cfg.URLList(); len(urls) > 0 {
+		return urls, nil
+	}
+	return nil, errors.New("directory: no url, urls or discover configured")
 }
 
 // discover asks DNS for the SRV records _ldap._tcp.dc._msdcs.<domain>, which

@@ -34,10 +34,7 @@ type kerberos struct {
 // newKerberos reads the keytab and krb5.conf and logs in once, so that a
 // wrong keytab, principal or KDC is reported by Open rather than by a pass.
 func newKerberos(cfg config.Directory, logger logrus.FieldLogger) (*kerberos, error) {
-	confPath := cfg.KRB5ConfFile
-	if confPath == "" {
-		confPath = config.DefaultKRB5Conf
-	}
+	confPath := cfg.KRB5Conf()
 	conf, err := krbconfig.Load(confPath)
 	if err != nil {
 		return nil, fmt.Errorf("directory.krb5_conf_file %s: %w", confPath, err)
