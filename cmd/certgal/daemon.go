@@ -34,9 +34,8 @@ type daemon struct {
 	// blackbox_exporter's reload metrics: the gauge is 0 after a refused reload.
 	reloadOK, reloadTime prometheus.Gauge
 
-	kick    chan string         // a pass is wanted; the sender says why
-	reload  chan *config.Config // a valid new configuration
-	running atomic.Bool
+	kick   chan string         // a pass is wanted; the sender says why
+	reload chan *config.Config // a valid new configuration
 
 	// read by the HTTP handlers while the loop writes them
 	indexed   atomic.Bool  // a pass produced a plan: the lookup has its index
@@ -156,9 +155,7 @@ func (d *daemon) loop(ctx context.Context, cfg *config.Config) {
 	for {
 		if why != "" {
 			d.lastStart.Store(time.Now().UnixNano())
-			d.running.Store(true)
 			p = d.pass(ctx, cfg, p, why)
-			d.running.Store(false)
 			why = ""
 		}
 		select {

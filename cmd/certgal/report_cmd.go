@@ -29,5 +29,10 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "certgal report: %v\n", err)
 		return exitFailed
 	}
+	if res.Plan.Blocked != "" {
+		// The report shows what the plan wants; a pass would hold most of it back.
+		fmt.Fprintf(stderr, "certgal report: a pass would be blocked, so the statuses are not what the next pass leaves: %s\n", res.Plan.Blocked)
+		return exitFailed
+	}
 	return exitOK
 }

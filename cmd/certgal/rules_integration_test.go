@@ -292,3 +292,18 @@ func mustParse(t *testing.T, der []byte) *x509.Certificate {
 	}
 	return c
 }
+
+// A report whose pass would be blocked says so and exits 1: its statuses are what the plan
+// wants, not what the next pass leaves.
+func TestReportOfABlockedPass(t *testing.T) {
+	w := newWorld(t)
+	alice := w.user("alice", "alice@corp.example")
+	now := time.Now()
+	w.setCerts(alice, w.ca.Issue(t, "alice@corp.example", catest.WithValidity(now.Add(-400*24*time.Hour), now.Add(-3*24*time.Hour))).DER)
+	w.extra = "  max_deletes: 0\n"
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"report", "-config", w.writeConfig()}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "blocked") || !strings.Contains(stdout.String(), "no_certificate") {
+		t.Errorf("exit %d, want 1 with the report and a blocked message\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+}
