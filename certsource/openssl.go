@@ -204,26 +204,30 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	all := make([]Certificate, len(entries)) // one allocation, not one each
 	var unread []indexEntry                  // R lines whose certificate is not in the snapshot
 	for i, e := range entries {
-		fields := func() logrus.Fields { return logrus.Fields{"serial": e.SerialHex, "file": paths[i]} }
-		if e.Status == StatusRevoked && (paths[i] == "" || errs[i].err != nil || files[i].serial != canonicalSerial(e.SerialHex)) {
-			// The line revokes its serial all the same (indexRevocations).
-			unread = append(unread, e)
-		}
+		var reason string
+		var readErr error
 		switch {
-		case paths[i] == "" && e.Status == StatusRevoked:
+		case paths[i] == "":
+			reason = "missing_certificate"
+		case errs[i].err != nil:
+			reason, readErr = "bad_certificate", errs[i].err
+		case files[i].serial != canonicalSerial(e.SerialHex):
+			reason = "serial_mismatch"
+		}
+		if reason != "" {
+			if e.Status == StatusRevoked {
+				// The line revokes its serial all the same (indexRevocations).
+				unread = append(unread, e)
+			}
 			// A revoked certificate's file may well be gone (revoked/
 			// cleaned up); not a problem when its revocation is used.
-			continue
-		case paths[i] == "":
-			skip("missing_certificate", fields())
-			continue
-		case errs[i] != nil && errs[i].err != nil:
-			f := fields()
-			f["error"] = errs[i].err.Error()
-			skip("bad_certificate", f)
-			continue
-		case files[i].serial != canonicalSerial(e.SerialHex):
-			skip("serial_mismatch", fields())
+			if reason != "missing_certificate" || e.Status != StatusRevoked {
+				fields := logrus.Fields{"serial": e.SerialHex, "file": paths[i]}
+				if readErr != nil {
+					fields["error"] = readErr.Error()
+				}
+				skip(reason, fields)
+			}
 			continue
 		}
 		f := files[i]
@@ -596,7 +600,7 @@ func (o *OpenSSL) readCRLs(snap *Snapshot) {
 		if !filepath.IsAbs(p) {
 			var ok bool
 			if p, ok = o.inside(f); !ok {
-				o.skip(snap, "bad_crl", logrus.Fields{"file": f, "error": "path leaves the CA directory or enters private/"})
+				o.skip(snap, "bad_crl", logrus.Fields{"file": f, "error": "path leaves the CA directory or enters a directory or file that holds keys"})
 				continue
 			}
 		}
