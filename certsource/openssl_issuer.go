@@ -2,7 +2,6 @@ package certsource
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"math/big"
@@ -183,7 +182,6 @@ func parseCnfCertificates(data []byte) []string {
 // Each file's answer is kept with it: a file is checked once while it is
 // unchanged.
 func (o *OpenSSL) foundIssuers(ctx context.Context, files []*cachedFile) (ids []IssuerID, untrusted int, err error) {
-	var buf []byte
 	for _, f := range files {
 		if f == nil {
 			continue
@@ -191,7 +189,7 @@ func (o *OpenSSL) foundIssuers(ctx context.Context, files []*cachedFile) (ids []
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
-		id, ok := o.fileIssuer(f, &buf)
+		id, ok := o.fileIssuer(f)
 		switch {
 		case !ok:
 			continue // changed since it was read: the next read sees it
@@ -209,7 +207,7 @@ func (o *OpenSSL) foundIssuers(ctx context.Context, files []*cachedFile) (ids []
 // fileIssuer is the trusted CA whose signature on f's certificate verifies,
 // "" for none; ok is false when the file no longer holds the certificate
 // that was read.
-func (o *OpenSSL) fileIssuer(f *cachedFile, buf *[]byte) (id IssuerID, ok bool) {
+func (o *OpenSSL) fileIssuer(f *cachedFile) (id IssuerID, ok bool) {
 	o.mu.Lock()
 	id, checked := f.issuer, f.issuerChecked
 	o.mu.Unlock()
@@ -218,16 +216,11 @@ func (o *OpenSSL) fileIssuer(f *cachedFile, buf *[]byte) (id IssuerID, ok bool) 
 	}
 	cert := f.cert()
 	if cert == nil {
-		// Read by ReadUnparsed: read it again.
-		data, err := readFile(f.path, f.size, buf)
+		// Read by ReadUnparsed: read it again, as a publish would.
+		der, err := o.LoadDER(&Certificate{Origin: f.path, Hash: f.hash})
 		if err != nil {
 			return "", false
 		}
-		der, err := decodeCertificate(data)
-		if err != nil || sha256.Sum256(der) != f.hash {
-			return "", false
-		}
-		// Not kept past the check: der may stay the reused buffer.
 		if cert, err = x509.ParseCertificate(der); err != nil {
 			return "", false
 		}
