@@ -67,23 +67,11 @@ func (c *streamConn) saslStep(mechanism string, cred []byte) ([]byte, error) {
 	if len(cred) > 0 {
 		auth.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(cred), ""))
 	}
-	id, err := c.send(bindRequest("", auth), nil)
+	m, err := c.exchange(bindRequest("", auth), nil, ldap.ApplicationBindResponse)
 	if err != nil {
 		return nil, err
 	}
-	for {
-		m, err := c.read()
-		if err != nil {
-			return nil, err
-		}
-		if m.id != id {
-			continue
-		}
-		if m.op != ldap.ApplicationBindResponse {
-			return nil, ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("response of type %d to a bind", m.op))
-		}
-		return saslResult(m)
-	}
+	return saslResult(m)
 }
 
 // saslResult reads a BindResponse: the LDAPResult, then the optional

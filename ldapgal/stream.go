@@ -76,22 +76,32 @@ func (c *streamConn) send(op *ber.Packet, controls []ldap.Control) (int64, error
 
 // roundTrip sends op and reads the one response of type want.
 func (c *streamConn) roundTrip(op *ber.Packet, controls []ldap.Control, want uint8) error {
-	id, err := c.send(op, controls)
+	m, err := c.exchange(op, controls, want)
 	if err != nil {
 		return err
+	}
+	return m.result()
+}
+
+// exchange sends op and returns the one response of type want, whatever its
+// result. Its bytes are reused by the next read.
+func (c *streamConn) exchange(op *ber.Packet, controls []ldap.Control, want uint8) (message, error) {
+	id, err := c.send(op, controls)
+	if err != nil {
+		return message{}, err
 	}
 	for {
 		m, err := c.read()
 		if err != nil {
-			return err
+			return message{}, err
 		}
 		if m.id != id {
 			continue
 		}
 		if m.op != want {
-			return ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("response of type %d, want %d", m.op, want))
+			return message{}, ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("response of type %d, want %d", m.op, want))
 		}
-		return m.result()
+		return m, nil
 	}
 }
 
