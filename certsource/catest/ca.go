@@ -131,13 +131,24 @@ func (ca *CA) Revoke(t testing.TB, serial, reason string) {
 // replacing the previous one atomically, and returns its path.
 func (ca *CA) CRL(t testing.TB, der bool) string {
 	t.Helper()
+	return ca.crl(t, der)
+}
+
+// CRLWindow is CRL with the CRL's lastUpdate and nextUpdate set, as `openssl ca -gencrl
+// -crl_lastupdate -crl_nextupdate` writes them: a nextUpdate in the past is a stale CRL.
+func (ca *CA) CRLWindow(t testing.TB, der bool, lastUpdate, nextUpdate time.Time) string {
+	t.Helper()
+	return ca.crl(t, der, "--last", opensslTime(lastUpdate), "--next", opensslTime(nextUpdate))
+}
+
+func (ca *CA) crl(t testing.TB, der bool, opts ...string) string {
+	t.Helper()
 	path := filepath.Join(filepath.Dir(ca.Dir), "crl.pem")
-	args := []string{"crl", ca.Dir, path}
 	if der {
 		path = filepath.Join(filepath.Dir(ca.Dir), "crl.der")
-		args = []string{"crl", ca.Dir, path, "--der"}
+		opts = append(opts, "--der")
 	}
-	ca.run(t, args...)
+	ca.run(t, append([]string{"crl", ca.Dir, path}, opts...)...)
 	return path
 }
 

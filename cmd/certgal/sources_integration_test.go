@@ -3,13 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,36 +171,6 @@ func writeDrop(t *testing.T, path string, data []byte) {
 	}
 }
 
-// signCRL signs a CRL with the OpenSSL test CA's own key (a test may read it; certgal never
-// does), to get a nextUpdate that `openssl ca -gencrl` cannot write: in the past.
-func signCRL(t *testing.T, ca *catest.CA, number int64, thisUpdate, nextUpdate time.Time, serials ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(ca.Dir, "private", "ca.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		t.Fatal("no PEM key")
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var entries []x509.RevocationListEntry
-	for _, s := range serials {
-		n, _ := new(big.Int).SetString(s, 16)
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: n, RevocationTime: thisUpdate, ReasonCode: 1})
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-		Number: big.NewInt(number), ThisUpdate: thisUpdate, NextUpdate: nextUpdate, RevokedCertificateEntries: entries,
-	}, ca.Cert, key.(crypto.Signer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
 func TestSourcesFolderEndToEnd(t *testing.T) {
 	w := newSrcWorld(t)
 	ca := catest.New(t, "Corp S/MIME CA")
@@ -267,8 +232,14 @@ func TestSourcesFolderEndToEnd(t *testing.T) {
 
 	// While a CRL of the issuer is stale, nothing of it is added, but what that CRL says is
 	// revoked leaves all the same: a revocation is never undone.
+	// `openssl ca -gencrl` with a nextUpdate an hour ago: a CA that stopped publishing.
 	now := time.Now()
-	writeDrop(t, filepath.Join(drop, "corp.crl"), signCRL(t, ca, 100, now.Add(-48*time.Hour), now.Add(-time.Hour), b.Serial, c.Serial))
+	ca.Revoke(t, c.Serial, "keyCompromise")
+	stale, err := os.ReadFile(ca.CRLWindow(t, true, now.Add(-48*time.Hour), now.Add(-time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeDrop(t, filepath.Join(drop, "corp.crl"), stale)
 	d := ca.Issue(t, "dave@corp.example")
 	writeDrop(t, filepath.Join(drop, "dave.der"), d.DER)
 	before := w.slapd.ModifyCount(t)
@@ -291,7 +262,11 @@ func TestSourcesFolderEndToEnd(t *testing.T) {
 	(sender{t: t}).fetch(base+"/certs/dave@corp.example", 404)
 
 	// A fresh CRL thaws it: dave's arrives.
-	writeDrop(t, filepath.Join(drop, "corp.crl"), signCRL(t, ca, 101, now.Add(-time.Minute), now.Add(time.Hour), b.Serial, c.Serial))
+	fresh, err := os.ReadFile(ca.CRL(t, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeDrop(t, filepath.Join(drop, "corp.crl"), fresh)
 	w.mustSync()
 	w.assertCerts(carol)
 	w.assertCerts(dave, d.DER)

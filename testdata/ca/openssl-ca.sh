@@ -23,8 +23,9 @@
 #   openssl-ca.sh revoke DIR SERIAL [REASON]
 #       REASON: unspecified keyCompromise CACompromise affiliationChanged superseded
 #       cessationOfOperation certificateHold removeFromCRL (default: none given).
-#   openssl-ca.sh crl DIR OUT [--der]
-#       Write a CRL (PEM, or DER with --der) to OUT.
+#   openssl-ca.sh crl DIR OUT [--der] [--last YYYYMMDDHHMMSSZ] [--next YYYYMMDDHHMMSSZ]
+#       Write a CRL (PEM, or DER with --der) to OUT; --last and --next set its lastUpdate and
+#       nextUpdate (a next in the past makes a stale CRL, as a CA that stopped publishing leaves).
 #   openssl-ca.sh updatedb DIR
 #       Mark expired certificates E in index.txt.
 #
@@ -32,7 +33,7 @@
 set -euo pipefail
 
 die() { echo "openssl-ca.sh: $*" >&2; exit 1; }
-usage() { sed -n '4,31p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,33p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 ensure_openssl() {
 	command -v openssl >/dev/null 2>&1 && return 0
@@ -299,12 +300,21 @@ cmd_revoke() {
 }
 
 cmd_crl() {
-	[[ $# -ge 2 && $# -le 3 ]] || usage
-	local dir out="$2" der=""
+	[[ $# -ge 2 ]] || usage
+	local dir out="$2" der="" window=()
 	dir="$(ca_dir "$1")"
-	case "${3:-}" in "") ;; --der) der=1 ;; *) die "crl: unknown option $3" ;; esac
+	shift 2
+	local ts='^[0-9]{14}Z$'
+	while [[ $# -gt 0 ]]; do
+		case "$1" in
+		--der) der=1; shift ;;
+		--last) [[ "${2:-}" =~ $ts ]] || die "--last must be YYYYMMDDHHMMSSZ"; window+=(-crl_lastupdate "$2"); shift 2 ;;
+		--next) [[ "${2:-}" =~ $ts ]] || die "--next must be YYYYMMDDHHMMSSZ"; window+=(-crl_nextupdate "$2"); shift 2 ;;
+		*) die "crl: unknown option $1" ;;
+		esac
+	done
 	lock "$dir"
-	openssl ca -config "$dir/openssl.cnf" -batch -gencrl -out "$out.tmp" 2>"$LOG" ||
+	openssl ca -config "$dir/openssl.cnf" -batch -gencrl "${window[@]}" -out "$out.tmp" 2>"$LOG" ||
 		{ cat "$LOG" >&2; rm -f "$out.tmp"; die "generating CRL failed"; }
 	if [[ -n "$der" ]]; then
 		openssl crl -in "$out.tmp" -outform DER -out "$out" 2>"$LOG" ||
