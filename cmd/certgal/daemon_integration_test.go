@@ -123,6 +123,24 @@ func httpStatus(method, u string) int {
 	return res.StatusCode
 }
 
+// scrapeUntil scrapes the metrics listener at addr until the scrape contains want (for up to
+// 20 s; what names the wait) and returns that scrape.
+func scrapeUntil(t *testing.T, addr, what, want string) string {
+	t.Helper()
+	var scrape string
+	eventually(t, 20*time.Second, what, func() bool {
+		res, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		scrape = string(b)
+		return strings.Contains(scrape, want)
+	})
+	return scrape
+}
+
 // metric reads one sample of a scrape, -1 when absent.
 func metric(t *testing.T, base, name string) float64 {
 	t.Helper()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,17 +155,7 @@ func TestDeployQueriesUseExportedMetrics(t *testing.T) {
 	addr := freePort(t)
 	w.metricsListen = addr
 	d := startDaemon(t, bin, w.writeConfig())
-	var scrape string
-	eventually(t, 20*time.Second, "a scrape after the first pass", func() bool {
-		res, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			return false
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		scrape = string(b)
-		return strings.Contains(scrape, `certgal_sync_passes_total{result="success"} 1`)
-	})
+	scrape := scrapeUntil(t, addr, "a scrape after the first pass", `certgal_sync_passes_total{result="success"} 1`)
 	exported := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(scrape, -1) {
 		exported[m[1]] = true

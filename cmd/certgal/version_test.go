@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,17 +93,7 @@ func TestMakeBuildStampsTheVersion(t *testing.T) {
 	// The daemon exports it even when its directory cannot be reached.
 	addr := freePort(t)
 	d := startDaemon(t, bin, unreachableConfig(t, addr))
-	var scrape string
-	eventually(t, 20*time.Second, "certgal_build_info in a scrape", func() bool {
-		res, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			return false
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		scrape = string(b)
-		return strings.Contains(scrape, "certgal_build_info")
-	})
+	scrape := scrapeUntil(t, addr, "certgal_build_info in a scrape", "certgal_build_info")
 	if out, err := exec.Command(bin, "healthcheck", "-url", "http://"+addr+"/healthz").CombinedOutput(); err != nil {
 		t.Errorf("certgal healthcheck against the running daemon: %v\n%s", err, out)
 	}
