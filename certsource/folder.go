@@ -12,6 +12,8 @@ import (
 	stdsync "sync"
 	"time"
 
+	"github.com/certgal/certgal/internal/parallel"
+
 	"github.com/sirupsen/logrus"
 
 	"github.com/certgal/certgal/config"
@@ -218,7 +220,7 @@ func (f *Folder) load(ctx context.Context, snap *Snapshot, files []string) map[i
 
 	results := make([]folderFile, len(jobs))
 	errs := make([]error, len(jobs))
-	onEveryCore(ctx, len(jobs), 1, func() func(int) {
+	parallel.For(ctx, len(jobs), parallel.Options{}, func() func(int) {
 		return func(k int) {
 			j := jobs[k]
 			results[k], errs[k] = f.parse(files[j.i], j.size)

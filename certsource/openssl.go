@@ -18,6 +18,8 @@ import (
 	stdsync "sync"
 	"time"
 
+	"github.com/certgal/certgal/internal/parallel"
+
 	"github.com/sirupsen/logrus"
 
 	"github.com/certgal/certgal/config"
@@ -405,7 +407,7 @@ type fileError struct {
 func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fileStat), mode readMode) ([]*cachedFile, []*fileError) {
 	files := make([]*cachedFile, n)
 	errs := make([]*fileError, n)
-	onEveryCore(ctx, n, parseBatch, func() func(int) {
+	parallel.For(ctx, n, parallel.Options{Batch: parseBatch}, func() func(int) {
 		var buf []byte // one read buffer per worker: the files are small
 		return func(i int) {
 			path, st := locate(i)

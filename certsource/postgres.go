@@ -9,6 +9,8 @@ import (
 	stdsync "sync"
 	"time"
 
+	"github.com/certgal/certgal/internal/parallel"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -132,7 +134,7 @@ func (c *certCache) parseAll(ctx context.Context, keys []string, values [][]byte
 	}
 	c.mu.Unlock()
 
-	onEveryCore(ctx, len(todo), 1, func() func(int) {
+	parallel.For(ctx, len(todo), parallel.Options{}, func() func(int) {
 		return func(k int) {
 			i := todo[k]
 			certs[i], errs[i] = parse(values[i])
