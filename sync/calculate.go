@@ -62,13 +62,11 @@ type Input struct {
 	Now    time.Time
 	// Report asks for Plan.Report, a line per user (`certgal report`).
 	Report bool
-	// DER finds a certificate's DER when its Cert has none (see Cert.DER);
-	// only a managed userSMIMECertificate blob is built from DER. nil: Cert.DER.
-	DER func(*Cert) ([]byte, error)
 }
 
 // Calculate is the reconcile: what to add to and remove from each user, and
-// what to skip and why. It is a pure function of its input.
+// what to skip and why. It is a pure function of its input: it reads nothing,
+// so a userSMIMECertificate blob it plans has no DER yet (Plan.encodeBlobs).
 func Calculate(in Input) *Plan {
 	return newCalculator(in).plan()
 }

@@ -155,7 +155,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 			s.dropSourceMemory()
 		}
 		ders = newDERSource(snap, s.source)
-		in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}, Frozen: snap.Frozen, DER: ders.der, Report: s.Report}
+		in := Input{Policy: s.policy, Now: now, Revoked: map[certsource.IssuerID]map[string]bool{}, Frozen: snap.Frozen, Report: s.Report}
 		for _, r := range snap.Revocations {
 			if in.Revoked[r.Issuer] == nil {
 				in.Revoked[r.Issuer] = map[string]bool{}
@@ -217,6 +217,11 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 
 	calc.finish(users, idx)
 	res.Plan = calc.plan()
+	blobErrs := res.Plan.encodeBlobs(ders.der)
+	for _, err := range blobErrs {
+		s.metrics.entryErrors.Inc()
+		s.log.WithField("error", err.Error()).Error("blob not written")
+	}
 	s.metrics.countCoverage(res.Plan, len(users))
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
 	s.log.WithFields(logrus.Fields{"store_read": ms(storeRead), "store_done": ms(storeDone), "directory_read": ms(dirRead),
@@ -236,12 +241,18 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		}
 	}
 	if dryRun {
+		res.Failed, res.Err = len(blobErrs), errors.Join(blobErrs...)
 		res.Status = ResultDryRun
 		return res, nil
 	}
 	// A blocked plan's entries are what is written all the same: the
 	// removals of revoked keys (or nothing).
-	res.Applied, res.Failed, res.Err = s.apply(ctx, calc, ders, res.Plan.Entries)
+	applied, failed, err := s.apply(ctx, calc, ders, res.Plan.Entries)
+	res.Applied, res.Failed = applied, len(blobErrs)+failed
+	if err != nil {
+		blobErrs = append(blobErrs, joined(err)...)
+	}
+	res.Err = errors.Join(blobErrs...)
 	switch {
 	case res.Plan.Blocked != "":
 		res.Status = ResultBlocked
@@ -553,6 +564,9 @@ func (s *Syncer) write(ctx context.Context, ders *derSource, e EntryPlan) error 
 		if !c.blob.owned() {
 			return fmt.Errorf("modify %s: refusing to remove %s blob %s: it holds a certificate certgal does not own", e.DN, AttrSMIME, c.SHA256)
 		}
+	}
+	if err := e.encodeBlobs(ders.der); err != nil { // re-planned after a conflict
+		return fmt.Errorf("modify %s: %w", e.DN, err)
 	}
 	m, err := s.modification(ctx, ders, e)
 	if err != nil {

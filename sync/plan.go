@@ -97,7 +97,10 @@ func newChange(a Action, dn, email string, c *Cert, reason string) Change {
 }
 
 func newBlobChange(a Action, dn string, b *Blob, reason string) Change {
-	c := Change{Action: a, DN: dn, Reason: reason, SHA256: hex.EncodeToString(b.Hash[:]), Attribute: AttrSMIME, blob: b}
+	c := Change{Action: a, DN: dn, Reason: reason, Attribute: AttrSMIME, blob: b}
+	if b.DER != nil { // a planned blob's hash is known once it is encoded
+		c.SHA256 = hex.EncodeToString(b.Hash[:])
+	}
 	if first := b.first(); first != nil {
 		c.Email, c.Serial, c.Issuer = firstEmail(first), first.SerialHex, first.IssuerName
 	}
@@ -177,6 +180,29 @@ func (e EntryPlan) hold(revocations bool) (EntryPlan, []Change) {
 	return w, held
 }
 
+// encodeBlobs writes the DER of the blobs planned for e (see plannedBlob).
+func (e EntryPlan) encodeBlobs(der func(*Cert) ([]byte, error)) error {
+	for i := range e.SMIMEAdds {
+		if err := e.SMIMEAdds[i].encodeBlob(der); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeBlob writes the DER of the planned blob of a line about one, and
+// the line's SHA-256 with it.
+func (c *Change) encodeBlob(der func(*Cert) ([]byte, error)) error {
+	if c.blob == nil || c.SHA256 != "" {
+		return nil
+	}
+	if err := c.blob.encode(der); err != nil {
+		return fmt.Errorf("%s: %s blob of serial %s: %w", c.DN, AttrSMIME, c.Serial, err)
+	}
+	c.SHA256 = hex.EncodeToString(c.blob.Hash[:])
+	return nil
+}
+
 // Modification turns the entry plan into the values to write; der finds the
 // DER of a certificate (see Cert.DER).
 func (e EntryPlan) Modification(der func(*Cert) ([]byte, error)) (Modification, error) {
@@ -196,6 +222,9 @@ func (e EntryPlan) Modification(der func(*Cert) ([]byte, error)) (Modification, 
 		m.Delete = append(m.Delete, v)
 	}
 	for _, c := range e.SMIMEAdds {
+		if c.blob.DER == nil {
+			return m, fmt.Errorf("modify %s: the %s blob is not encoded", e.DN, AttrSMIME)
+		}
 		m.SMIMEAdd = append(m.SMIMEAdd, c.blob.DER)
 	}
 	if !e.SMIMEReplace {
@@ -271,6 +300,39 @@ func (p *Plan) hold(reason string, revocations bool) {
 		}
 	}
 	p.Entries = kept
+}
+
+// encodeBlobs writes the DER of the blobs Calculate planned without it (see
+// plannedBlob) from the DER der finds: the CA store's, read again. An entry
+// whose blob cannot be written leaves the plan, and its error is returned:
+// the entry fails rather than being written otherwise. A line that is not
+// written (held, skipped) keeps an empty SHA-256 then, with its error.
+func (p *Plan) encodeBlobs(der func(*Cert) ([]byte, error)) []error {
+	var errs []error
+	kept := p.Entries[:0]
+	for _, e := range p.Entries {
+		if err := e.encodeBlobs(der); err != nil {
+			errs = append(errs, fmt.Errorf("modify %s: %w", e.DN, err))
+			continue
+		}
+		kept = append(kept, e)
+	}
+	p.Entries = kept
+	resort := false
+	for _, l := range [][]Change{p.Held, p.Skips} {
+		for i := range l {
+			if l[i].blob != nil && l[i].SHA256 == "" {
+				resort = true
+				if err := l[i].encodeBlob(der); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	if resort {
+		p.sort() // skips are ordered by SHA-256 last
+	}
+	return errs
 }
 
 // Counts returns the number of adds, removes and skips that the plan writes

@@ -185,18 +185,62 @@ func NewBlob(der []byte, classify func(x *x509.Certificate, hash [32]byte) *Cert
 	return b
 }
 
-// managedBlob is the blob certgal writes under policy manage: its DER is the
-// certs-only PKCS#7 of desired, its leaves the desired certificates.
-func managedBlob(desired []*Cert, der func(*Cert) ([]byte, error)) (*Blob, error) {
-	out, err := encodeSMIME(desired, der)
-	if err != nil {
-		return nil, err
-	}
-	b := &Blob{Hash: sha256.Sum256(out), DER: out, Leaves: desired}
+// plannedBlob is the blob certgal writes under policy manage, as Calculate
+// plans it: its leaves are the desired certificates, but its DER, which needs
+// theirs from the CA store, is written later by encode (Plan.encodeBlobs), so
+// that planning reads nothing. Until then DER is nil and Hash zero.
+func plannedBlob(desired []*Cert) *Blob {
+	b := &Blob{Leaves: desired}
 	for _, x := range desired {
 		b.certs = append(b.certs, x.Hash)
 	}
-	return b, nil
+	return b
+}
+
+// encode writes a planned blob's DER and hash: the certs-only PKCS#7 of its
+// leaves, whose DER der finds. A blob that has its DER is left as it is.
+func (b *Blob) encode(der func(*Cert) ([]byte, error)) error {
+	if b.DER != nil {
+		return nil
+	}
+	out, err := encodeSMIME(b.Leaves, der)
+	if err != nil {
+		return err
+	}
+	b.DER, b.Hash = out, sha256.Sum256(out)
+	return nil
+}
+
+// smimeSize is the size of the certs-only PKCS#7 of certs (EncodeSMIME),
+// known from their sizes alone: the DER headers around the certificates.
+func smimeSize(certs []*Cert) int {
+	n := 0
+	for _, x := range certs {
+		n += x.Size
+	}
+	const (
+		version     = 3  // INTEGER 1
+		emptySet    = 2  // digestAlgorithms, crls, signerInfos
+		dataContent = 13 // SEQUENCE { OID data }
+		signedOID   = 11 // OID signedData
+	)
+	signedData := tlv(version + emptySet + dataContent + tlv(n) + 2*emptySet)
+	return tlv(signedOID + tlv(signedData))
+}
+
+// tlv is the DER size of a value whose contents take n bytes: tag, length, contents.
+func tlv(n int) int {
+	switch {
+	case n < 0x80:
+		return 2 + n
+	case n < 0x100:
+		return 3 + n
+	case n < 0x10000:
+		return 4 + n
+	case n < 0x1000000:
+		return 5 + n
+	}
+	return 6 + n
 }
 
 // planSMIME decides what becomes of u's userSMIMECertificate blobs and writes
@@ -287,17 +331,12 @@ func (c *calculator) planSMIME(u User, e *EntryPlan, v view) []Change {
 			return skips
 		case pol.SMIMEWholeAttribute && len(others) > 0:
 			report(stale)
-			if nb, err := managedBlob(e.desired, c.in.DER); err == nil {
-				skips = append(skips, newBlobChange(ActionSkip, u.DN, nb, ReasonForeignSMIME))
-			}
+			skips = append(skips, newBlobChange(ActionSkip, u.DN, plannedBlob(e.desired), ReasonForeignSMIME))
 			return skips
 		}
-		nb, err := managedBlob(e.desired, c.in.DER)
-		if err == nil && pol.MaxValueBytes > 0 && len(nb.DER) > pol.MaxValueBytes {
+		nb := plannedBlob(e.desired)
+		if pol.MaxValueBytes > 0 && smimeSize(e.desired) > pol.MaxValueBytes {
 			skips = append(skips, newBlobChange(ActionSkip, u.DN, nb, ReasonTooLarge))
-			err = errors.New("too large")
-		}
-		if err != nil {
 			// No managed blob: certgal's blobs leave only when stale.
 			drop(stale)
 			return skips

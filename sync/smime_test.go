@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"errors"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -304,9 +305,27 @@ func TestCalculateSMIME(t *testing.T) {
 					t.Errorf("%s line without attribute %s", c.Reason, AttrSMIME)
 				}
 			}
+			for _, e := range p.Entries {
+				for _, c := range e.SMIMEAdds {
+					if c.blob.DER != nil || c.SHA256 != "" {
+						t.Errorf("%s: Calculate encoded a blob: it must read no DER", e.DN)
+					}
+				}
+			}
+			if errs := p.encodeBlobs(heldDER); len(errs) > 0 {
+				t.Fatal(errs)
+			}
 			checkWrittenBlobs(t, p)
 		})
 	}
+}
+
+// heldDER is the DER a test's certificates hold (see Cert.DER).
+func heldDER(c *Cert) ([]byte, error) {
+	if c.DER == nil {
+		return nil, errors.New("no DER")
+	}
+	return c.DER, nil
 }
 
 // checkWrittenBlobs asserts what the plan would write: removed blobs are
@@ -524,4 +543,55 @@ func FuzzParseSMIME(f *testing.F) {
 			t.Fatal("a broken blob counts as owned")
 		}
 	})
+}
+
+// TestSMIMESizeIsTheEncodedSize: Calculate checks a planned blob against
+// policy.max_value_bytes by smimeSize, before any DER is read; it must be the
+// size EncodeSMIME gives, across every DER length boundary.
+func TestSMIMESizeIsTheEncodedSize(t *testing.T) {
+	for _, sizes := range [][]int{
+		{1}, {100}, {127}, {128}, {200}, {255}, {256}, {700, 800}, {1500, 1500, 1500},
+		{32000}, {65000}, {65535}, {65536}, {40000, 40000}, {1 << 24},
+	} {
+		var certs []*Cert
+		for i, n := range sizes {
+			der := bytes.Repeat([]byte{byte(i + 1)}, n)
+			certs = append(certs, &Cert{DER: der, Size: n})
+		}
+		der, err := EncodeSMIME(certs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := smimeSize(certs); got != len(der) {
+			t.Errorf("sizes %v: smimeSize %d, encoded %d", sizes, got, len(der))
+		}
+	}
+}
+
+// TestBlobThatCannotBeEncodedFailsItsEntry: under manage, Calculate plans the
+// blob without DER; when the CA store cannot give a certificate's DER, the
+// entry leaves the plan with an error naming it, rather than being written
+// without its blob.
+func TestBlobThatCannotBeEncodedFailsItsEntry(t *testing.T) {
+	day := 24 * time.Hour
+	f := newFx(t, newTestCA(t, "Corp Issuing CA"), newTestCA(t, "Partner CA"))
+	f.in.Policy.SMIME = SMIMEManage
+	old := f.valid(leaf{serial: 0x10, emails: mail(alice), notBefore: now.Add(-300 * day)})
+	cur := f.valid(leaf{serial: 0x11, emails: mail(alice), notBefore: now.Add(-day)})
+	cur.DER = nil // the store's: read again when written
+	bob := f.valid(leaf{serial: 0x12, emails: mail("bob@corp.example"), notBefore: now.Add(-day)})
+	f.smimeUser("cn=alice", mail(alice), []*Cert{old}, f.blob(old))
+	f.smimeUser("cn=bob", mail("bob@corp.example"), []*Cert{bob}, f.blob(bob))
+	p := Calculate(f.in)
+	if len(p.Entries) != 1 || p.Entries[0].DN != "cn=alice" {
+		t.Fatalf("entries %v, want cn=alice's only", p.Entries)
+	}
+	lost := errors.New("file gone")
+	errs := p.encodeBlobs(func(*Cert) ([]byte, error) { return nil, lost })
+	if len(errs) != 1 || !errors.Is(errs[0], lost) || !strings.Contains(errs[0].Error(), "cn=alice") {
+		t.Fatalf("errors %v, want one for cn=alice wrapping %v", errs, lost)
+	}
+	if len(p.Entries) != 0 {
+		t.Errorf("the entry whose blob could not be written is still in the plan: %v", p.Entries)
+	}
 }
