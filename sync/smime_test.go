@@ -2,9 +2,9 @@ package sync
 
 import (
 	"bytes"
-	"errors"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
