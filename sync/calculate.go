@@ -294,36 +294,37 @@ func (c *calculator) ownAddresses(u User) []string {
 	return out
 }
 
-// eligible applies the rules a certificate must pass before any user may get it.
-// Revoked, expired and not-yet-valid certificates are normal states, not skips.
+// eligible applies the rules a certificate of the CA store must pass before
+// any user may get it. Revoked, expired and not-yet-valid certificates are
+// normal states, not skips.
 func (c *calculator) eligible(k Known) bool {
-	x := k.Cert
+	x, s := k.Cert, c.standing(k.Cert)
 	switch {
 	case x.Broken:
 		c.skip("", firstEmail(x), x, ReasonBrokenSource)
 		return false
-	case !x.Owned():
+	case !s.owned:
 		c.skip("", firstEmail(x), x, ReasonUntrusted)
 		return false
-	case x.Unusable != "":
-		c.skip("", firstEmail(x), x, ReasonUnusablePrefx+x.Unusable)
+	case !s.usable:
+		c.skip("", firstEmail(x), x, ReasonUnusablePrefix+x.Unusable)
 		return false
 	case c.in.Policy.MaxValueBytes > 0 && x.Size > c.in.Policy.MaxValueBytes:
 		c.skip("", firstEmail(x), x, ReasonTooLarge)
 		return false
 	}
-	return k.Status == certsource.StatusValid && !c.revoked(x) && c.in.Now.After(x.NotBefore) && c.in.Now.Before(x.NotAfter)
+	return k.Status == certsource.StatusValid && s.current()
 }
 
-// match finds the one user the certificate belongs to. An address two users
-// claim, or addresses that lead to different users, are skipped: never guess.
 // owner is the user a certificate goes to, or why it goes to nobody.
 type owner struct {
 	user          int
 	email, reason string
 }
 
-// owner finds x's user from its addresses; it only reads the calculator.
+// owner finds x's user from its addresses; it only reads the calculator. An
+// address two users claim, or addresses that lead to different users, give
+// no user: never guess.
 func (c *calculator) owner(x *Cert) owner {
 	user := -1
 	for _, e := range x.Emails {
@@ -344,14 +345,6 @@ func (c *calculator) owner(x *Cert) owner {
 
 func (c *calculator) skip(dn, email string, x *Cert, reason string) {
 	c.skips = append(c.skips, newChange(ActionSkip, dn, email, x, reason))
-}
-
-func (c *calculator) revoked(x *Cert) bool {
-	if c.in.Revoked[x.Issuer][x.SerialHex] {
-		return true
-	}
-	st, ok := c.known.get(x)
-	return ok && st == certsource.StatusRevoked
 }
 
 // newer orders certificates newest first: latest notBefore, then latest

@@ -8,16 +8,16 @@ import (
 // Metrics are the pass's Prometheus metrics. No label ever carries a DN or an
 // address: they would be unbounded and personal.
 type Metrics struct {
-	passes       *prometheus.CounterVec
-	lastSuccess  prometheus.Gauge
-	duration     prometheus.Histogram
-	changes      *prometheus.CounterVec
-	skipped      *prometheus.CounterVec
-	entryErrors  prometheus.Counter
-	sourceCerts  *prometheus.GaugeVec
-	directoryUsr prometheus.Gauge
-	expiring     *prometheus.GaugeVec
-	uncovered    prometheus.Gauge
+	passes         *prometheus.CounterVec
+	lastSuccess    prometheus.Gauge
+	duration       prometheus.Histogram
+	changes        *prometheus.CounterVec
+	skipped        *prometheus.CounterVec
+	entryErrors    prometheus.Counter
+	sourceCerts    *prometheus.GaugeVec
+	directoryUsers prometheus.Gauge
+	expiring       *prometheus.GaugeVec
+	uncovered      prometheus.Gauge
 
 	// entriesFailed is the last writing pass's count, so that an entry that
 	// fails every pass (a protected AD account) shows as a level, not a rate.
@@ -60,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		sourceCerts: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "certgal_source_certificates", Help: "Certificates in the CA store at the last pass, by state.",
 		}, []string{"state"}),
-		directoryUsr: f.NewGauge(prometheus.GaugeOpts{
+		directoryUsers: f.NewGauge(prometheus.GaugeOpts{
 			Name: "certgal_directory_users", Help: "Users read from the directory at the last pass.",
 		}),
 		expiring: f.NewGaugeVec(prometheus.GaugeOpts{
@@ -102,4 +102,11 @@ func (m *Metrics) countCoverage(p *Plan, users int) {
 		m.expiring.WithLabelValues(w.label).Set(float64(p.Expiring[i]))
 	}
 	m.uncovered.Set(float64(users - p.UsersWithCertificate))
+}
+
+// countSource sets certgal_source_certificates from the CA store's counts by state.
+func (m *Metrics) countSource(states map[string]int) {
+	for state, n := range states {
+		m.sourceCerts.WithLabelValues(state).Set(float64(n))
+	}
 }

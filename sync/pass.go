@@ -166,9 +166,9 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		for i, x := range s.classes.SourceAll(snap.Certificates, ders.load) {
 			in.Known[i] = Known{Cert: x, Status: snap.Certificates[i].Status}
 		}
-		s.countSource(in)
 		// The rules that need the store alone run while the directory streams.
 		calc = startCalculator(in)
+		s.metrics.countSource(calc.sourceStates())
 	}()
 	if s.Once || !s.passed {
 		// A one-pass process reads the store before the directory, so that
@@ -208,7 +208,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		res.Status = ResultDirectoryError
 		return res, fmt.Errorf("read directory: %w", err)
 	}
-	s.metrics.directoryUsr.Set(float64(len(users)))
+	s.metrics.directoryUsers.Set(float64(len(users)))
 	s.lastUsers = len(users)
 	s.passed = true // not before: a pass that could not read both leaves the next one cold
 	if s.Once {
@@ -422,31 +422,6 @@ func (s *Syncer) user(e Entry, sourceDone <-chan struct{}) User {
 		u.SMIME = append(u.SMIME, s.blobs.get(v, s.classes))
 	}
 	return u
-}
-
-func (s *Syncer) countSource(in Input) {
-	counts := map[string]int{"valid": 0, "revoked": 0, "expired": 0, "not_yet_valid": 0, "untrusted": 0, "unusable": 0}
-	c := calculator{in: in, known: storeStatus{}}
-	for _, k := range in.Known {
-		x := k.Cert
-		switch {
-		case !x.Owned():
-			counts["untrusted"]++
-		case x.Unusable != "":
-			counts["unusable"]++
-		case k.Status == certsource.StatusRevoked || c.revoked(x):
-			counts["revoked"]++
-		case in.Now.After(x.NotAfter) || k.Status == certsource.StatusExpired:
-			counts["expired"]++
-		case in.Now.Before(x.NotBefore):
-			counts["not_yet_valid"]++
-		default:
-			counts["valid"]++
-		}
-	}
-	for state, n := range counts {
-		s.metrics.sourceCerts.WithLabelValues(state).Set(float64(n))
-	}
 }
 
 // apply writes the entries on s.Workers connections. One entry's failure never

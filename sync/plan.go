@@ -24,20 +24,20 @@ const (
 // Why values are removed or certificates skipped. They are metric label values
 // and part of the JSON plan: keep them stable.
 const (
-	ReasonNew           = "new"
-	ReasonRevoked       = "revoked"
-	ReasonExpired       = "expired"
-	ReasonSuperseded    = "superseded"
-	ReasonNoUser        = "no_user"
-	ReasonAmbiguous     = "ambiguous_address"
-	ReasonUntrusted     = "untrusted_issuer"
-	ReasonMaxValues     = "max_values"
-	ReasonUnknownOwned  = "unknown_to_source"
-	ReasonNotYetValid   = "not_yet_valid"
-	ReasonBrokenSource  = "broken_certificate"
-	ReasonUnusablePrefx = "unusable_"
-	ReasonTooLarge      = "value_too_large"
-	ReasonFrozen        = "issuer_frozen"
+	ReasonNew            = "new"
+	ReasonRevoked        = "revoked"
+	ReasonExpired        = "expired"
+	ReasonSuperseded     = "superseded"
+	ReasonNoUser         = "no_user"
+	ReasonAmbiguous      = "ambiguous_address"
+	ReasonUntrusted      = "untrusted_issuer"
+	ReasonMaxValues      = "max_values"
+	ReasonUnknownOwned   = "unknown_to_source"
+	ReasonNotYetValid    = "not_yet_valid"
+	ReasonBrokenSource   = "broken_certificate"
+	ReasonUnusablePrefix = "unusable_"
+	ReasonTooLarge       = "value_too_large"
+	ReasonFrozen         = "issuer_frozen"
 	// ReasonNotPublishable reports an owned value certgal would not publish
 	// for the user (a smart-card, signing-only or EFS certificate of the same
 	// CA, or one for another user's address): it is left alone.

@@ -385,7 +385,7 @@ func (c *calculator) blobState(b *Blob, v view) (stale, dead bool) {
 // allRevoked reports whether every key in b is revoked.
 func (c *calculator) allRevoked(b *Blob) bool {
 	for _, x := range b.Leaves {
-		if !c.revoked(x) {
+		if !c.standing(x).revoked {
 			return false
 		}
 	}

@@ -65,16 +65,17 @@ func (v view) covered(x *Cert) bool {
 	return true
 }
 
-// judge applies the per-value rules to v. Only what certgal would itself
-// publish for this user (a mail key of one of its addresses) is ever replaced
-// or aged out; a revoked value of a trusted CA leaves whatever it was for,
-// even while its issuer is frozen, as a revocation is never undone.
+// judge applies the per-value rules to one value of a user. Only what
+// certgal would itself publish for this user (a mail key of one of its
+// addresses) is ever replaced or aged out; a revoked value of a trusted CA
+// leaves whatever it was for, even while its issuer is frozen, as a
+// revocation is never undone.
 func (c *calculator) judge(x *Cert, u view) fate {
-	now := c.in.Now
+	s := c.standing(x)
 	switch {
-	case x.Broken || !x.Owned():
+	case !s.owned:
 		return fateStays
-	case c.revoked(x):
+	case s.revoked:
 		return fateRevoked
 	case u.desired.has(x.Hash):
 		return fateCandidate
@@ -82,28 +83,21 @@ func (c *calculator) judge(x *Cert, u view) fate {
 		return fateStays
 	case u.candidates.has(x.Hash):
 		return fateSuperseded
-	case now.After(x.NotAfter.Add(c.in.Policy.ExpiredGrace)):
-		if c.publishable(x, u) {
+	case s.dead:
+		if s.usable && u.mine(x) {
 			return fateExpired
 		}
 		return fateOther
-	case now.After(x.NotAfter), now.Before(x.NotBefore):
+	case s.expired, s.early:
 		return fateStays
-	case !c.publishable(x, u):
+	case !s.usable || !u.mine(x):
 		return fateOther
-	}
-	if _, known := c.known.get(x); !known {
+	case !s.known:
 		return fateUnknown
 	}
 	// Known and valid, but not a candidate: too large, say, or its other
 	// addresses lead to other users.
 	return fateOther
-}
-
-// publishable reports whether x is the kind of value certgal publishes for
-// this user: a key for encrypted mail to one of the user's addresses.
-func (c *calculator) publishable(x *Cert, u view) bool {
-	return x.Unusable == "" && u.mine(x)
 }
 
 // planUser applies the per-entry rules to one user: which owned values leave,

@@ -226,7 +226,7 @@ func TestWorldAsCertgalSeesIt(t *testing.T) {
 			for _, c := range res.Plan.Skips {
 				skips[c.Reason]++
 			}
-			if skips[sync.ReasonNoUser] != sum.Certificates["no_user"] || skips[sync.ReasonUnusablePrefx+"no_email_protection"] != sum.Certificates["unusable"] {
+			if skips[sync.ReasonNoUser] != sum.Certificates["no_user"] || skips[sync.ReasonUnusablePrefix+"no_email_protection"] != sum.Certificates["unusable"] {
 				t.Fatalf("skips %v; summary %v", skips, sum.Certificates)
 			}
 		})
