@@ -1,15 +1,16 @@
 package sync
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
 	"sort"
-	stdsync "sync"
 	"time"
 
 	"github.com/certgal/certgal/certsource"
 	"github.com/certgal/certgal/internal/mailaddr"
+	"github.com/certgal/certgal/internal/parallel"
 )
 
 // Policy is the part of the configuration the reconcile rules read.
@@ -122,7 +123,7 @@ type userPlan struct {
 }
 
 // parallelMin is the amount of work (users to plan, certificates to
-// classify) from which onEveryCore uses every core.
+// classify) from which everyCore uses every core.
 var parallelMin = 1000
 
 // planUsers plans every user, in input order. planUser only reads the
@@ -138,32 +139,15 @@ func (c *calculator) planUsers() []userPlan {
 			r.report = &rep
 		}
 	}
-	onEveryCore(len(users), one)
+	parallel.Each(context.Background(), len(users), everyCore(len(users)), one)
 	return out
 }
 
-// onEveryCore runs f(0..n-1) in chunks on every core, or in turn for fewer
-// than parallelMin: f must only read what is shared and write its own i.
-func onEveryCore(n int, f func(i int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < parallelMin || workers == 1 {
-		for i := range n {
-			f(i)
-		}
-		return
-	}
-	var wg stdsync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for start := 0; start < n; start += chunk {
-		wg.Add(1)
-		go func(start, end int) {
-			defer wg.Done()
-			for i := start; i < end; i++ {
-				f(i)
-			}
-		}(start, min(start+chunk, n))
-	}
-	wg.Wait()
+// everyCore shares out n pieces of work in a chunk per core, or runs them
+// in turn for fewer than parallelMin.
+func everyCore(n int) parallel.Options {
+	cores := runtime.GOMAXPROCS(0)
+	return parallel.Options{Batch: (n + cores - 1) / cores, Serial: parallelMin}
 }
 
 // calculator holds what planning one user needs from the whole input, so a
@@ -266,7 +250,7 @@ func (c *calculator) finish(users []User, idx *userIndex) {
 	// Finding each certificate's user is a map lookup per address, done on
 	// every core; the results are taken in order, as matching in turn would.
 	owners := make([]owner, len(c.eligibles))
-	onEveryCore(len(c.eligibles), func(i int) { owners[i] = c.owner(c.eligibles[i]) })
+	parallel.Each(context.Background(), len(c.eligibles), everyCore(len(c.eligibles)), func(i int) { owners[i] = c.owner(c.eligibles[i]) })
 	for i, x := range c.eligibles {
 		if o := owners[i]; o.reason != "" {
 			c.skip("", o.email, x, o.reason)

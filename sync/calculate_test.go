@@ -30,7 +30,7 @@ func newFx(t testing.TB, ours, foreign *testCA) *fx {
 
 func (f *fx) cert(ca *testCA, l leaf) *Cert {
 	x := ca.issue(f.t, l)
-	return f.classes.DER(x.Raw)
+	return f.classes.DirectoryValue(x.Raw)
 }
 
 // valid is an owned certificate the CA store lists as valid.
@@ -262,7 +262,7 @@ func TestCalculate(t *testing.T) {
 		}, []string{`add cn=odd *)(uid=*))(|(uid=*\@corp.example 66 new`}, ""},
 		{"unparseable directory value untouched", func(f *fx) {
 			c := f.valid(leaf{serial: 0x67, emails: mail(alice)})
-			junk := f.classes.DER([]byte("not a certificate"))
+			junk := f.classes.DirectoryValue([]byte("not a certificate"))
 			f.user("cn=alice", mail(alice), junk, c)
 		}, nil, ""},
 		{"valid value of a certificate now matching no address stays when nothing replaces it", func(f *fx) {

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/certgal/certgal/certsource"
+	"github.com/certgal/certgal/internal/parallel"
 )
 
 // Cert is a certificate as the reconcile sees it: parsed once, its issuer
@@ -187,23 +189,23 @@ func (k *Classifier) Source(c *certsource.Certificate, load func(*certsource.Cer
 			return k.store(&Cert{Hash: c.Hash, Broken: true})
 		}
 	}
-	x, _ := k.inspect(der, c.Hash)
+	x, _ := k.storeValue(der, c.Hash)
 	return x
 }
 
 // Inspect is certsource.Inspect for an UnparsedSource: it classifies der
 // (when not cached) and returns its serial number. der is not kept.
 func (k *Classifier) Inspect(der []byte, hash [32]byte) (string, error) {
-	c, err := k.inspect(der, hash)
+	c, err := k.storeValue(der, hash)
 	if err != nil {
 		return "", err
 	}
 	return c.SerialHex, nil
 }
 
-// inspect classifies a certificate of the store from its DER, which is not
-// kept; the error says why it does not parse.
-func (k *Classifier) inspect(der []byte, h [32]byte) (*Cert, error) {
+// storeValue classifies a certificate of the store from its DER, which is
+// not kept; the error says why it does not parse.
+func (k *Classifier) storeValue(der []byte, h [32]byte) (*Cert, error) {
 	if c := k.known(h); c != nil {
 		if c.Broken {
 			return c, errors.New("not a certificate")
@@ -222,18 +224,18 @@ func (k *Classifier) inspect(der []byte, h [32]byte) (*Cert, error) {
 // the DER a certificate comes without, when it is not cached.
 func (k *Classifier) SourceAll(certs []*certsource.Certificate, load func(*certsource.Certificate) ([]byte, error)) []*Cert {
 	out := make([]*Cert, len(certs))
-	onEveryCore(len(certs), func(i int) { out[i] = k.Source(certs[i], load) })
+	parallel.Each(context.Background(), len(certs), everyCore(len(certs)), func(i int) { out[i] = k.Source(certs[i], load) })
 	return out
 }
 
-// DER classifies a raw directory value. der may be part of a buffer the
-// directory reuses or would rather free: what is kept is a copy.
-func (k *Classifier) DER(der []byte) *Cert {
-	return k.der(der, sha256.Sum256(der))
+// DirectoryValue classifies a raw directory value. der may be part of a
+// buffer the directory reuses or would rather free: what is kept is a copy.
+func (k *Classifier) DirectoryValue(der []byte) *Cert {
+	return k.directoryValue(der, sha256.Sum256(der))
 }
 
-// der is DER for a value whose SHA-256 is h.
-func (k *Classifier) der(der []byte, h [32]byte) *Cert {
+// directoryValue is DirectoryValue for a value whose SHA-256 is h.
+func (k *Classifier) directoryValue(der []byte, h [32]byte) *Cert {
 	if c := k.known(h); c != nil {
 		return c
 	}

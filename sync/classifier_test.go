@@ -110,10 +110,10 @@ func TestClassifierForgetsWhatTwoPassesDidNotUse(t *testing.T) {
 
 	k := NewClassifier(trust)
 	k.certs.put(fromFile) // as LoadFile leaves it: used by no pass
-	k.DER(a.Raw)
-	k.DER(b.Raw)
+	k.DirectoryValue(a.Raw)
+	k.DirectoryValue(b.Raw)
 	k.EndPass() // 1: both used
-	k.DER(a.Raw)
+	k.DirectoryValue(a.Raw)
 	k.EndPass() // 2: b used by the pass before
 	if k.known(sha256.Sum256(b.Raw)) == nil {
 		t.Fatal("a certificate the previous pass used was forgotten")

@@ -180,7 +180,7 @@ func TestOnceDropsWhatOnlyALaterPassUses(t *testing.T) {
 		log, _ := test.NewNullLogger()
 		s := NewSyncer(src, dir, trust, Policy{MaxValues: 15, MaxDeletes: 100}, log, NewMetrics(prometheus.NewRegistry()))
 		s.now = func() time.Time { return now }
-		s.CacheDir, s.Once = cache, true
+		s.CacheDir, s.OnePass = cache, true
 		res, err := s.Pass(context.Background(), true)
 		if err != nil {
 			t.Fatal(err)

@@ -62,7 +62,7 @@ func TestExactDeletes(t *testing.T) {
 		}, []string{"remove cn=alice alice@corp.example 2B superseded", "add cn=alice alice@corp.example 2C new"}},
 		{"a broken value is no twin", true, func(f *fx) {
 			x := f.revokedInIndex(leaf{serial: 0x28, emails: mail(alice)})
-			f.user("cn=alice", mail(alice), x, f.classes.DER([]byte("not a certificate")))
+			f.user("cn=alice", mail(alice), x, f.classes.DirectoryValue([]byte("not a certificate")))
 		}, []string{"remove cn=alice alice@corp.example 28 revoked"}},
 	}
 	for _, tc := range tests {

@@ -1,6 +1,8 @@
 package sync
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -95,18 +97,40 @@ func (m *Metrics) CountFailedPass(result string) {
 	m.passes.WithLabelValues(result).Inc()
 }
 
-// countCoverage sets the gauges of what a plan publishes: certificates near
-// their end, users without any.
-func (m *Metrics) countCoverage(p *Plan, users int) {
-	for i, w := range expiryWindows {
-		m.expiring.WithLabelValues(w.label).Set(float64(p.Expiring[i]))
-	}
-	m.uncovered.Set(float64(users - p.UsersWithCertificate))
-}
-
 // countSource sets certgal_source_certificates from the CA store's counts by state.
 func (m *Metrics) countSource(states map[string]int) {
 	for state, n := range states {
 		m.sourceCerts.WithLabelValues(state).Set(float64(n))
+	}
+}
+
+// countPass counts a pass that ran, by its result.
+func (m *Metrics) countPass(res *Result, took time.Duration) {
+	m.duration.Observe(took.Seconds())
+	m.passes.WithLabelValues(res.Status).Inc()
+	if res.Status == ResultSuccess {
+		m.lastSuccess.SetToCurrentTime()
+	}
+	if res.Status == ResultSuccess || res.Status == ResultEntryErrors {
+		m.entriesFailed.Set(float64(res.Failed))
+	}
+}
+
+// countProblems counts what the CA store skipped (broken files, CRLs, index lines), by reason.
+func (m *Metrics) countProblems(problems map[string]int) {
+	for reason, n := range problems {
+		m.skipped.WithLabelValues(reason).Add(float64(n))
+	}
+}
+
+// countPlan sets the gauges of what a plan publishes (certificates near
+// their end, users without any) and counts its skips.
+func (m *Metrics) countPlan(p *Plan, users int) {
+	for i, w := range expiryWindows {
+		m.expiring.WithLabelValues(w.label).Set(float64(p.Expiring[i]))
+	}
+	m.uncovered.Set(float64(users - p.UsersWithCertificate))
+	for _, c := range p.Skips {
+		m.skipped.WithLabelValues(c.Reason).Inc()
 	}
 }

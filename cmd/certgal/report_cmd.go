@@ -19,7 +19,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return code
 	}
 	defer p.Close()
-	p.syncer.Once, p.syncer.Report = true, true
+	p.syncer.OnePass, p.syncer.Report = true, true
 	res, err := p.syncer.Pass(ctx, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "certgal report: %v\n", err)

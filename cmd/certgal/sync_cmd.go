@@ -32,7 +32,7 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer close(done)
 		go showProgress(stderr, p.syncer.Progress, done)
 	}
-	p.syncer.Once = true
+	p.syncer.OnePass = true
 	res, err := p.syncer.Pass(ctx, *dryRun)
 	if res.Plan != nil {
 		var werr error

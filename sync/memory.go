@@ -1,0 +1,56 @@
+package sync
+
+import (
+	"runtime"
+
+	"github.com/certgal/certgal/certsource"
+)
+
+// memory is the pass's garbage-collection policy. The collector sizes the
+// heap by what was live at its last cycle; when much of the heap has just
+// become garbage (the source's memory of its files, the classifier's, a whole
+// pass), a cycle right then keeps the next peak down. docs/BENCHMARKS.md
+// ("third round", "fourth round") has the measurements behind each step.
+type memory struct {
+	// onePass: this process runs one pass (`certgal sync`, `certgal report`),
+	// so what only a later pass would use is dropped once the pass is done
+	// with it, unless the file caches are to get something new from it.
+	onePass  bool
+	cacheDir string
+	caches   *fileCaches
+}
+
+// storeRead is called once the CA store is read and classified.
+func (m memory) storeRead() {
+	if !m.onePass {
+		return
+	}
+	if src, ok := m.caches.source.(certsource.CachingSource); ok {
+		if _, files := m.caches.changed(); m.cacheDir == "" || !files {
+			src.DropCache()
+			collect()
+		}
+	}
+}
+
+// directoryRead is called once the directory is read and classified: each
+// Cert the pass holds stays, the classifier's index of them goes.
+func (m memory) directoryRead() {
+	if !m.onePass {
+		return
+	}
+	if classes, _ := m.caches.changed(); m.cacheDir == "" || !classes {
+		m.caches.classes.forget()
+		collect()
+	}
+}
+
+// passDone is called at the end of every pass: for a daemon, what the pass
+// read and planned is garbage now.
+func (m memory) passDone() {
+	if !m.onePass {
+		collect()
+	}
+}
+
+func collect() { runtime.GC() }

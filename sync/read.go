@@ -1,0 +1,164 @@
+package sync
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/certgal/certgal/certsource"
+)
+
+// readResult is what the read phase gives the plan: the CA store's half and
+// the directory's.
+type readResult struct {
+	storeResult
+	users []User
+	idx   *userIndex
+	// When each part ended, from start: which one to look at when a pass is slow.
+	start         time.Time
+	directoryRead time.Duration
+}
+
+// storeResult is the CA store's half of the read.
+type storeResult struct {
+	snap *certsource.Snapshot
+	ders *derSource
+	// calc has applied the rules that need the store alone (startCalculator).
+	calc            *calculator
+	err             error
+	read, processed time.Duration
+}
+
+// read is the pass's first phase: the CA store and the directory, read at
+// once, but for a one-pass process and a daemon's first pass, which read the
+// store first (below). A daemon's pass finds every value in the classifier's
+// cache, and the store's files are read while the directory sends its pages.
+// A value not in the cache waits for the store's certificates (it is most
+// likely one of them) before it is parsed, so a first pass verifies each
+// certificate once. On failure, the string is the pass's result.
+func (s *Syncer) read(ctx context.Context, now time.Time) (*readResult, string, error) {
+	sourceLoaded, classesLoaded := s.caches.load(s.CacheDir)
+	readCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &readResult{start: time.Now()}
+	storeDone := make(chan struct{})
+	stored := make(chan storeResult, 1)
+	go func() {
+		defer close(storeDone)
+		<-sourceLoaded
+		sr := s.readStore(readCtx, now, classesLoaded, r.start)
+		if sr.err != nil {
+			cancel() // the directory's half is of no use now
+		}
+		sr.processed = time.Since(r.start)
+		stored <- sr
+	}()
+	if s.OnePass || !s.passed {
+		// A one-pass process drops the source's memory of its files before
+		// the users arrive (memory.storeRead); a daemon's first pass has its
+		// peak then, and nothing waits for it. Later passes want the time.
+		<-storeDone
+	}
+	var dirErr error
+	r.users, r.idx, dirErr = s.readDirectory(readCtx, classesLoaded, storeDone)
+	r.directoryRead = time.Since(r.start)
+	r.storeResult = <-stored
+	switch {
+	case r.err != nil:
+		return r, ResultSourceError, fmt.Errorf("read CA store: %w", r.err)
+	case dirErr != nil:
+		return r, ResultDirectoryError, fmt.Errorf("read directory: %w", dirErr)
+	}
+	return r, "", nil
+}
+
+// readStore reads the CA store and classifies it, then applies the rules
+// that need the store alone while the directory streams.
+func (s *Syncer) readStore(ctx context.Context, now time.Time, classesLoaded <-chan struct{}, start time.Time) storeResult {
+	snap, err := s.readSource(ctx, classesLoaded)
+	r := storeResult{snap: snap, err: err, read: time.Since(start)}
+	if err != nil {
+		return r
+	}
+	s.memory().storeRead()
+	r.ders = newDERSource(snap, s.source)
+	in := Input{Policy: s.policy, Now: now, Revoked: revokedSerials(snap.Revocations), Frozen: snap.Frozen, Report: s.Report}
+	in.Known = make([]Known, len(snap.Certificates))
+	for i, x := range s.classes.SourceAll(snap.Certificates, r.ders.load) {
+		in.Known[i] = Known{Cert: x, Status: snap.Certificates[i].Status}
+	}
+	r.calc = startCalculator(in)
+	s.metrics.countSource(r.calc.sourceStates())
+	return r
+}
+
+// readSource reads the CA store; what it parses is classified right there,
+// on the source's goroutines, and nothing is parsed twice. The store reads
+// while the classification cache is still loading; classifying waits for it.
+func (s *Syncer) readSource(ctx context.Context, loaded <-chan struct{}) (*certsource.Snapshot, error) {
+	var snap *certsource.Snapshot
+	var err error
+	if u, ok := s.source.(certsource.UnparsedSource); ok {
+		snap, err = u.ReadUnparsed(ctx, func(der []byte, h [32]byte) (string, error) {
+			<-loaded
+			return s.classes.Inspect(der, h)
+		})
+	} else {
+		snap, err = s.source.Read(ctx)
+	}
+	// A store read from its own cache asks Inspect nothing: the classifier's
+	// file cache must still be in before SourceAll looks there.
+	<-loaded
+	return snap, err
+}
+
+// revokedSerials indexes the CRLs' revocations by issuer and serial.
+func revokedSerials(revs []certsource.Revocation) map[certsource.IssuerID]map[string]bool {
+	out := map[certsource.IssuerID]map[string]bool{}
+	for _, r := range revs {
+		if out[r.Issuer] == nil {
+			out[r.Issuer] = map[string]bool{}
+		}
+		out[r.Issuer][fmt.Sprintf("%X", r.Serial)] = true
+	}
+	return out
+}
+
+// readDirectory reads every user, classifying its values as they arrive.
+// Its lists are sized for as many users as the last pass read: growing maps
+// of 100k entries rehashes them over and over.
+func (s *Syncer) readDirectory(ctx context.Context, classesLoaded, storeDone <-chan struct{}) ([]User, *userIndex, error) {
+	users := make([]User, 0, s.lastUsers)
+	idx := newUserIndex(s.lastUsers)
+	err := s.dir.Users(ctx, func(e Entry) error {
+		<-classesLoaded
+		u := s.user(e, storeDone)
+		idx.add(len(users), u)
+		users = append(users, u)
+		if s.Progress != nil {
+			s.Progress.UsersRead.Add(1)
+		}
+		return nil
+	})
+	return users, idx, err
+}
+
+// user classifies e's values. A value the classifier has not cached waits
+// until storeDone is closed (nil: no wait) before it is parsed.
+func (s *Syncer) user(e Entry, storeDone <-chan struct{}) User {
+	u := User{DN: e.DN, Addresses: e.Addresses, Values: make([]*Cert, len(e.Certificates)), CSN: e.CSN}
+	for i, v := range e.Certificates {
+		h := sha256.Sum256(v)
+		if u.Values[i] = s.classes.known(h); u.Values[i] == nil {
+			if storeDone != nil {
+				<-storeDone
+			}
+			u.Values[i] = s.classes.directoryValue(v, h)
+		}
+	}
+	for _, v := range e.SMIME {
+		u.SMIME = append(u.SMIME, s.blobs.get(v, s.classes))
+	}
+	return u
+}
