@@ -103,9 +103,8 @@ func (k *Classifier) LoadFile(dir string) (int, error) {
 var errDamaged = errors.New("checksum mismatch: the file is damaged")
 
 // cacheBody reads the body of a cache file, which is decoded as it is read
-// rather than read whole: at 100,000 users the two files are 31 MB, which at
-// the start of a `certgal sync` raised the heap the collector aimed for by
-// twice that. Its SHA-256 is checked at its end: a reader that reaches it
+// rather than read whole: a whole file read at the start of a `certgal sync`
+// would raise the heap the collector aims for by twice its size. Its SHA-256 is checked at its end: a reader that reaches it
 // gets errDamaged instead of io.EOF when the body is not the one written, so
 // a decoder keeps nothing it has not read to the end.
 type cacheBody struct {
@@ -156,44 +155,16 @@ func (b *cacheBody) Close() error { return b.f.Close() }
 
 func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, error) {
 	d := cacheDecoder{Reader: cacheio.NewReader(body, size)}
-	count := d.Uvarint()
-	// An entry takes 32+12+12 bytes at least: do not trust count further.
-	if d.Err() != nil || count > uint64(size/56) {
-		return certMap{}, errors.New("more entries than the file holds")
-	}
-	if n := d.Uvarint(); d.Err() == nil && n <= uint64(size) {
-		d.s = d.String(int64(n))
-	} else {
-		return certMap{}, errors.New("strings out of range")
+	count, err := d.header(size)
+	if err != nil {
+		return certMap{}, err
 	}
 	certs := make([]Cert, count)
-	var emails []string
 	saved := newCertMap(int(count))
 	for i := range certs {
 		c := &certs[i]
-		c.Hash = [32]byte(d.Next(32))
-		c.NotBefore = d.time()
-		c.NotAfter = d.time()
-		c.Size = int(min(d.Uvarint(), 1<<30))
-		c.SerialHex = d.str()
-		c.Issuer = certsource.IssuerID(d.str())
-		c.IssuerName = d.str()
-		c.Unusable = d.str()
-		if n := d.Uvarint(); n > 0 && d.Err() == nil {
-			// Each address takes a length of a byte at least.
-			if n > uint64(d.Left()) {
-				return certMap{}, errors.New("address count out of range")
-			}
-			if len(emails) < int(n) {
-				emails = make([]string, max(int(n), 4096))
-			}
-			c.Emails, emails = emails[:n:n], emails[n:]
-			for j := range c.Emails {
-				c.Emails[j] = d.str()
-			}
-		}
-		if d.Err() != nil {
-			return certMap{}, d.Err()
+		if err := d.cert(c); err != nil {
+			return certMap{}, err
 		}
 		if c.Owned() {
 			if c.IssuerName = trust.Name(c.Issuer); c.IssuerName == "" {
@@ -211,12 +182,56 @@ func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, 
 	return saved, nil
 }
 
+// header reads the count of entries and the strings they refer to.
+func (d *cacheDecoder) header(size int64) (uint64, error) {
+	count := d.Uvarint()
+	// An entry takes 32+12+12 bytes at least: do not trust count further.
+	if d.Err() != nil || count > uint64(size/56) {
+		return 0, errors.New("more entries than the file holds")
+	}
+	n := d.Uvarint()
+	if d.Err() != nil || n > uint64(size) {
+		return 0, errors.New("strings out of range")
+	}
+	d.s = d.String(int64(n))
+	return count, nil
+}
+
+// cert reads one entry into c.
+func (d *cacheDecoder) cert(c *Cert) error {
+	c.Hash = [32]byte(d.Next(32))
+	c.NotBefore = d.time()
+	c.NotAfter = d.time()
+	c.Size = int(min(d.Uvarint(), 1<<30))
+	c.SerialHex = d.str()
+	c.Issuer = certsource.IssuerID(d.str())
+	c.IssuerName = d.str()
+	c.Unusable = d.str()
+	if n := d.Uvarint(); n > 0 && d.Err() == nil {
+		// Each address takes a length of a byte at least.
+		if n > uint64(d.Left()) {
+			return errors.New("address count out of range")
+		}
+		if len(d.emails) < int(n) {
+			d.emails = make([]string, max(int(n), 4096))
+		}
+		c.Emails, d.emails = d.emails[:n:n], d.emails[n:]
+		for j := range c.Emails {
+			c.Emails[j] = d.str()
+		}
+	}
+	return d.Err()
+}
+
 // cacheDecoder reads a body: the entries from Reader, their strings from s,
 // off being how much of s they took.
 type cacheDecoder struct {
 	*cacheio.Reader
 	s   string
 	off int
+	// emails is where the entries' address lists are cut from: one
+	// allocation for thousands of certificates.
+	emails []string
 }
 
 func (d *cacheDecoder) str() string {

@@ -78,7 +78,8 @@ func (c *calculator) plan() *Plan {
 	taken := 0
 	users := c.planUsers()
 	// Nearly every user of a directory certgal serves has a certificate:
-	// grown by appending, this list was 21 MB of garbage a pass at 100,000.
+	// sized up front, the list is not copied as it grows (docs/BENCHMARKS.md,
+	// "Figures moved out of code comments").
 	p.Published = make([]Published, 0, len(users))
 	if in.Report {
 		p.Report = make([]UserReport, 0, len(users))

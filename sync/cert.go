@@ -50,11 +50,11 @@ type Cert struct {
 func (c *Cert) Owned() bool { return c.Issuer != "" }
 
 // storeStatus is the CA store's status of each certificate it holds, by
-// issuer and serial. A map per issuer keyed by the serial alone: a key of
-// both took 48 bytes a slot, 12.6 MB at 120,000 certificates, held while a
-// pass reads the directory. The maps grow as they fill: sized for 120,000
-// up front, one takes 262,144 slots; grown, its tables split one by one
-// (measured: 5 to 10 MB less peak RSS, in the same time).
+// issuer and serial. A map per issuer keyed by the serial alone, as a key of
+// both takes a larger slot, held while a pass reads the directory; the maps
+// grow as they fill rather than being sized up front, as a map sized for all
+// takes twice the slots at once (docs/BENCHMARKS.md, "Figures moved out of
+// code comments").
 type storeStatus map[certsource.IssuerID]map[string]certsource.Status
 
 func (s storeStatus) set(c *Cert, st certsource.Status) {

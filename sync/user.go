@@ -119,56 +119,22 @@ func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 // planUserWith is planUser with the certificates matched to u's DN, newest first.
 func (c *calculator) planUserWith(u User, candidates []*Cert) (EntryPlan, []Change) {
 	e := EntryPlan{DN: u.DN}
-	pol := c.in.Policy
 	present := certSet(u.Values)
 	v := view{own: c.ownAddresses(u), candidates: candidates}
-
 	skips, usable := c.admissible(u.DN, candidates, present)
 	v.desired = c.choose(usable, v.own)
 
-	staying := 0 // values that stay whatever is published: they take up max_values room
-	var superseded, expired []*Cert
-	for _, x := range u.Values {
-		switch c.judge(x, v) {
-		case fateStays:
-			staying++
-		case fateCandidate:
-		case fateRevoked:
-			r := newChange(ActionRemove, u.DN, firstEmail(x), x, ReasonRevoked)
-			r.revocation = true
-			e.Removes = append(e.Removes, r)
-		case fateExpired:
-			expired = append(expired, x)
-		case fateUnknown:
-			staying++
-			skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonUnknownOwned))
-		case fateOther:
-			staying++
-			skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonNotPublishable))
-		case fateSuperseded:
-			superseded = append(superseded, x)
-		}
-	}
-
-	if room := max(pol.MaxValues-staying, 0); len(v.desired) > room {
-		for _, x := range v.desired[room:] {
-			if present.has(x.Hash) {
-				superseded = append(superseded, x)
-			} else {
-				skips = append(skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonMaxValues))
-			}
-		}
-		v.desired = v.desired[:room]
-	}
+	f := c.judgeValues(u, v, &e)
+	v.desired = f.makeRoom(u.DN, v.desired, present, c.in.Policy.MaxValues)
 	// An address is never left without its key because a newer one could
 	// not be published: a superseded value leaves only when every address
 	// of the user it carries keeps a certificate.
-	for _, x := range superseded {
+	for _, x := range f.superseded {
 		if v.covered(x) {
 			e.Removes = append(e.Removes, newChange(ActionRemove, u.DN, firstEmail(x), x, ReasonSuperseded))
 		}
 	}
-	for _, x := range expired {
+	for _, x := range f.expired {
 		r := newChange(ActionRemove, u.DN, firstEmail(x), x, ReasonExpired)
 		r.takesKey = !v.covered(x)
 		e.Removes = append(e.Removes, r)
@@ -178,11 +144,64 @@ func (c *calculator) planUserWith(u User, candidates []*Cert) (EntryPlan, []Chan
 			e.Adds = append(e.Adds, newChange(ActionAdd, u.DN, firstEmail(x), x, ReasonNew))
 		}
 	}
-	e.desired = v.desired
-	e.own = v.own
+	e.desired, e.own = v.desired, v.own
+	skips = append(skips, f.skips...)
 	skips = append(skips, c.planSMIME(u, &e, v)...)
 	skips = append(skips, c.exactDeletes(u, &e)...)
 	return e, skips
+}
+
+// valueFates is what judge made of a user's values.
+type valueFates struct {
+	staying             int // values that stay whatever is published: they take up max_values room
+	superseded, expired []*Cert
+	skips               []Change
+}
+
+// judgeValues judges each of u's values; revoked ones are removed from e
+// right away, as nothing that is published changes that.
+func (c *calculator) judgeValues(u User, v view, e *EntryPlan) valueFates {
+	var f valueFates
+	for _, x := range u.Values {
+		switch c.judge(x, v) {
+		case fateStays:
+			f.staying++
+		case fateCandidate:
+		case fateRevoked:
+			r := newChange(ActionRemove, u.DN, firstEmail(x), x, ReasonRevoked)
+			r.revocation = true
+			e.Removes = append(e.Removes, r)
+		case fateExpired:
+			f.expired = append(f.expired, x)
+		case fateUnknown:
+			f.staying++
+			f.skips = append(f.skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonUnknownOwned))
+		case fateOther:
+			f.staying++
+			f.skips = append(f.skips, newChange(ActionSkip, u.DN, firstEmail(x), x, ReasonNotPublishable))
+		case fateSuperseded:
+			f.superseded = append(f.superseded, x)
+		}
+	}
+	return f
+}
+
+// makeRoom cuts desired to what policy.max_values leaves room for beside
+// the values that stay: an older certificate the entry holds then counts
+// as superseded, one it does not is skipped.
+func (f *valueFates) makeRoom(dn string, desired []*Cert, present certSet, maxValues int) []*Cert {
+	room := max(maxValues-f.staying, 0)
+	if len(desired) <= room {
+		return desired
+	}
+	for _, x := range desired[room:] {
+		if present.has(x.Hash) {
+			f.superseded = append(f.superseded, x)
+		} else {
+			f.skips = append(f.skips, newChange(ActionSkip, dn, firstEmail(x), x, ReasonMaxValues))
+		}
+	}
+	return desired[:room]
 }
 
 // admissible returns the candidates the entry may take, and skips the
