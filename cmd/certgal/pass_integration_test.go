@@ -1,4 +1,4 @@
-package sync_test
+package main
 
 import (
 	"bytes"
@@ -20,7 +20,10 @@ import (
 	"github.com/certgal/certgal/sync"
 )
 
-type rig struct {
+// passRig is a Syncer wired as certgal wires it, against a real slapd and an
+// `openssl ca` store: the pass as a whole, beside sync's own tests, which
+// need no server.
+type passRig struct {
 	slapd  *ldaptest.Slapd
 	ca     *catest.CA
 	reg    *prometheus.Registry
@@ -28,14 +31,14 @@ type rig struct {
 	syncer *sync.Syncer
 }
 
-func newRig(t *testing.T) *rig {
+func newPassRig(t *testing.T) *passRig {
 	t.Helper()
-	r := &rig{slapd: ldaptest.StartSlapd(t), ca: catest.New(t, "Corp S/MIME CA"), reg: prometheus.NewRegistry()}
+	r := &passRig{slapd: ldaptest.StartSlapd(t), ca: catest.New(t, "Corp S/MIME CA"), reg: prometheus.NewRegistry()}
 	return r
 }
 
 // build wires a Syncer the way certgal does, against the rig's real servers.
-func (r *rig) build(t *testing.T) {
+func (r *passRig) build(t *testing.T) {
 	t.Helper()
 	log, _ := test.NewNullLogger()
 	trust, err := certsource.LoadTrust([]string{r.ca.CertFile})
@@ -57,7 +60,7 @@ func (r *rig) build(t *testing.T) {
 }
 
 func TestPassConvergesAfterConcurrentWriters(t *testing.T) {
-	r := newRig(t)
+	r := newPassRig(t)
 	now := time.Now()
 	alice := r.slapd.AddUser(t, "people", "alice", "alice@corp.example")
 	bob := r.slapd.AddUser(t, "people", "bob", "bob@corp.example")
@@ -94,7 +97,7 @@ func TestPassConvergesAfterConcurrentWriters(t *testing.T) {
 }
 
 // value reads an unlabelled counter or gauge from the rig's registry.
-func (r *rig) value(t *testing.T, name string) float64 {
+func (r *passRig) value(t *testing.T, name string) float64 {
 	t.Helper()
 	mfs, err := r.reg.Gather()
 	if err != nil {
@@ -111,7 +114,7 @@ func (r *rig) value(t *testing.T, name string) float64 {
 }
 
 func TestPassMetrics(t *testing.T) {
-	r := newRig(t)
+	r := newPassRig(t)
 	r.slapd.AddUser(t, "people", "alice", "alice@corp.example")
 	r.slapd.AddUser(t, "people", "bob", "bob@corp.example")
 	r.slapd.AddUser(t, "people", "carol", "carol@corp.example")
