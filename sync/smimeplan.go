@@ -14,10 +14,10 @@ import "slices"
 // ones, are never deleted. Where the directory can only replace the attribute
 // whole (OpenLDAP), certgal writes it only when every blob in it is certgal's.
 func (c *calculator) planSMIME(u User, e *EntryPlan, v view) []Change {
-	p := &smimePlan{c: c, u: u, e: e, whole: c.in.Policy.SMIMEWholeAttribute}
+	p := smimePlan{c: c, u: u, desired: e.desired, whole: c.in.Policy.SMIMEWholeAttribute}
 	p.sortBlobs(v)
 	mode := c.in.Policy.SMIME
-	if mode == SMIMEManage && len(e.desired) == 0 {
+	if mode == SMIMEManage && len(p.desired) == 0 {
 		// Nothing to publish: certgal's blobs leave when stale, as with remove-stale.
 		mode = SMIMERemoveStale
 	}
@@ -31,16 +31,20 @@ func (c *calculator) planSMIME(u User, e *EntryPlan, v view) []Change {
 		p.drop(p.dead) // reports them when it cannot remove them
 		p.report(slices.DeleteFunc(p.stale, func(b *Blob) bool { return slices.Contains(p.dead, b) }))
 	}
+	e.SMIMERemoves, e.SMIMEAdds, e.SMIMEReplace = p.removes, p.adds, p.replace
 	return p.skips
 }
 
-// smimePlan is planSMIME's work on one user.
+// smimePlan is planSMIME's work on one user: what it reads, and the lines
+// it plans.
 type smimePlan struct {
-	c     *calculator
-	u     User
-	e     *EntryPlan
-	whole bool // the directory replaces or deletes the attribute whole only
-	skips []Change
+	c       *calculator
+	u       User
+	desired []*Cert // what the user gets
+	whole   bool    // the directory replaces or deletes the attribute whole only
+
+	skips, removes, adds []Change
+	replace              bool // see EntryPlan.SMIMEReplace
 
 	stale, dead, owned, others []*Blob
 }
@@ -71,8 +75,7 @@ func (p *smimePlan) sortBlobs(v view) {
 // manage keeps one blob of exactly the desired certificates, certgal's other
 // blobs replaced by it.
 func (p *smimePlan) manage() {
-	e := p.e
-	exact := slices.IndexFunc(p.owned, func(b *Blob) bool { return b.holdsExactly(e.desired) })
+	exact := slices.IndexFunc(p.owned, func(b *Blob) bool { return b.holdsExactly(p.desired) })
 	switch {
 	case exact >= 0 && p.whole:
 		// Published already. Dropping certgal's other blobs would mean
@@ -90,21 +93,21 @@ func (p *smimePlan) manage() {
 		return
 	case p.whole && len(p.others) > 0:
 		p.report(p.stale)
-		p.skips = append(p.skips, newBlobChange(ActionSkip, p.u.DN, plannedBlob(e.desired), ReasonForeignSMIME))
+		p.skips = append(p.skips, newBlobChange(ActionSkip, p.u.DN, plannedBlob(p.desired), ReasonForeignSMIME))
 		return
 	}
-	nb := plannedBlob(e.desired)
-	if limit := p.c.in.Policy.MaxValueBytes; limit > 0 && smimeSize(e.desired) > limit {
+	nb := plannedBlob(p.desired)
+	if limit := p.c.in.Policy.MaxValueBytes; limit > 0 && smimeSize(p.desired) > limit {
 		p.skips = append(p.skips, newBlobChange(ActionSkip, p.u.DN, nb, ReasonTooLarge))
 		// No managed blob: certgal's blobs leave only when stale.
 		p.drop(p.stale)
 		return
 	}
-	e.SMIMEReplace = p.whole
+	p.replace = p.whole
 	for _, b := range p.owned {
 		p.remove(b, p.replacedOrStale(b))
 	}
-	e.SMIMEAdds = append(e.SMIMEAdds, newBlobChange(ActionAdd, p.u.DN, nb, ReasonManagedSMIME))
+	p.adds = append(p.adds, newBlobChange(ActionAdd, p.u.DN, nb, ReasonManagedSMIME))
 }
 
 // report says that blobs stay although stale.
@@ -119,8 +122,8 @@ func (p *smimePlan) report(blobs []*Blob) {
 func (p *smimePlan) remove(b *Blob, reason string) {
 	r := newBlobChange(ActionRemove, p.u.DN, b, reason)
 	r.revocation = p.c.allRevoked(b)
-	r.takesKey = !r.revocation && len(p.e.desired) == 0
-	p.e.SMIMERemoves = append(p.e.SMIMERemoves, r)
+	r.takesKey = !r.revocation && len(p.desired) == 0
+	p.removes = append(p.removes, r)
 }
 
 // drop removes blobs as stale, unless that would take others with them.
@@ -130,7 +133,7 @@ func (p *smimePlan) drop(blobs []*Blob) {
 	case p.whole && len(blobs) < len(p.u.SMIME):
 		p.report(blobs) // deleting the attribute would take other blobs with it
 	default:
-		p.e.SMIMEReplace = p.whole
+		p.replace = p.whole
 		for _, b := range blobs {
 			p.remove(b, ReasonStaleSMIME)
 		}
