@@ -37,9 +37,10 @@ type Stats struct {
 // answered, and net/http's per-request garbage makes cycles frequent. So the index is a few
 // large objects that hold no pointers (the bodies in one arena, records that refer to each
 // other by number, maps of plain values), and the header values, which net/http needs as
-// strings, are substrings of one string: marking it takes a few milliseconds where an index of
-// an object or more per piece took hundreds (docs/BENCHMARKS.md, "What changed: the index is a
-// few objects without pointers" and "Lookup memory").
+// strings, are substrings of one string: the collector has next to nothing to mark in it,
+// where an index of an object or more per piece made every cycle long (figures in
+// docs/BENCHMARKS.md, "What changed: the index is a few objects without pointers" and
+// "Lookup memory").
 type Index struct {
 	arena   []byte   // every prepared response body, back to back
 	certs   []cert   // by certificate number
