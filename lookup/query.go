@@ -107,8 +107,30 @@ func negotiate(accept string) (int, error) {
 	if strings.TrimSpace(accept) == "" {
 		return fmtDER, nil
 	}
-	var q [numFormats]float64
-	var spec [numFormats]int // 0 none, 1 */*, 2 application/*, 3 exact
+	var w acceptWeights
+	if !w.read(accept) {
+		return fmtDER, nil
+	}
+	return w.best()
+}
+
+// How specific the media range is that gave a format its q.
+const (
+	specNone        = iota
+	specAny         // */*
+	specApplication // application/*
+	specExact
+)
+
+// acceptWeights is the q an Accept header gives each format, and how specific the range
+// was that gave it.
+type acceptWeights struct {
+	q    [numFormats]float64
+	spec [numFormats]int
+}
+
+// read applies the media ranges of accept in turn; false when none could be read.
+func (w *acceptWeights) read(accept string) bool {
 	parsed := false
 	for accept != "" {
 		var rng string
@@ -118,40 +140,47 @@ func negotiate(accept string) (int, error) {
 		if mt == "" {
 			continue
 		}
-		weight, ok := qValue(params)
+		q, ok := qValue(params)
 		if !ok {
 			continue
 		}
 		parsed = true
-		typ, sub, ok := strings.Cut(mt, "/")
-		if !ok {
-			continue
-		}
-		switch {
-		case typ == "*" && sub == "*":
-			for f := range numFormats {
-				if spec[f] < 1 {
-					q[f], spec[f] = weight, 1
-				}
-			}
-		case strings.EqualFold(typ, "application") && sub == "*":
-			for f := range numFormats {
-				if spec[f] < 2 {
-					q[f], spec[f] = weight, 2
-				}
-			}
-		default:
-			if f, ok := mediaFormat(mailaddr.ASCIILower(mt)); ok {
-				q[f], spec[f] = weight, 3
-			}
+		w.apply(mt, q)
+	}
+	return parsed
+}
+
+// apply gives q to the formats the media range mt matches. A wildcard leaves the formats that
+// a range as specific or more already gave a q; an exact type always sets its format's.
+func (w *acceptWeights) apply(mt string, q float64) {
+	typ, sub, ok := strings.Cut(mt, "/")
+	switch {
+	case !ok:
+	case typ == "*" && sub == "*":
+		w.wildcard(specAny, q)
+	case strings.EqualFold(typ, "application") && sub == "*":
+		w.wildcard(specApplication, q)
+	default:
+		if f, ok := mediaFormat(mailaddr.ASCIILower(mt)); ok {
+			w.q[f], w.spec[f] = q, specExact
 		}
 	}
-	if !parsed {
-		return fmtDER, nil
+}
+
+// wildcard gives q to every format that no range as specific as spec, or more, gave one.
+func (w *acceptWeights) wildcard(spec int, q float64) {
+	for f := range numFormats {
+		if w.spec[f] < spec {
+			w.q[f], w.spec[f] = q, spec
+		}
 	}
+}
+
+// best is the format with the highest q above 0, the earlier of equals.
+func (w *acceptWeights) best() (int, error) {
 	best := -1
 	for f := range numFormats {
-		if q[f] > 0 && (best < 0 || q[f] > q[best]) {
+		if w.q[f] > 0 && (best < 0 || w.q[f] > w.q[best]) {
 			best = f
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,10 +14,10 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	stdsync "sync"
 	"time"
+
+	"github.com/certgal/certgal/internal/parallel"
 )
 
 // authority is a CA the generator signs with.
@@ -83,37 +84,19 @@ var smimePolicy = asn1.ObjectIdentifier{2, 23, 140, 1, 5, 4, 3}
 const keyReuse = 1000
 
 // issueAll signs every certificate of p on all cores, and writes our CA's as
-// newcerts/SERIAL.pem under caDir.
+// newcerts/SERIAL.pem under caDir. It stops at the first error.
 func issueAll(p *population, cas *authorities, caDir string, workers int) error {
 	all := append(append([]*certSpec(nil), p.ours...), p.others...)
-	if workers < 1 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	chunks := make(chan int)
-	errs := make(chan error, workers)
-	var wg stdsync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for start := range chunks {
-				if err := issueChunk(all[start:min(start+keyReuse, len(all))], cas, caDir); err != nil {
-					errs <- err
-					// Drain, so the feeder never blocks on a worker that stopped.
-					for range chunks {
-					}
-					return
-				}
-			}
-		}()
-	}
-	for start := 0; start < len(all); start += keyReuse {
-		chunks <- start
-	}
-	close(chunks)
-	wg.Wait()
-	close(errs)
-	return <-errs
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	chunks := (len(all) + keyReuse - 1) / keyReuse
+	parallel.Each(ctx, chunks, parallel.Options{Workers: workers}, func(i int) {
+		start := i * keyReuse
+		if err := issueChunk(all[start:min(start+keyReuse, len(all))], cas, caDir); err != nil {
+			stop(err)
+		}
+	})
+	return context.Cause(ctx)
 }
 
 // issueChunk signs certs with one fresh leaf key.

@@ -137,86 +137,22 @@ type stateN struct {
 	Removes     int `json:"removes"`
 }
 
+// generate writes the world o describes into o.out: the CA directory with every certificate
+// issued, the LDIFs of each state asked for, a configuration and summary.json.
 func generate(o options, stdout io.Writer) error {
 	start := time.Now()
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
-	if ents, err := os.ReadDir(o.out); err != nil {
-		return err
-	} else if len(ents) > 0 {
-		return fmt.Errorf("%s is not empty", o.out)
-	}
-	caDir := filepath.Join(o.out, "ca")
-	for _, d := range []string{filepath.Join(caDir, "newcerts"), filepath.Join(caDir, "private")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(filepath.Join(caDir, "private"), 0o700); err != nil {
-		return err
-	}
-
-	p := newPopulation(o.n, o.domain, o.now, o.seed, defaultMix)
-	cas, err := newAuthorities(o.now)
+	caDir, err := createOut(o.out)
 	if err != nil {
 		return err
 	}
-	if err := issueAll(p, cas, caDir, o.workers); err != nil {
+	p := newPopulation(o.n, o.domain, o.now, o.seed, defaultMix)
+	if err := issueWorld(p, caDir, o); err != nil {
 		return err
 	}
-	if err := writeCA(caDir, p, cas.ours, o.now); err != nil {
+	sum := newSummary(o, p)
+	maxRemoves, err := writeStates(o, p, sum.States)
+	if err != nil {
 		return err
-	}
-	if err := writePEM(filepath.Join(o.out, "foreign-ca.pem"), "CERTIFICATE", cas.foreign.cert.Raw, 0o644); err != nil {
-		return err
-	}
-
-	sum := summary{Users: o.n, Now: o.now, Certificates: map[string]int{}, Foreign: map[string]int{},
-		KeyReuse: keyReuse, States: map[state]stateN{}}
-	roles := map[role]string{roleCurrent: "current", roleSuperseded: "superseded", roleRevoked: "revoked",
-		roleExpired: "expired", roleOrphan: "no_user", roleUnusable: "unusable"}
-	for _, c := range p.ours {
-		sum.Certificates[roles[c.role]]++
-	}
-	issuers := map[issuerKind]string{issuerForeign: "partner_ca", issuerLookalike: "lookalike_ca", issuerSelf: "self_signed"}
-	for _, c := range p.others {
-		sum.Foreign[issuers[c.issuer]]++
-	}
-	flavours := []flavour{slapdFlavour(o.suffix)}
-	if o.adBase != "" {
-		flavours = append(flavours, adFlavour(o.adBase))
-	}
-	maxRemoves := 0
-	for _, st := range o.published {
-		var n stateN
-		for i := range p.users {
-			for _, c := range p.users[i].values(st) {
-				n.Values++
-				n.ValueBytes += len(c.der)
-				if c.issuer == issuerOurs {
-					n.OwnedValues++
-				}
-			}
-		}
-		for _, fl := range flavours {
-			suffix := ""
-			adOU := ""
-			if fl.name == "ad" {
-				suffix = "-ad"
-				if strings.HasPrefix(strings.ToUpper(o.adBase), "OU=") {
-					adOU = o.adBase
-				}
-			}
-			if err := writeUsers(filepath.Join(o.out, "users-"+string(st)+suffix+".ldif"), fl, p, st, adOU); err != nil {
-				return err
-			}
-			if n.Entries, n.Adds, n.Removes, err = writeChanges(filepath.Join(o.out, "changes-"+string(st)+suffix+".ldif"), fl, p, st); err != nil {
-				return err
-			}
-		}
-		maxRemoves = max(maxRemoves, n.Removes)
-		sum.States[st] = n
 	}
 	if err := writeConfig(filepath.Join(o.out, "certgal.yaml"), o, caDir, maxRemoves); err != nil {
 		return err
@@ -232,6 +168,115 @@ func generate(o options, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "certgal-gen: %d users, %d CA certificates, %d foreign values in %s (%.1fs)\n",
 		o.n, len(p.ours), len(p.others), o.out, sum.Seconds)
 	return nil
+}
+
+// createOut creates the output directory, which must be empty if it exists, and the CA
+// directory in it with the folders `openssl ca` writes to; it returns the CA directory.
+func createOut(out string) (string, error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err
+	}
+	if ents, err := os.ReadDir(out); err != nil {
+		return "", err
+	} else if len(ents) > 0 {
+		return "", fmt.Errorf("%s is not empty", out)
+	}
+	caDir := filepath.Join(out, "ca")
+	for _, d := range []string{filepath.Join(caDir, "newcerts"), filepath.Join(caDir, "private")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Chmod(filepath.Join(caDir, "private"), 0o700); err != nil {
+		return "", err
+	}
+	return caDir, nil
+}
+
+// issueWorld signs every certificate of p and writes our CA's directory and the partner CA's
+// certificate.
+func issueWorld(p *population, caDir string, o options) error {
+	cas, err := newAuthorities(o.now)
+	if err != nil {
+		return err
+	}
+	if err := issueAll(p, cas, caDir, o.workers); err != nil {
+		return err
+	}
+	if err := writeCA(caDir, p, cas.ours, o.now); err != nil {
+		return err
+	}
+	return writePEM(filepath.Join(o.out, "foreign-ca.pem"), "CERTIFICATE", cas.foreign.cert.Raw, 0o644)
+}
+
+// newSummary counts what was generated; the states are filled in as they are written.
+func newSummary(o options, p *population) summary {
+	sum := summary{Users: o.n, Now: o.now, Certificates: map[string]int{}, Foreign: map[string]int{},
+		KeyReuse: keyReuse, States: map[state]stateN{}}
+	roles := map[role]string{roleCurrent: "current", roleSuperseded: "superseded", roleRevoked: "revoked",
+		roleExpired: "expired", roleOrphan: "no_user", roleUnusable: "unusable"}
+	for _, c := range p.ours {
+		sum.Certificates[roles[c.role]]++
+	}
+	issuers := map[issuerKind]string{issuerForeign: "partner_ca", issuerLookalike: "lookalike_ca", issuerSelf: "self_signed"}
+	for _, c := range p.others {
+		sum.Foreign[issuers[c.issuer]]++
+	}
+	return sum
+}
+
+// writeStates writes the users and changes LDIFs of each state o asks for, for slapd and, with
+// -ad-base, for AD, and describes each state in states. It returns the most values a pass
+// from one of them removes.
+func writeStates(o options, p *population, states map[state]stateN) (int, error) {
+	flavours := []flavour{slapdFlavour(o.suffix)}
+	if o.adBase != "" {
+		flavours = append(flavours, adFlavour(o.adBase))
+	}
+	maxRemoves := 0
+	for _, st := range o.published {
+		n := countValues(p, st)
+		for _, fl := range flavours {
+			var err error
+			if n.Entries, n.Adds, n.Removes, err = writeState(o, fl, p, st); err != nil {
+				return 0, err
+			}
+		}
+		maxRemoves = max(maxRemoves, n.Removes)
+		states[st] = n
+	}
+	return maxRemoves, nil
+}
+
+// countValues counts the userCertificate values of the users in state st.
+func countValues(p *population, st state) stateN {
+	var n stateN
+	for i := range p.users {
+		for _, c := range p.users[i].values(st) {
+			n.Values++
+			n.ValueBytes += len(c.der)
+			if c.issuer == issuerOurs {
+				n.OwnedValues++
+			}
+		}
+	}
+	return n
+}
+
+// writeState writes users-STATE.ldif and changes-STATE.ldif for one flavour (with -ad for AD,
+// whose users file starts with the base when it is an OU), and returns what writeChanges counts.
+func writeState(o options, fl flavour, p *population, st state) (entries, adds, removes int, err error) {
+	suffix, adOU := "", ""
+	if fl.name == "ad" {
+		suffix = "-ad"
+		if strings.HasPrefix(strings.ToUpper(o.adBase), "OU=") {
+			adOU = o.adBase
+		}
+	}
+	if err := writeUsers(filepath.Join(o.out, "users-"+string(st)+suffix+".ldif"), fl, p, st, adOU); err != nil {
+		return 0, 0, 0, err
+	}
+	return writeChanges(filepath.Join(o.out, "changes-"+string(st)+suffix+".ldif"), fl, p, st)
 }
 
 // writeConfig writes a certgal configuration for the world. max_deletes is

@@ -52,7 +52,7 @@ func publishLookup(srv *lookup.Server, res *sync.Result, log logrus.FieldLogger)
 	}
 	srv.Swap(next)
 	// The collector set its heap goal while both indexes (and the entries) were live; without
-	// a cycle now the heap grows to twice that before the next one. At 100,000 users this
-	// cycle took the daemon's peak RSS from 0.90–1.01 GB to 0.80 GB (docs/BENCHMARKS.md).
+	// a cycle now the heap grows to twice that before the next one (the daemon's peak RSS with
+	// and without it: docs/BENCHMARKS.md, "Lookup memory").
 	runtime.GC()
 }

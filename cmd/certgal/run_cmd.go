@@ -5,10 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
-	stdsync "sync"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,59 +45,25 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// Both listeners are opened before anything runs, so a taken port is an
 	// error at start-up and not a log line later.
-	var ln, lookupLn net.Listener
-	if cfg.Metrics.Listen != "" {
-		if ln, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
-			fmt.Fprintf(stderr, "certgal run: metrics.listen: %v\n", err)
-			return exitFailed
-		}
+	lns, err := openListeners(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "certgal run: %v\n", err)
+		return exitFailed
 	}
 	lookupSrv := lookup.NewServer(cfg.Lookup, reg, log)
-	if cfg.Lookup.Listen != "" {
+	if lns.lookup != nil {
 		// Without a listener nobody asks: the index is not built.
 		d.OnPass = func(res *sync.Result) { publishLookup(lookupSrv, res, log) }
-		if lookupLn, err = net.Listen("tcp", cfg.Lookup.Listen); err != nil {
-			fmt.Fprintf(stderr, "certgal run: lookup.listen: %v\n", err)
-			return exitFailed
-		}
 	}
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	var wg stdsync.WaitGroup
-	errs := make(chan error, 3)
-	if ln != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := serve(ctx, newHTTPServer(opsHandler(d, reg)), ln, log); err != nil {
-				errs <- fmt.Errorf("metrics listener: %w", err)
-				stop()
-			}
-		}()
-	}
-	if lookupLn != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := lookupSrv.Serve(ctx, lookupLn); err != nil {
-				errs <- err
-				stop()
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		watchReload(ctx, d)
-	}()
+	wait := serveListeners(ctx, stop, d, lns, reg, lookupSrv)
 	log.WithFields(map[string]any{"config": path, "schedule": cfg.Schedule, "metrics": cfg.Metrics.Listen, "lookup": cfg.Lookup.Listen, "version": build.Version, "revision": build.Revision}).Info("certgal started")
 	d.loop(ctx, cfg)
 	stop()
-	wg.Wait()
-	close(errs)
 	code := exitOK
-	for err := range errs {
+	for _, err := range wait() {
 		fmt.Fprintf(stderr, "certgal run: %v\n", err)
 		code = exitFailed
 	}

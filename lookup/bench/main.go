@@ -27,7 +27,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	stdsync "sync"
 	"syscall"
 	"time"
 
@@ -35,6 +34,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/certgal/certgal/config"
+	"github.com/certgal/certgal/internal/parallel"
 	"github.com/certgal/certgal/lookup"
 )
 
@@ -103,36 +103,26 @@ func gen(args []string) error {
 	ski := sha1.Sum(spki)
 
 	start := time.Now()
-	workers := runtime.GOMAXPROCS(0)
-	errs := make(chan error, workers)
-	var wg stdsync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 1 + w; i <= *n; i += workers {
-				addr := Address(i)
-				tmpl := &x509.Certificate{
-					SerialNumber: big.NewInt(int64(1000 + i)), Subject: pkix.Name{CommonName: strings.TrimSuffix(addr, "@bench.example")},
-					EmailAddresses: []string{addr}, SubjectKeyId: ski[:],
-					NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
-					KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement,
-					ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
-				}
-				der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-				if err == nil {
-					err = os.WriteFile(filepath.Join(certDir, addr), der, 0o644)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	parallel.Each(ctx, *n, parallel.Options{}, func(i int) {
+		addr := Address(i + 1)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(int64(1001 + i)), Subject: pkix.Name{CommonName: strings.TrimSuffix(addr, "@bench.example")},
+			EmailAddresses: []string{addr}, SubjectKeyId: ski[:],
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
+			KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyAgreement,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(certDir, addr), der, 0o644)
+		}
+		if err != nil {
+			stop(err)
+		}
+	})
+	if err := context.Cause(ctx); err != nil {
 		return err
 	}
 	fmt.Printf("generated %d certificates in %s\n", *n, time.Since(start).Round(time.Millisecond))
@@ -150,18 +140,13 @@ func serve(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the serving here")
 	fs.Parse(args)
 
-	certDir := filepath.Join(*dir, "www", "certs")
-	files, err := os.ReadDir(certDir)
+	certs, err := readCerts(*dir)
 	if err != nil {
 		return err
 	}
-	entries := make([]lookup.Entry, 0, len(files))
-	for _, f := range files {
-		der, err := os.ReadFile(filepath.Join(certDir, f.Name()))
-		if err != nil {
-			return err
-		}
-		entries = append(entries, lookup.Entry{Addresses: []string{f.Name()}, DER: [][]byte{der}})
+	entries := make([]lookup.Entry, 0, len(certs))
+	for _, c := range certs {
+		entries = append(entries, lookup.Entry{Addresses: []string{c.addr}, DER: [][]byte{c.der}})
 	}
 	var before runtime.MemStats
 	runtime.GC()
@@ -210,6 +195,30 @@ func serve(args []string) error {
 	return err
 }
 
+// certFile is a certificate gen wrote: its address (the name of its file) and its DER.
+type certFile struct {
+	addr string
+	der  []byte
+}
+
+// readCerts reads the certificates gen wrote into dir, in the order of their addresses.
+func readCerts(dir string) ([]certFile, error) {
+	certDir := filepath.Join(dir, "www", "certs")
+	files, err := os.ReadDir(certDir)
+	if err != nil {
+		return nil, err
+	}
+	certs := make([]certFile, 0, len(files))
+	for _, f := range files {
+		der, err := os.ReadFile(filepath.Join(certDir, f.Name()))
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, certFile{addr: f.Name(), der: der})
+	}
+	return certs, nil
+}
+
 func readUint(name string) uint64 {
 	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
@@ -251,16 +260,13 @@ func bare(args []string) error {
 	dir := fs.String("dir", "", "the directory gen wrote")
 	listen := fs.String("listen", "127.0.0.1:18082", "listen address")
 	fs.Parse(args)
-	certDir := filepath.Join(*dir, "www", "certs")
-	files, err := os.ReadDir(certDir)
+	certs, err := readCerts(*dir)
 	if err != nil {
 		return err
 	}
-	m := make(map[string][]byte, len(files))
-	for _, f := range files {
-		if m["/certs/"+f.Name()], err = os.ReadFile(filepath.Join(certDir, f.Name())); err != nil {
-			return err
-		}
+	m := make(map[string][]byte, len(certs))
+	for _, c := range certs {
+		m["/certs/"+c.addr] = c.der
 	}
 	ctype := []string{"application/pkix-cert"}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -51,30 +51,62 @@ func main() {
 func run(cfgPath string, passes int, dryRun bool, cpuProfile, memProfile string, profileAll bool, workers int, logLevel string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg, err := config.LoadFile(cfgPath)
+	s, dir, err := newSyncer(ctx, cfgPath, workers, logLevel)
 	if err != nil {
 		return err
 	}
+	defer dir.Close()
+
+	var cpu *os.File
+	for i := 1; i <= passes; i++ {
+		if cpuProfile != "" && cpu == nil && (i > 1 || profileAll) {
+			if cpu, err = startCPUProfile(cpuProfile); err != nil {
+				return err
+			}
+		}
+		if err := timePass(ctx, s, i, dryRun); err != nil {
+			return err
+		}
+		// The next line's pass_rss_kb is that pass's own peak (proc(5): clear_refs 5 resets VmHWM).
+		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	}
+	if cpu != nil {
+		pprof.StopCPUProfile()
+		cpu.Close()
+	}
+	if memProfile != "" {
+		err = writeHeapProfile(memProfile)
+	}
+	runtime.KeepAlive(s) // the heap profile shows what a daemon keeps between passes
+	return err
+}
+
+// newSyncer wires a Syncer from the configuration at cfgPath as `certgal sync` does, for an
+// openssl source; the caller closes the directory client it returns.
+func newSyncer(ctx context.Context, cfgPath string, workers int, logLevel string) (*sync.Syncer, *ldapgal.Client, error) {
+	cfg, err := config.LoadFile(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
 	if cfg.Source.Kind != "openssl" {
-		return fmt.Errorf("source.kind %q: only openssl is wired here", cfg.Source.Kind)
+		return nil, nil, fmt.Errorf("source.kind %q: only openssl is wired here", cfg.Source.Kind)
 	}
 	log := logrus.New()
 	log.SetOutput(os.Stderr)
 	lvl, err := logrus.ParseLevel(logLevel)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	log.SetLevel(lvl)
 	trust, err := certsource.LoadTrust(cfg.Trust.CAFiles)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	src := certsource.NewOpenSSL(cfg.Source.OpenSSL, trust, log)
 	dir, err := ldapgal.Open(ctx, cfg.Dir, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer dir.Close()
 	smime, _ := sync.ParseSMIMEMode(cfg.Policy.SMIMEAttribute)
 	d := dir.Dialect()
 	pol := sync.Policy{KeepAll: cfg.Policy.Keep == "all", ExpiredGrace: cfg.Policy.ExpiredGrace,
@@ -86,74 +118,81 @@ func run(cfgPath string, passes int, dryRun bool, cpuProfile, memProfile string,
 	}
 	// certgal's default places need not exist here: the benchmark says where.
 	s.CacheDir = os.Getenv("CERTGAL_CACHE_DIR")
+	return s, dir, nil
+}
 
-	var cpu *os.File
-	err = nil
-	for i := 1; i <= passes; i++ {
-		if cpuProfile != "" && cpu == nil && (i > 1 || profileAll) {
-			if cpu, err = os.Create(cpuProfile); err != nil {
-				return err
-			}
-			if err := pprof.StartCPUProfile(cpu); err != nil {
-				return err
-			}
-		}
-		// Progress says when the writes begin: the time before is reading and planning.
-		s.Progress = &sync.Progress{}
-		start := time.Now()
-		applyStart := make(chan time.Time, 1)
-		done := make(chan struct{})
-		go func(p *sync.Progress) {
-			t := time.NewTicker(5 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
+// timePass runs pass i and prints its line.
+func timePass(ctx context.Context, s *sync.Syncer, i int, dryRun bool) error {
+	// Progress says when the writes begin: the time before is reading and planning.
+	s.Progress = &sync.Progress{}
+	start := time.Now()
+	done := make(chan struct{})
+	applyStart := watchApply(s.Progress, done)
+	res, err := s.Pass(ctx, dryRun)
+	end := time.Now()
+	close(done)
+	if err != nil {
+		return fmt.Errorf("pass %d: %w", i, err)
+	}
+	applySecs := 0.0
+	select {
+	case t := <-applyStart:
+		applySecs = end.Sub(t).Seconds()
+	default:
+	}
+	adds, removes, _ := res.Plan.Counts()
+	fmt.Printf("pass=%d seconds=%.3f apply_seconds=%.3f result=%s users=%d adds=%d removes=%d entries=%d pass_rss_kb=%d\n",
+		i, end.Sub(start).Seconds(), applySecs, res.Status, res.Users, adds, removes, len(res.Plan.Entries), maxRSS())
+	if res.Err != nil {
+		return fmt.Errorf("pass %d: %w", i, res.Err)
+	}
+	return nil
+}
+
+// watchApply sends the time at which p first counts an entry to write, to within 5 ms; it
+// sends nothing when done is closed before.
+func watchApply(p *sync.Progress, done <-chan struct{}) <-chan time.Time {
+	applyStart := make(chan time.Time, 1)
+	go func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				if p.EntriesTotal.Load() > 0 {
+					applyStart <- now
 					return
-				case now := <-t.C:
-					if p.EntriesTotal.Load() > 0 {
-						applyStart <- now
-						return
-					}
 				}
 			}
-		}(s.Progress)
-		res, err := s.Pass(ctx, dryRun)
-		end := time.Now()
-		close(done)
-		if err != nil {
-			return fmt.Errorf("pass %d: %w", i, err)
 		}
-		applySecs := 0.0
-		select {
-		case t := <-applyStart:
-			applySecs = end.Sub(t).Seconds()
-		default:
-		}
-		adds, removes, _ := res.Plan.Counts()
-		fmt.Printf("pass=%d seconds=%.3f apply_seconds=%.3f result=%s users=%d adds=%d removes=%d entries=%d pass_rss_kb=%d\n",
-			i, end.Sub(start).Seconds(), applySecs, res.Status, res.Users, adds, removes, len(res.Plan.Entries), maxRSS())
-		if res.Err != nil {
-			return fmt.Errorf("pass %d: %w", i, res.Err)
-		}
-		// The next line's pass_rss_kb is that pass's own peak (proc(5): clear_refs 5 resets VmHWM).
-		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	}()
+	return applyStart
+}
+
+// startCPUProfile starts writing a CPU profile to path; the caller stops it and closes the file.
+func startCPUProfile(path string) (*os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
 	}
-	if cpu != nil {
-		pprof.StopCPUProfile()
-		cpu.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
 	}
-	if memProfile != "" {
-		runtime.GC()
-		f, err := os.Create(memProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		err = pprof.Lookup("heap").WriteTo(f, 0)
+	return f, nil
+}
+
+// writeHeapProfile writes a heap profile after a collection, so that it shows what is live.
+func writeHeapProfile(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
 	}
-	runtime.KeepAlive(s) // the heap profile shows what a daemon keeps between passes
-	return err
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
 }
 
 // maxRSS is the peak resident set (VmHWM) since the last reset, in kB.
