@@ -6,8 +6,6 @@ package catest
 
 import (
 	"crypto/x509"
-	"encoding/pem"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,7 +77,7 @@ func New(t testing.TB, name string) *CA {
 		args = append(args, name)
 	}
 	ca.run(t, args...)
-	ca.Cert = parseCertFile(t, ca.CertFile)
+	ca.Cert = testserver.ReadCertFile(t, ca.CertFile)
 	return ca
 }
 
@@ -101,7 +99,7 @@ func (ca *CA) Issue(t testing.TB, email string, opts ...Option) Issued {
 		KeyFile:  filepath.Join(ca.KeyDir, serial+".key"),
 		CertFile: filepath.Join(ca.Dir, "newcerts", serial+".pem"),
 	}
-	is.DER = parseCertFile(t, is.CertFile).Raw
+	is.DER = testserver.ReadCertFile(t, is.CertFile).Raw
 	return is
 }
 
@@ -152,21 +150,4 @@ func (ca *CA) run(t testing.TB, args ...string) string {
 	t.Helper()
 	// The timeout covers the script's apt-get install of openssl on a fresh machine.
 	return testserver.Script(t, 5*time.Minute, []string{"KEYDIR=" + ca.KeyDir}, "ca", "openssl-ca.sh", args...)
-}
-
-func parseCertFile(t testing.TB, path string) *x509.Certificate {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("catest: %v", err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" {
-		t.Fatalf("catest: %s: no PEM certificate", path)
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatalf("catest: %s: %v", path, err)
-	}
-	return cert
 }

@@ -70,7 +70,7 @@ func (e *EasyRSA) Issue(t testing.TB, name, email string) Issued {
 		CertFile: filepath.Join(e.PKI, "issued", name+".crt"),
 		KeyFile:  filepath.Join(e.PKI, "private", name+".key"),
 	}
-	c := parseCertFile(t, is.CertFile)
+	c := testserver.ReadCertFile(t, is.CertFile)
 	is.DER = c.Raw
 	is.Serial = fmt.Sprintf("%X", c.SerialNumber.Bytes()) // as openssl prints it: whole bytes
 	return is

@@ -2,8 +2,6 @@ package servertest
 
 import (
 	"crypto/x509"
-	"encoding/pem"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,18 +46,7 @@ func revoke(t testing.TB, sub, dir, serial string) {
 
 func readIssued(t testing.TB, serial, path string) Issued {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("servertest: %v", err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" {
-		t.Fatalf("servertest: %s: no PEM certificate", path)
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatalf("servertest: %s: %v", path, err)
-	}
+	c := testserver.ReadCertFile(t, path)
 	if c.SerialNumber.String() != serial {
 		t.Fatalf("servertest: %s holds serial %s, want %s", path, c.SerialNumber, serial)
 	}
