@@ -94,42 +94,61 @@ func (f *Folder) Read(ctx context.Context) (*Snapshot, error) {
 			f.skip(snap, e.content.refused, logrus.Fields{"file": path})
 			continue
 		}
-		for _, p := range e.content.problems {
-			f.skip(snap, p.reason, logrus.Fields{"file": path, "error": p.err.Error()})
-		}
-		for _, c := range e.content.certs {
-			if c.IsCA {
-				// p7b bundles usually carry the chain; CA certificates are nobody's mail key.
-				continue
-			}
-			cert := NewCertificate(c, path)
-			if seen[cert.Hash] {
-				continue
-			}
-			seen[cert.Hash] = true
-			snap.Certificates = append(snap.Certificates, cert)
-		}
-		for _, crl := range e.crls {
-			if crl.err != nil {
-				f.skip(snap, ReasonBadCRL, logrus.Fields{"file": path, "error": crl.err.Error()})
-				continue
-			}
-			snap.Revocations = append(snap.Revocations, crl.revs...)
-			if !crl.nextUpdate.IsZero() && now.After(crl.nextUpdate) {
-				next := crl.nextUpdate.UTC().Format(time.RFC3339)
-				snap.Problem(ReasonStaleCRL)
-				if snap.Frozen == nil {
-					snap.Frozen = map[IssuerID]string{}
-				}
-				if snap.Frozen[crl.issuer] == "" {
-					snap.Frozen[crl.issuer] = fmt.Sprintf("stale CRL %s (nextUpdate %s)", path, next)
-				}
-				f.log.WithFields(logrus.Fields{"file": path, "issuer": f.trust.Name(crl.issuer), "next_update": next, "reason": ReasonStaleCRL}).
-					Warn("folder source: stale CRL: its issuer's certificates are neither added nor removed")
-			}
-		}
+		f.addCertificates(snap, path, e.content, seen)
+		f.addCRLs(snap, path, e.crls, now)
 	}
 	return snap, nil
+}
+
+// addCertificates puts the certificates of the file at path in snap, but for
+// CA certificates and those already in seen (by hash), and reports the file's
+// problems.
+func (f *Folder) addCertificates(snap *Snapshot, path string, content fileContent, seen map[[32]byte]bool) {
+	for _, p := range content.problems {
+		f.skip(snap, p.reason, logrus.Fields{"file": path, "error": p.err.Error()})
+	}
+	for _, c := range content.certs {
+		if c.IsCA {
+			// p7b bundles usually carry the chain; CA certificates are nobody's mail key.
+			continue
+		}
+		cert := NewCertificate(c, path)
+		if seen[cert.Hash] {
+			continue
+		}
+		seen[cert.Hash] = true
+		snap.Certificates = append(snap.Certificates, cert)
+	}
+}
+
+// addCRLs puts the revocations of the CRLs of the file at path that verified
+// in snap. A CRL past its nextUpdate is used, and freezes its issuer: what the
+// CRL does not say yet may have been revoked since.
+func (f *Folder) addCRLs(snap *Snapshot, path string, crls []folderCRL, now time.Time) {
+	for _, crl := range crls {
+		if crl.err != nil {
+			f.skip(snap, ReasonBadCRL, logrus.Fields{"file": path, "error": crl.err.Error()})
+			continue
+		}
+		snap.Revocations = append(snap.Revocations, crl.revs...)
+		if !crl.nextUpdate.IsZero() && now.After(crl.nextUpdate) {
+			f.freeze(snap, path, crl)
+		}
+	}
+}
+
+// freeze reports crl, of the file at path, as stale and freezes its issuer.
+func (f *Folder) freeze(snap *Snapshot, path string, crl folderCRL) {
+	next := crl.nextUpdate.UTC().Format(time.RFC3339)
+	snap.Problem(ReasonStaleCRL)
+	if snap.Frozen == nil {
+		snap.Frozen = map[IssuerID]string{}
+	}
+	if snap.Frozen[crl.issuer] == "" {
+		snap.Frozen[crl.issuer] = fmt.Sprintf("stale CRL %s (nextUpdate %s)", path, next)
+	}
+	f.log.WithFields(logrus.Fields{"file": path, "issuer": f.trust.Name(crl.issuer), "next_update": next, "reason": ReasonStaleCRL}).
+		Warn("folder source: stale CRL: its issuer's certificates are neither added nor removed")
 }
 
 func (f *Folder) skip(snap *Snapshot, reason string, fields logrus.Fields) {

@@ -1,8 +1,12 @@
 package certsource
 
 import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"math/big"
+	"os"
 	"strings"
 	"time"
 )
@@ -64,8 +68,7 @@ func parseIndexLine(line string) (indexEntry, error) {
 }
 
 // indexFields splits a line at its tabs into its first six fields, and says
-// how many it has; strings.Split would allocate a slice for each of 120,000
-// lines.
+// how many it has; strings.Split would allocate a slice for each line.
 func indexFields(line string) (f [6]string, n int) {
 	for ; n < len(f); n++ {
 		i := strings.IndexByte(line, '\t')
@@ -106,4 +109,49 @@ func canonicalSerial(hex string) string {
 		return "0"
 	}
 	return t
+}
+
+// readIndex reads and parses index.txt at path, and returns its SHA-256 too:
+// a later read compares it (quickRead).
+func readIndex(path string) (sum [32]byte, entries []indexEntry, bad []badLine, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return sum, nil, nil, fmt.Errorf("openssl source: %w", err)
+	}
+	sum = sha256.Sum256(data)
+	entries, bad, err = parseIndex(data)
+	if err != nil {
+		return sum, nil, nil, fmt.Errorf("openssl source: read %s: %w", path, err)
+	}
+	return sum, entries, bad, nil
+}
+
+// badLine is an index.txt line that does not parse.
+type badLine struct {
+	line int
+	err  string
+}
+
+// parseIndex parses index.txt. Nothing of it is kept: a read that finds
+// index.txt the same as the last (see quickRead) does not need it.
+func parseIndex(data []byte) (entries []indexEntry, bad []badLine, err error) {
+	entries = make([]indexEntry, 0, bytes.Count(data, []byte{'\n'})+1)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		if line == "" {
+			continue
+		}
+		e, err := parseIndexLine(line)
+		if err != nil {
+			bad = append(bad, badLine{n, err.Error()})
+			continue
+		}
+		entries = append(entries, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, err
+	}
+	return entries, bad, nil
 }

@@ -2,14 +2,15 @@ package certsource
 
 import (
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/sirupsen/logrus"
 )
 
 // A daemon's pass reads an unchanged CA store most of the time. Stat'ing each
-// of 120,000 certificate files to learn that takes a third of a CPU-second,
-// on the cores the directory read needs. An `openssl ca` store only ever adds
+// certificate file to learn that takes CPU time that the directory read, at
+// the same moment, needs (docs/BENCHMARKS.md, "Figures moved out of code comments (certsource)"). An `openssl ca` store only ever adds
 // files (newcerts/SERIAL.pem) and lines to index.txt, so when index.txt is the
 // same and no directory the certificates live in was changed (a file added,
 // removed or renamed changes its directory's mtime and ctime), the files are
@@ -30,6 +31,30 @@ type quickRead struct {
 	revs     []Revocation // of index.txt's R lines (indexRevocations)
 	problems []problem    // reported again on each read, as a full read would
 	at       time.Time    // when every file was last stat'ed
+}
+
+// unchangedSince reports whether the store is as last found it: read in the
+// same mode less than fullCheckEvery ago, no directory where certificates
+// live changed, and index.txt the same bytes. index.txt is hashed as it
+// streams: held whole only to be parsed (docs/BENCHMARKS.md, "Results, fifth
+// round"). The directories' stamps come first: a few stats, and when they
+// differ index.txt is read once, not hashed and then read.
+func (o *OpenSSL) unchangedSince(last *quickRead, mode readMode, index string) bool {
+	return last != nil && last.parsed == mode.parsed && o.now().Sub(last.at) < o.fullCheckEvery &&
+		last.stamps.unchanged() && hashFile(index) == last.index
+}
+
+// replay puts last's certificates and revocations in snap and reports its
+// problems again: nothing was added, removed or renamed where the
+// certificates are, and index.txt is the same, so the files found last time
+// are the ones, and index.txt need not even be parsed again.
+func (o *OpenSSL) replay(snap *Snapshot, last *quickRead, index string) {
+	o.skipBadLines(snap, index, last.bad)
+	snap.Certificates = slices.Clone(last.certs)
+	snap.Revocations = slices.Clone(last.revs)
+	for _, p := range last.problems {
+		o.skip(snap, p.reason, p.fields)
+	}
 }
 
 type problem struct {

@@ -23,7 +23,8 @@ const pgConnectTimeout = 15 * time.Second
 // (postgres://…?lock_timeout=30s). A CA upgrade that migrates its tables holds
 // an ACCESS EXCLUSIVE lock: without lock_timeout the pass would wait for it,
 // with the daemon's next passes queued behind. The statement timeout is for a
-// read that is slow for any other reason; 100,000 certificates read in seconds.
+// read that is slow for any other reason: far above what reading a large
+// store takes (docs/BENCHMARKS.md, "Figures moved out of code comments (certsource)").
 var pgTimeouts = []struct{ param, value string }{
 	{"lock_timeout", "10s"},
 	{"statement_timeout", "5min"},

@@ -8,7 +8,7 @@ import (
 )
 
 // statFile stats path into a value: os.Stat puts an fs.FileInfo on the heap
-// for each file, 21 MB of garbage for a store of 120,000. Besides size and
+// for each file, garbage in proportion to the store (docs/BENCHMARKS.md, "Figures moved out of code comments (certsource)"). Besides size and
 // mtime it has what tells that a file was replaced: its inode and its change
 // time, which nothing but the kernel sets (`cp -p` and rsync restore an
 // mtime, not a ctime).

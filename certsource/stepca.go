@@ -67,52 +67,83 @@ func NewStepCA(cfg config.StepCA, trust *Trust, log logrus.FieldLogger) (*StepCA
 // Read implements Source. A database that cannot be read is an error; a row
 // that cannot be used is skipped, counted and logged.
 func (s *StepCA) Read(ctx context.Context) (*Snapshot, error) {
-	var keys []string
-	var ders [][]byte
-	revoked := map[string]stepcaRevocation{}
 	snap := &Snapshot{}
+	var rows stepcaRows
 	err := pgReadOnly(ctx, s.db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, stepcaCertsQuery)
-		if err != nil {
-			return fmt.Errorf("read x509_certs: %w", err)
-		}
-		var k, v []byte
-		_, err = pgx.ForEachRow(rows, []any{&k, &v}, func() error {
-			keys = append(keys, string(k))
-			ders = append(ders, v)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("read x509_certs: %w", err)
-		}
-		rows, err = tx.Query(ctx, stepcaRevokedQuery)
-		if err != nil {
-			return fmt.Errorf("read revoked_x509_certs: %w", err)
-		}
-		_, err = pgx.ForEachRow(rows, []any{&k, &v}, func() error {
-			var r stepcaRevocation
-			if err := json.Unmarshal(v, &r); err != nil {
-				s.skip(snap, ReasonBadRevocation, logrus.Fields{"table": "revoked_x509_certs", "serial": string(k), "error": err.Error()})
-				return nil
-			}
-			revoked[string(k)] = r
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("read revoked_x509_certs: %w", err)
-		}
-		return nil
+		var err error
+		rows, err = s.query(ctx, tx, snap)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("stepca source: %w", err)
 	}
-
-	certs, errs, err := s.cache.parseAll(ctx, keys, ders, x509.ParseCertificate)
+	certs, errs, err := s.cache.parseAll(ctx, rows.keys, rows.ders, x509.ParseCertificate)
 	if err != nil {
 		return nil, err
 	}
-	known := map[string]bool{}
-	for i, key := range keys {
+	known := s.addCertificates(snap, rows, certs, errs)
+	for key := range rows.revoked {
+		if !known[key] {
+			// step-ca revokes by serial, known or not; without the certificate the
+			// issuer is unknown, and step-ca's CRL (crl_url) covers it.
+			s.skip(snap, ReasonUnknownRevocation, logrus.Fields{"table": "revoked_x509_certs", "serial": key})
+		}
+	}
+	if s.crlURL != "" {
+		s.readCRL(ctx, snap)
+	}
+	return snap, nil
+}
+
+// stepcaRows are the rows of step-ca's tables that Read uses.
+type stepcaRows struct {
+	keys    []string                    // x509_certs: decimal serials
+	ders    [][]byte                    // and their certificates
+	revoked map[string]stepcaRevocation // revoked_x509_certs, by decimal serial
+}
+
+// query reads both tables in tx. A revocation that does not decode is
+// skipped.
+func (s *StepCA) query(ctx context.Context, tx pgx.Tx, snap *Snapshot) (stepcaRows, error) {
+	rows := stepcaRows{revoked: map[string]stepcaRevocation{}}
+	q, err := tx.Query(ctx, stepcaCertsQuery)
+	if err != nil {
+		return rows, fmt.Errorf("read x509_certs: %w", err)
+	}
+	var k, v []byte
+	_, err = pgx.ForEachRow(q, []any{&k, &v}, func() error {
+		rows.keys = append(rows.keys, string(k))
+		rows.ders = append(rows.ders, v)
+		return nil
+	})
+	if err != nil {
+		return rows, fmt.Errorf("read x509_certs: %w", err)
+	}
+	q, err = tx.Query(ctx, stepcaRevokedQuery)
+	if err != nil {
+		return rows, fmt.Errorf("read revoked_x509_certs: %w", err)
+	}
+	_, err = pgx.ForEachRow(q, []any{&k, &v}, func() error {
+		var r stepcaRevocation
+		if err := json.Unmarshal(v, &r); err != nil {
+			s.skip(snap, ReasonBadRevocation, logrus.Fields{"table": "revoked_x509_certs", "serial": string(k), "error": err.Error()})
+			return nil
+		}
+		rows.revoked[string(k)] = r
+		return nil
+	})
+	if err != nil {
+		return rows, fmt.Errorf("read revoked_x509_certs: %w", err)
+	}
+	return rows, nil
+}
+
+// addCertificates puts each certificate of x509_certs that parsed and holds
+// its row's serial in snap, revoked when revoked_x509_certs says so, and
+// returns the serials it put there.
+func (s *StepCA) addCertificates(snap *Snapshot, rows stepcaRows, certs []*x509.Certificate, errs []error) (known map[string]bool) {
+	known = map[string]bool{}
+	for i, key := range rows.keys {
 		fields := logrus.Fields{"table": "x509_certs", "serial": key}
 		switch {
 		case errs[i] != nil:
@@ -125,7 +156,7 @@ func (s *StepCA) Read(ctx context.Context) (*Snapshot, error) {
 		}
 		known[key] = true
 		c := NewCertificate(certs[i], "stepca:x509_certs/"+key)
-		if r, ok := revoked[key]; ok {
+		if r, ok := rows.revoked[key]; ok {
 			c.Status, c.RevokedAt, c.Reason = StatusRevoked, r.RevokedAt, reasonName(r.ReasonCode)
 			// Also as a revocation, so that a directory value of this certificate
 			// leaves even if the row were gone one day.
@@ -135,17 +166,7 @@ func (s *StepCA) Read(ctx context.Context) (*Snapshot, error) {
 		}
 		snap.Certificates = append(snap.Certificates, c)
 	}
-	for key := range revoked {
-		if !known[key] {
-			// step-ca revokes by serial, known or not; without the certificate the
-			// issuer is unknown, and step-ca's CRL (crl_url) covers it.
-			s.skip(snap, ReasonUnknownRevocation, logrus.Fields{"table": "revoked_x509_certs", "serial": key})
-		}
-	}
-	if s.crlURL != "" {
-		s.readCRL(ctx, snap)
-	}
-	return snap, nil
+	return known
 }
 
 // readCRL adds step-ca's CRL. The database stays the authority on revocation,

@@ -5,19 +5,13 @@
 package catest
 
 import (
-	"bytes"
-	"context"
 	"crypto/x509"
-	"encoding/pem"
-	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/certgal/certgal/certsource/servertest"
+	"github.com/certgal/certgal/internal/testserver"
 )
 
 // CA is an OpenSSL CA directory: ca.pem, private/ca.key, index.txt, serial, crlnumber,
@@ -27,8 +21,6 @@ type CA struct {
 	CertFile string            // Dir/ca.pem
 	KeyDir   string            // where issued keys and CSRs go (Dir + ".keys")
 	Cert     *x509.Certificate // the parsed CA certificate
-
-	script string
 }
 
 // Issued is one certificate the CA issued.
@@ -74,15 +66,10 @@ func opensslTime(t time.Time) string {
 // t.TempDir(). It must be called from the test's goroutine, as must the methods.
 func New(t testing.TB, name string) *CA {
 	t.Helper()
-	script, err := servertest.ScriptPath("ca", "openssl-ca.sh")
-	if err != nil {
-		t.Fatalf("catest: %v", err)
-	}
 	root := t.TempDir()
 	ca := &CA{
 		Dir:    filepath.Join(root, "ca"),
 		KeyDir: filepath.Join(root, "ca.keys"),
-		script: script,
 	}
 	ca.CertFile = filepath.Join(ca.Dir, "ca.pem")
 	args := []string{"init", ca.Dir}
@@ -90,7 +77,7 @@ func New(t testing.TB, name string) *CA {
 		args = append(args, name)
 	}
 	ca.run(t, args...)
-	ca.Cert = parseCertFile(t, ca.CertFile)
+	ca.Cert = testserver.ReadCertFile(t, ca.CertFile)
 	return ca
 }
 
@@ -112,7 +99,7 @@ func (ca *CA) Issue(t testing.TB, email string, opts ...Option) Issued {
 		KeyFile:  filepath.Join(ca.KeyDir, serial+".key"),
 		CertFile: filepath.Join(ca.Dir, "newcerts", serial+".pem"),
 	}
-	is.DER = parseCertFile(t, is.CertFile).Raw
+	is.DER = testserver.ReadCertFile(t, is.CertFile).Raw
 	return is
 }
 
@@ -158,45 +145,9 @@ func (ca *CA) UpdateDB(t testing.TB) {
 	ca.run(t, "updatedb", ca.Dir)
 }
 
-// exitUnavailable is openssl-ca.sh's exit code when openssl is missing and cannot be installed.
-const exitUnavailable = 3
-
+// run runs testdata/ca/openssl-ca.sh; without openssl (exit 3) t skips, or fails under CI=true.
 func (ca *CA) run(t testing.TB, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // may apt-get install
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", append([]string{ca.script}, args...)...)
-	cmd.Env = append(os.Environ(), "KEYDIR="+ca.KeyDir)
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == exitUnavailable {
-			msg := strings.TrimSpace(stderr.String())
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("catest: openssl is not available (CI=true requires it): %s", msg)
-			}
-			t.Skipf("catest: openssl is not available, skipping (CI=true makes this a failure): %s", msg)
-		}
-		t.Fatalf("catest: openssl-ca.sh %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
-}
-
-func parseCertFile(t testing.TB, path string) *x509.Certificate {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("catest: %v", err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" {
-		t.Fatalf("catest: %s: no PEM certificate", path)
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatalf("catest: %s: %v", path, err)
-	}
-	return cert
+	// The timeout covers the script's apt-get install of openssl on a fresh machine.
+	return testserver.Script(t, 5*time.Minute, []string{"KEYDIR=" + ca.KeyDir}, "ca", "openssl-ca.sh", args...)
 }

@@ -1,7 +1,6 @@
 package catest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certgal/certgal/internal/testserver"
 )
 
 // EasyRSA is a PKI made by Debian's easy-rsa (package easy-rsa), run as an
@@ -45,11 +46,7 @@ func NewEasyRSA(t testing.TB, name string) *EasyRSA {
 		}
 	}
 	if bin == "" {
-		msg := "easy-rsa is not installed (Debian package easy-rsa; testdata/install-deps.sh)"
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("catest: %s; CI=true requires it", msg)
-		}
-		t.Skipf("catest: %s, skipping (CI=true makes this a failure)", msg)
+		testserver.Unavailable(t, "catest: easy-rsa is not installed (Debian package easy-rsa; testdata/install-deps.sh)")
 	}
 	e := &EasyRSA{PKI: filepath.Join(t.TempDir(), "pki"), bin: bin}
 	e.CertFile = filepath.Join(e.PKI, "ca.crt")
@@ -73,7 +70,7 @@ func (e *EasyRSA) Issue(t testing.TB, name, email string) Issued {
 		CertFile: filepath.Join(e.PKI, "issued", name+".crt"),
 		KeyFile:  filepath.Join(e.PKI, "private", name+".key"),
 	}
-	c := parseCertFile(t, is.CertFile)
+	c := testserver.ReadCertFile(t, is.CertFile)
 	is.DER = c.Raw
 	is.Serial = fmt.Sprintf("%X", c.SerialNumber.Bytes()) // as openssl prints it: whole bytes
 	return is
@@ -102,14 +99,9 @@ func (e *EasyRSA) run(t testing.TB, env []string, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // RSA keys
 	defer cancel()
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, e.bin, args...)
 	// Batch mode asks nothing; the PKI is the test's own.
-	cmd.Env = append(os.Environ(), append([]string{"EASYRSA_PKI=" + e.PKI, "EASYRSA_BATCH=1"}, env...)...)
-	cmd.Dir = filepath.Dir(e.PKI)
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("catest: easyrsa %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	env = append(os.Environ(), append([]string{"EASYRSA_PKI=" + e.PKI, "EASYRSA_BATCH=1"}, env...)...)
+	if stdout, stderr, err := testserver.Run(ctx, env, filepath.Dir(e.PKI), e.bin, args...); err != nil {
+		t.Fatalf("catest: easyrsa %s: %v\n%s%s", strings.Join(args, " "), err, stdout, stderr)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/certgal/certgal/internal/testserver"
 )
 
 // Postgres is a running private PostgreSQL cluster on 127.0.0.1.
@@ -31,10 +33,9 @@ func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	dir := t.TempDir()
 	// Registered first: a half-started cluster is stopped too.
-	t.Cleanup(func() { stopScript(t, "postgres", dir) })
-	script(t, 5*time.Minute, []string{"PG_OWNER_PID=" + strconv.Itoa(os.Getpid())}, "postgres", "start.sh", dir)
-	vars := readEnv(t, filepath.Join(dir, "env"))
-	need(t, vars, "PG_HOST", "PG_PORT", "PG_PASSWORD", "PG_PID")
+	t.Cleanup(func() { testserver.StopScript(t, "postgres", dir) })
+	testserver.Script(t, 5*time.Minute, []string{"PG_OWNER_PID=" + strconv.Itoa(os.Getpid())}, "postgres", "start.sh", dir)
+	vars := testserver.ReadEnv(t, filepath.Join(dir, "env"), "PG_HOST", "PG_PORT", "PG_PASSWORD", "PG_PID")
 	pid, err := strconv.Atoi(vars["PG_PID"])
 	if err != nil {
 		t.Fatalf("servertest: PG_PID %q", vars["PG_PID"])
@@ -45,24 +46,13 @@ func StartPostgres(t testing.TB) *Postgres {
 // CreateDB creates database name with a writer role name and a read-only role name_ro.
 func (p *Postgres) CreateDB(t testing.TB, name string) *DB {
 	t.Helper()
-	script(t, time.Minute, nil, "postgres", "createdb.sh", p.Dir, name)
-	vars := readEnv(t, filepath.Join(p.Dir, name+".env"))
-	need(t, vars, "DB_WRITER_DSN", "DB_RO_DSN", "DB_RO")
+	testserver.Script(t, time.Minute, nil, "postgres", "createdb.sh", p.Dir, name)
+	vars := testserver.ReadEnv(t, filepath.Join(p.Dir, name+".env"), "DB_WRITER_DSN", "DB_RO_DSN", "DB_RO")
 	return &DB{Name: name, WriterDSN: vars["DB_WRITER_DSN"], RODSN: vars["DB_RO_DSN"], RO: vars["DB_RO"]}
 }
 
 // Stop stops the cluster now (it is stopped when t ends anyway), to test a database that is down.
 func (p *Postgres) Stop(t testing.TB) {
 	t.Helper()
-	stopScript(t, "postgres", p.Dir)
-}
-
-func stopScript(t testing.TB, sub, dir string) {
-	t.Helper()
-	if _, err := os.Stat(dir); err != nil {
-		return
-	}
-	if _, stderr, err := runScript(time.Minute, nil, sub, "stop.sh", dir); err != nil {
-		t.Errorf("servertest: testdata/%s/stop.sh %s: %v\n%s", sub, dir, err, stderr)
-	}
+	testserver.StopScript(t, "postgres", p.Dir)
 }

@@ -8,18 +8,14 @@
 package ldaptest
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/certgal/certgal/certsource/servertest"
+	"github.com/certgal/certgal/internal/testserver"
 )
 
 // Slapd is a running private slapd. Its rootdn bypasses access control and size limits.
@@ -38,36 +34,19 @@ type Slapd struct {
 // startTimeout covers a first run on a fresh machine, where start.sh apt-get installs slapd.
 const startTimeout = 5 * time.Minute
 
-// exitUnavailable is start.sh's exit code when slapd is missing and cannot be installed.
-const exitUnavailable = 3
-
 // StartSlapd starts a slapd for t in t.TempDir() and stops it when t ends. The base entries
 // <Suffix> and ou=people,<Suffix> exist. It must be called from the test's goroutine.
 func StartSlapd(t testing.TB) *Slapd {
 	t.Helper()
-	script, err := servertest.ScriptPath("slapd", "start.sh")
-	if err != nil {
-		t.Fatalf("ldaptest: %v", err)
-	}
 	dir := t.TempDir()
-	env := append(withoutVars(os.Environ(), "LDAP_PORT", "LDAPS_PORT"),
-		"SLAPD_OWNER_PID="+strconv.Itoa(os.Getpid()))
-
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	stdout, stderr, err := servertest.RunScript(ctx, env, script, dir)
-	// Registered even on failure: start.sh may have left a slapd behind (a timeout, say), and
+	// Registered before the start: start.sh may leave a slapd behind (a timeout, say), and
 	// stop.sh only ever signals a slapd started from dir.
-	t.Cleanup(func() { stopSlapd(t, dir) })
-	if err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == exitUnavailable {
-			unavailable(t, "slapd is not available: %s", strings.TrimSpace(stderr))
-		}
-		t.Fatalf("ldaptest: %s %s: %v\n%s", script, dir, err, stderr)
-	}
+	t.Cleanup(func() { testserver.StopScript(t, "slapd", dir) })
+	// Empty ports: start.sh picks free ones, whatever this process's environment says.
+	env := []string{"LDAP_PORT=", "LDAPS_PORT=", "SLAPD_OWNER_PID=" + strconv.Itoa(os.Getpid())}
+	stdout := testserver.Script(t, startTimeout, env, "slapd", "start.sh", dir)
 
-	vars, err := servertest.ReadEnvFile(filepath.Join(dir, "env"))
+	vars, err := testserver.ReadEnvFile(filepath.Join(dir, "env"))
 	if err != nil {
 		t.Fatalf("ldaptest: %v (start.sh printed %q)", err, stdout)
 	}
@@ -103,43 +82,4 @@ func slapdFromEnv(vars map[string]string) (*Slapd, error) {
 	}
 	s.PID = pid
 	return s, nil
-}
-
-func stopSlapd(t testing.TB, dir string) {
-	t.Helper()
-	script, err := servertest.ScriptPath("slapd", "stop.sh")
-	if err != nil {
-		t.Errorf("ldaptest: %v", err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, stderr, err := servertest.RunScript(ctx, nil, script, dir); err != nil {
-		t.Errorf("ldaptest: %s %s: %v\n%s", script, dir, err, stderr)
-	}
-}
-
-// unavailable fails t under CI=true, where the servers must run, and skips it elsewhere.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("ldaptest: %s (CI=true requires it)", msg)
-	}
-	t.Skipf("ldaptest: %s; skipping (CI=true makes this a failure; as root on Debian "+
-		"testdata/slapd/start.sh installs slapd ldap-utils openssl itself)", msg)
-}
-
-func withoutVars(env []string, names ...string) []string {
-	out := make([]string, 0, len(env))
-next:
-	for _, kv := range env {
-		for _, n := range names {
-			if strings.HasPrefix(kv, n+"=") {
-				continue next
-			}
-		}
-		out = append(out, kv)
-	}
-	return out
 }

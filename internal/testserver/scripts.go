@@ -1,4 +1,4 @@
-package servertest
+package testserver
 
 import (
 	"bytes"
@@ -11,10 +11,6 @@ import (
 	"strings"
 	"time"
 )
-
-// The test harnesses of this module (this package, ldapgal/ldaptest, ldapgal/adtest) start
-// their servers with the scripts under testdata/ and read the env files those write; these are
-// the parts they share.
 
 // ScriptPath finds testdata/<sub>/<name> in the module root: above this source file, or, when
 // its path is unknown (-trimpath), above the working directory (the test's package directory).
@@ -48,9 +44,17 @@ func ScriptPath(sub, name string) (string, error) {
 // RunScript runs script with args under bash; env is its whole environment (nil: this
 // process's).
 func RunScript(ctx context.Context, env []string, script string, args ...string) (stdout, stderr string, err error) {
+	return Run(ctx, env, "", "bash", append([]string{script}, args...)...)
+}
+
+// Run runs the program name with args in dir ("": this process's working directory); env is
+// its whole environment (nil: this process's). It returns what the program wrote to stdout and
+// stderr.
+func Run(ctx context.Context, env []string, dir, name string, args ...string) (stdout, stderr string, err error) {
 	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", append([]string{script}, args...)...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
+	cmd.Dir = dir
 	cmd.Stdout = &out
 	cmd.Stderr = &errb
 	// Servers and their watchdogs do not keep our pipes open; this bounds the wait if that
