@@ -211,8 +211,11 @@ func decodeAll(c *Client, stream []byte) (entries []sync.Entry, cookie []byte, e
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
 
-func testClient() *Client {
-	d, _ := DialectByName(DialectAD)
+func testClient() *Client { return testClientOf(DialectAD) }
+
+// testClientOf is a Client that only decodes entries of the named dialect.
+func testClientOf(dialect string) *Client {
+	d, _ := DialectByName(dialect)
 	return &Client{dialect: d, match: d.DefaultMatch}
 }
 
