@@ -24,7 +24,7 @@ type Client struct {
 	cfg     config.Directory
 	dialect Dialect
 	filter  string
-	match   []string
+	entries entryMapper
 	log     logrus.FieldLogger
 	metrics *Metrics
 	dialer  *dialer
@@ -83,13 +83,15 @@ func Open(ctx context.Context, cfg config.Directory, log logrus.FieldLogger, opt
 		c.dialer.krb.close()
 		return nil, err
 	}
-	c.dialect, c.filter, c.match = d, cfg.UserFilter, cfg.MatchAttributes
+	c.dialect, c.filter = d, cfg.UserFilter
 	if c.filter == "" {
 		c.filter = d.DefaultFilter
 	}
-	if len(c.match) == 0 {
-		c.match = d.DefaultMatch
+	match := cfg.MatchAttributes
+	if len(match) == 0 {
+		match = d.DefaultMatch
 	}
+	c.entries = newEntryMapper(d, match)
 	c.put(conn, dc)
 	log.WithFields(logrus.Fields{"dc": dc, "dialect": d.Name}).Debug("directory connected")
 	return c, nil
@@ -232,14 +234,6 @@ func (c *Client) withConn(ctx context.Context, op func(*ldap.Conn) error) error 
 	return err
 }
 
-func (c *Client) attributes() []string {
-	attrs := append([]string{c.dialect.CertAttr, c.dialect.SMIMEAttr}, c.match...)
-	if c.dialect.CSNAttr != "" {
-		attrs = append(attrs, c.dialect.CSNAttr)
-	}
-	return attrs
-}
-
 // Users streams every user under base_dn, one page at a time, so memory holds
 // one page and not the whole directory (go-ldap's SearchWithPaging collects all).
 // The search runs on a connection of its own that decodes each response in
@@ -263,8 +257,8 @@ func (c *Client) Users(ctx context.Context, fn func(sync.Entry) error) error {
 	defer stop()
 	defer conn.Close()
 	var fnErr error
-	err = conn.searchAll(c.cfg.BaseDN, c.filter, c.attributes(), c.cfg.PageSize, func(dn, attrs []byte) error {
-		e, err := c.streamEntry(dn, attrs)
+	err = conn.searchAll(c.cfg.BaseDN, c.filter, c.entries.requested, c.cfg.PageSize, func(dn, attrs []byte) error {
+		e, err := c.entries.fromStream(dn, attrs)
 		if err != nil {
 			return ldap.NewError(ldap.ErrorUnexpectedResponse, err)
 		}
@@ -289,7 +283,7 @@ func (c *Client) User(ctx context.Context, dn string) (sync.Entry, error) {
 	var out sync.Entry
 	err := c.withConn(ctx, func(conn *ldap.Conn) error {
 		req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-			"(objectClass=*)", c.attributes(), nil)
+			"(objectClass=*)", c.entries.requested, nil)
 		res, err := conn.Search(req)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", dn, err)
@@ -297,35 +291,10 @@ func (c *Client) User(ctx context.Context, dn string) (sync.Entry, error) {
 		if len(res.Entries) != 1 {
 			return fmt.Errorf("read %s: %d entries", dn, len(res.Entries))
 		}
-		out = c.entry(res.Entries[0])
+		out = c.entries.fromLDAP(res.Entries[0])
 		return nil
 	})
 	return out, err
-}
-
-func (c *Client) entry(e *ldap.Entry) sync.Entry {
-	out := sync.Entry{DN: e.DN}
-	cert, smime, csn := baseName(c.dialect.CertAttr), baseName(c.dialect.SMIMEAttr), baseName(c.dialect.CSNAttr)
-	for _, a := range e.Attributes {
-		name := baseName(a.Name)
-		switch {
-		case name == cert:
-			out.Certificates = append(out.Certificates, a.ByteValues...)
-			continue
-		case name == smime:
-			out.SMIME = append(out.SMIME, a.ByteValues...)
-			continue
-		case name == csn && csn != "" && len(a.Values) == 1:
-			out.CSN = a.Values[0]
-			continue
-		}
-		for _, m := range c.match {
-			if strings.EqualFold(name, m) {
-				out.Addresses = append(out.Addresses, a.Values...)
-			}
-		}
-	}
-	return out
 }
 
 // Modify writes one entry's plan as a single modify: exact values deleted,

@@ -33,7 +33,7 @@ func BenchmarkStreamEntry(b *testing.B) {
 			dn, attrs := entryParts(b, searchEntry(2, "CN=Alice Example,OU=People,DC=corp,DC=example", tc.attrs))
 			b.ReportAllocs()
 			for b.Loop() {
-				e, err := c.streamEntry(dn, attrs)
+				e, err := c.entries.fromStream(dn, attrs)
 				if err != nil || len(e.Certificates) != 2 || len(e.SMIME) != 1 {
 					b.Fatalf("%+v, %v", e, err)
 				}
