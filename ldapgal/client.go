@@ -33,6 +33,9 @@ type Client struct {
 	mu  gosync.Mutex
 	dcs []string // the DCs to try, in order; replaced, never changed in place
 	cur int      // index in dcs of the DC connections go to
+	// dcsFresh: dcs were found by Open and no pass has started since, so
+	// the first pass does not ask DNS again.
+	dcsFresh bool
 }
 
 // pooled is an idle connection and the DC it is to.
@@ -56,12 +59,14 @@ func Open(ctx context.Context, cfg config.Directory, log logrus.FieldLogger, opt
 	for _, o := range opts {
 		o(c)
 	}
-	c.dialer = &dialer{cfg: cfg, resolver: resolver(cfg)}
-	dcs, err := domainControllers(ctx, cfg, c.dialer.resolver)
-	if err != nil {
+	var err error
+	if c.dialer, err = newDialer(cfg); err != nil {
 		return nil, err
 	}
-	c.dcs = dcs
+	if c.dcs, err = domainControllers(ctx, cfg, c.dialer.resolver); err != nil {
+		return nil, err
+	}
+	c.dcsFresh = true
 	if cfg.SASLMechanism == "GSSAPI" {
 		if c.dialer.krb, err = newKerberos(cfg, log); err != nil {
 			return nil, err
@@ -166,10 +171,15 @@ func (c *Client) tryDCs(ctx context.Context, connect func(dc string) error) (str
 
 // restart makes the first DC the current one again at the start of a pass,
 // after finding the DCs in DNS again when directory.discover is set: a DC
-// that came back, or a new one, serves again from the next pass on.
+// that came back, or a new one, serves again from the next pass on. The
+// first pass after Open uses the DCs Open found.
 func (c *Client) restart(ctx context.Context) {
+	c.mu.Lock()
+	fresh := c.dcsFresh
+	c.dcsFresh = false
+	c.mu.Unlock()
 	var dcs []string
-	if c.cfg.Discover != "" {
+	if c.cfg.Discover != "" && !fresh {
 		var err error
 		if dcs, err = domainControllers(ctx, c.cfg, c.dialer.resolver); err != nil {
 			c.log.WithError(err).Warn("discovering the domain controllers again failed; trying those found before")
