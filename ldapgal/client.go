@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	gosync "sync"
 
 	"github.com/go-ldap/ldap/v3"
@@ -305,92 +304,4 @@ func (c *Client) User(ctx context.Context, dn string) (sync.Entry, error) {
 		return nil
 	})
 	return out, err
-}
-
-// Modify writes one entry's plan as a single modify: exact values deleted,
-// new values added, userCertificate and userSMIMECertificate together (or the
-// latter replaced whole, where the dialect allows nothing else). Deletes come
-// before adds, so a value deleted and one added with its issuer and serial
-// do not meet. Where the server does not delete by bytes (Dialect.CSNAttr), a
-// modify that deletes or replaces asserts the CSN the entry was planned
-// against (m.CSN): a change since is result 122. Results 20, 16 and 122 mean
-// someone else changed the entry first; they are reported as
-// sync.ErrConflict. Results 21 and 19 to a modify that adds values mean the
-// server refused one of them; they are reported as sync.ErrValueRejected.
-func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
-	d := c.dialect
-	req := ldap.NewModifyRequest(m.DN, nil)
-	var attrs []string
-	if len(m.Delete) > 0 {
-		req.Delete(d.CertAttr, toStrings(m.Delete))
-	}
-	if len(m.Add) > 0 {
-		req.Add(d.CertAttr, toStrings(m.Add))
-	}
-	if len(m.Delete)+len(m.Add) > 0 {
-		attrs = append(attrs, d.CertAttr)
-	}
-	switch {
-	case m.SMIMEReplace:
-		req.Replace(d.SMIMEAttr, toStrings(m.SMIMEAdd))
-		attrs = append(attrs, "replace "+d.SMIMEAttr)
-	case len(m.SMIMEDelete)+len(m.SMIMEAdd) > 0:
-		if len(m.SMIMEDelete) > 0 {
-			req.Delete(d.SMIMEAttr, toStrings(m.SMIMEDelete))
-		}
-		if len(m.SMIMEAdd) > 0 {
-			req.Add(d.SMIMEAttr, toStrings(m.SMIMEAdd))
-		}
-		attrs = append(attrs, d.SMIMEAttr)
-	}
-	what := strings.Join(attrs, ", ")
-	if d.CSNAttr != "" && (len(m.Delete)+len(m.SMIMEDelete) > 0 || m.SMIMEReplace) {
-		if m.CSN == "" {
-			return fmt.Errorf("modify %s: %s: not sent: the entry was read without %s, which a delete on this server must assert; give the bind DN read access to it",
-				m.DN, what, d.CSNAttr)
-		}
-		ctl, err := assertion(d.CSNAttr, m.CSN)
-		if err != nil {
-			return fmt.Errorf("modify %s: %s: %w", m.DN, what, err)
-		}
-		req.Controls = append(req.Controls, ctl)
-	}
-	adds := len(m.Add)+len(m.SMIMEAdd) > 0
-	return c.withConn(ctx, func(conn *ldap.Conn) error {
-		err := conn.Modify(req)
-		switch {
-		case err == nil:
-			return nil
-		case ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists),
-			ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute),
-			ldap.IsErrorWithCode(err, ldap.LDAPResultAssertionFailed):
-			return fmt.Errorf("modify %s: %s: %w: %w", m.DN, what, sync.ErrConflict, err)
-		case adds && (ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidAttributeSyntax) ||
-			ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation)):
-			return fmt.Errorf("modify %s: %s: %w: %w", m.DN, what, sync.ErrValueRejected, err)
-		}
-		return fmt.Errorf("modify %s: %s: %w", m.DN, what, err)
-	})
-}
-
-func toStrings(values [][]byte) []string {
-	out := make([]string, len(values))
-	for i, v := range values {
-		out[i] = string(v)
-	}
-	return out
-}
-
-// controlTypeAssertion is the LDAP Assertion control (RFC 4528).
-const controlTypeAssertion = "1.3.6.1.1.12"
-
-// assertion is a critical Assertion control that attr equals value: the
-// server performs the operation only then, and answers 122 otherwise. Its
-// value is the BER encoding of the filter.
-func assertion(attr, value string) (ldap.Control, error) {
-	f, err := ldap.CompileFilter("(" + attr + "=" + ldap.EscapeFilter(value) + ")")
-	if err != nil {
-		return nil, fmt.Errorf("assertion %s=%q: %w", attr, value, err)
-	}
-	return ldap.NewControlString(controlTypeAssertion, true, string(f.Bytes())), nil
 }
