@@ -15,8 +15,8 @@ import (
 
 // The paged read of all users is most of a pass's work, and go-ldap decodes
 // each response into a tree of packets that copies every value several times
-// (about 18 bytes allocated per byte received: 1.8 GB for 100k users with
-// certificates). streamConn is a connection of its own for that read: it
+// (docs/BENCHMARKS.md, "What was optimised, and what it did", item 1).
+// streamConn is a connection of its own for that read: it
 // decodes each response in place from one buffer per message, and the
 // values it hands on are slices of that buffer. It also secures and binds
 // every connection (see connect), go-ldap's included; everything else
@@ -32,8 +32,9 @@ type streamConn struct {
 	r       *bufio.Reader
 	timeout time.Duration
 	nextID  int64
-	// buf holds the last message read, up to reuseMax bytes: 100,000
-	// entries in a buffer each were a sixth of what a pass allocates.
+	// buf holds the last message read, up to reuseMax bytes: a buffer per
+	// message was much of what a pass allocates (docs/BENCHMARKS.md, "Figures
+	// moved out of code comments (ldapgal, config)").
 	buf []byte
 }
 
