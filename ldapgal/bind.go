@@ -15,6 +15,21 @@ func (c *streamConn) bind(dn string, auth *ber.Packet) error {
 	return c.roundTrip(bindRequest(dn, auth), nil, ldap.ApplicationBindResponse)
 }
 
+// simpleBind binds as dn with password.
+func (c *streamConn) simpleBind(dn, password string) error {
+	return c.bind(dn, ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, password, ""))
+}
+
+// externalBind binds with SASL EXTERNAL: as the identity the transport
+// proves (over ldapi://, the process's uid).
+func (c *streamConn) externalBind() error {
+	auth := ber.Encode(ber.ClassContext, ber.TypeConstructed, 3, nil, "")
+	auth.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "EXTERNAL", ""))
+	// An empty authorization identity; without it slapd answers 14 (in progress).
+	auth.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
+	return c.bind("", auth)
+}
+
 func bindRequest(dn string, auth *ber.Packet) *ber.Packet {
 	req := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindRequest, nil, "")
 	req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 3, ""))

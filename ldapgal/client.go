@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	gosync "sync"
 
 	"github.com/go-ldap/ldap/v3"
@@ -24,7 +23,7 @@ type Client struct {
 	cfg     config.Directory
 	dialect Dialect
 	filter  string
-	match   []string
+	entries entryMapper
 	log     logrus.FieldLogger
 	metrics *Metrics
 	dialer  *dialer
@@ -33,6 +32,9 @@ type Client struct {
 	mu  gosync.Mutex
 	dcs []string // the DCs to try, in order; replaced, never changed in place
 	cur int      // index in dcs of the DC connections go to
+	// dcsFresh: dcs were found by Open and no pass has started since, so
+	// the first pass does not ask DNS again.
+	dcsFresh bool
 }
 
 // pooled is an idle connection and the DC it is to.
@@ -56,12 +58,14 @@ func Open(ctx context.Context, cfg config.Directory, log logrus.FieldLogger, opt
 	for _, o := range opts {
 		o(c)
 	}
-	c.dialer = &dialer{cfg: cfg, resolver: resolver(cfg)}
-	dcs, err := domainControllers(ctx, cfg, c.dialer.resolver)
-	if err != nil {
+	var err error
+	if c.dialer, err = newDialer(cfg); err != nil {
 		return nil, err
 	}
-	c.dcs = dcs
+	if c.dcs, err = domainControllers(ctx, cfg, c.dialer.resolver); err != nil {
+		return nil, err
+	}
+	c.dcsFresh = true
 	if cfg.SASLMechanism == "GSSAPI" {
 		if c.dialer.krb, err = newKerberos(cfg, log); err != nil {
 			return nil, err
@@ -83,13 +87,15 @@ func Open(ctx context.Context, cfg config.Directory, log logrus.FieldLogger, opt
 		c.dialer.krb.close()
 		return nil, err
 	}
-	c.dialect, c.filter, c.match = d, cfg.UserFilter, cfg.MatchAttributes
+	c.dialect, c.filter = d, cfg.UserFilter
 	if c.filter == "" {
 		c.filter = d.DefaultFilter
 	}
-	if len(c.match) == 0 {
-		c.match = d.DefaultMatch
+	match := cfg.MatchAttributes
+	if len(match) == 0 {
+		match = d.DefaultMatch
 	}
+	c.entries = newEntryMapper(d, match)
 	c.put(conn, dc)
 	log.WithFields(logrus.Fields{"dc": dc, "dialect": d.Name}).Debug("directory connected")
 	return c, nil
@@ -164,10 +170,15 @@ func (c *Client) tryDCs(ctx context.Context, connect func(dc string) error) (str
 
 // restart makes the first DC the current one again at the start of a pass,
 // after finding the DCs in DNS again when directory.discover is set: a DC
-// that came back, or a new one, serves again from the next pass on.
+// that came back, or a new one, serves again from the next pass on. The
+// first pass after Open uses the DCs Open found.
 func (c *Client) restart(ctx context.Context) {
+	c.mu.Lock()
+	fresh := c.dcsFresh
+	c.dcsFresh = false
+	c.mu.Unlock()
 	var dcs []string
-	if c.cfg.Discover != "" {
+	if c.cfg.Discover != "" && !fresh {
 		var err error
 		if dcs, err = domainControllers(ctx, c.cfg, c.dialer.resolver); err != nil {
 			c.log.WithError(err).Warn("discovering the domain controllers again failed; trying those found before")
@@ -232,14 +243,6 @@ func (c *Client) withConn(ctx context.Context, op func(*ldap.Conn) error) error 
 	return err
 }
 
-func (c *Client) attributes() []string {
-	attrs := append([]string{c.dialect.CertAttr, c.dialect.SMIMEAttr}, c.match...)
-	if c.dialect.CSNAttr != "" {
-		attrs = append(attrs, c.dialect.CSNAttr)
-	}
-	return attrs
-}
-
 // Users streams every user under base_dn, one page at a time, so memory holds
 // one page and not the whole directory (go-ldap's SearchWithPaging collects all).
 // The search runs on a connection of its own that decodes each response in
@@ -263,8 +266,8 @@ func (c *Client) Users(ctx context.Context, fn func(sync.Entry) error) error {
 	defer stop()
 	defer conn.Close()
 	var fnErr error
-	err = conn.searchAll(c.cfg.BaseDN, c.filter, c.attributes(), c.cfg.PageSize, func(dn, attrs []byte) error {
-		e, err := c.streamEntry(dn, attrs)
+	err = conn.searchAll(c.cfg.BaseDN, c.filter, c.entries.requested, c.cfg.PageSize, func(dn, attrs []byte) error {
+		e, err := c.entries.fromStream(dn, attrs)
 		if err != nil {
 			return ldap.NewError(ldap.ErrorUnexpectedResponse, err)
 		}
@@ -289,7 +292,7 @@ func (c *Client) User(ctx context.Context, dn string) (sync.Entry, error) {
 	var out sync.Entry
 	err := c.withConn(ctx, func(conn *ldap.Conn) error {
 		req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-			"(objectClass=*)", c.attributes(), nil)
+			"(objectClass=*)", c.entries.requested, nil)
 		res, err := conn.Search(req)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", dn, err)
@@ -297,121 +300,8 @@ func (c *Client) User(ctx context.Context, dn string) (sync.Entry, error) {
 		if len(res.Entries) != 1 {
 			return fmt.Errorf("read %s: %d entries", dn, len(res.Entries))
 		}
-		out = c.entry(res.Entries[0])
+		out = c.entries.fromLDAP(res.Entries[0])
 		return nil
 	})
 	return out, err
-}
-
-func (c *Client) entry(e *ldap.Entry) sync.Entry {
-	out := sync.Entry{DN: e.DN}
-	cert, smime, csn := baseName(c.dialect.CertAttr), baseName(c.dialect.SMIMEAttr), baseName(c.dialect.CSNAttr)
-	for _, a := range e.Attributes {
-		name := baseName(a.Name)
-		switch {
-		case name == cert:
-			out.Certificates = append(out.Certificates, a.ByteValues...)
-			continue
-		case name == smime:
-			out.SMIME = append(out.SMIME, a.ByteValues...)
-			continue
-		case name == csn && csn != "" && len(a.Values) == 1:
-			out.CSN = a.Values[0]
-			continue
-		}
-		for _, m := range c.match {
-			if strings.EqualFold(name, m) {
-				out.Addresses = append(out.Addresses, a.Values...)
-			}
-		}
-	}
-	return out
-}
-
-// Modify writes one entry's plan as a single modify: exact values deleted,
-// new values added, userCertificate and userSMIMECertificate together (or the
-// latter replaced whole, where the dialect allows nothing else). Deletes come
-// before adds, so a value deleted and one added with its issuer and serial
-// do not meet. Where the server does not delete by bytes (Dialect.CSNAttr), a
-// modify that deletes or replaces asserts the CSN the entry was planned
-// against (m.CSN): a change since is result 122. Results 20, 16 and 122 mean
-// someone else changed the entry first; they are reported as
-// sync.ErrConflict. Results 21 and 19 to a modify that adds values mean the
-// server refused one of them; they are reported as sync.ErrValueRejected.
-func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
-	d := c.dialect
-	req := ldap.NewModifyRequest(m.DN, nil)
-	var attrs []string
-	if len(m.Delete) > 0 {
-		req.Delete(d.CertAttr, toStrings(m.Delete))
-	}
-	if len(m.Add) > 0 {
-		req.Add(d.CertAttr, toStrings(m.Add))
-	}
-	if len(m.Delete)+len(m.Add) > 0 {
-		attrs = append(attrs, d.CertAttr)
-	}
-	switch {
-	case m.SMIMEReplace:
-		req.Replace(d.SMIMEAttr, toStrings(m.SMIMEAdd))
-		attrs = append(attrs, "replace "+d.SMIMEAttr)
-	case len(m.SMIMEDelete)+len(m.SMIMEAdd) > 0:
-		if len(m.SMIMEDelete) > 0 {
-			req.Delete(d.SMIMEAttr, toStrings(m.SMIMEDelete))
-		}
-		if len(m.SMIMEAdd) > 0 {
-			req.Add(d.SMIMEAttr, toStrings(m.SMIMEAdd))
-		}
-		attrs = append(attrs, d.SMIMEAttr)
-	}
-	what := strings.Join(attrs, ", ")
-	if d.CSNAttr != "" && (len(m.Delete)+len(m.SMIMEDelete) > 0 || m.SMIMEReplace) {
-		if m.CSN == "" {
-			return fmt.Errorf("modify %s: %s: not sent: the entry was read without %s, which a delete on this server must assert; give the bind DN read access to it",
-				m.DN, what, d.CSNAttr)
-		}
-		ctl, err := assertion(d.CSNAttr, m.CSN)
-		if err != nil {
-			return fmt.Errorf("modify %s: %s: %w", m.DN, what, err)
-		}
-		req.Controls = append(req.Controls, ctl)
-	}
-	adds := len(m.Add)+len(m.SMIMEAdd) > 0
-	return c.withConn(ctx, func(conn *ldap.Conn) error {
-		err := conn.Modify(req)
-		switch {
-		case err == nil:
-			return nil
-		case ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists),
-			ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute),
-			ldap.IsErrorWithCode(err, ldap.LDAPResultAssertionFailed):
-			return fmt.Errorf("modify %s: %s: %w: %w", m.DN, what, sync.ErrConflict, err)
-		case adds && (ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidAttributeSyntax) ||
-			ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation)):
-			return fmt.Errorf("modify %s: %s: %w: %w", m.DN, what, sync.ErrValueRejected, err)
-		}
-		return fmt.Errorf("modify %s: %s: %w", m.DN, what, err)
-	})
-}
-
-func toStrings(values [][]byte) []string {
-	out := make([]string, len(values))
-	for i, v := range values {
-		out[i] = string(v)
-	}
-	return out
-}
-
-// controlTypeAssertion is the LDAP Assertion control (RFC 4528).
-const controlTypeAssertion = "1.3.6.1.1.12"
-
-// assertion is a critical Assertion control that attr equals value: the
-// server performs the operation only then, and answers 122 otherwise. Its
-// value is the BER encoding of the filter.
-func assertion(attr, value string) (ldap.Control, error) {
-	f, err := ldap.CompileFilter("(" + attr + "=" + ldap.EscapeFilter(value) + ")")
-	if err != nil {
-		return nil, fmt.Errorf("assertion %s=%q: %w", attr, value, err)
-	}
-	return ldap.NewControlString(controlTypeAssertion, true, string(f.Bytes())), nil
 }

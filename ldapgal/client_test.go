@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -108,6 +110,37 @@ func TestDialModes(t *testing.T) {
 				t.Errorf("dialect = %q, want openldap (auto)", c.Dialect().Name)
 			}
 		})
+	}
+}
+
+// TestCAFileIsReadByOpen: ca_file is read once, by Open; the pass's
+// connections use what it read, so a CA file replaced on disk takes effect
+// at the next Open (a reload), as the other files do.
+func TestCAFileIsReadByOpen(t *testing.T) {
+	s := ldaptest.StartSlapd(t)
+	pem, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := dirConfig(s)
+	cfg.CAFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(cfg.CAFile, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(context.Background(), cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := os.Remove(cfg.CAFile); err != nil {
+		t.Fatal(err)
+	}
+	// Users reads on a connection of its own, dialled now.
+	if err := c.Users(context.Background(), func(sync.Entry) error { return nil }); err != nil {
+		t.Errorf("a pass after the CA file is gone: %v", err)
+	}
+	if _, err := Open(context.Background(), cfg, quiet()); err == nil || !strings.Contains(err.Error(), "directory.ca_file") {
+		t.Errorf("Open without the CA file: %v, want a directory.ca_file error", err)
 	}
 }
 

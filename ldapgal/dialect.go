@@ -6,7 +6,6 @@ package ldapgal
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -88,10 +87,4 @@ func detectDialect(conn *ldap.Conn) (Dialect, error) {
 		return DialectByName(DialectAD)
 	}
 	return DialectByName(DialectOpenLDAP)
-}
-
-// baseName strips attribute options: "userCertificate;binary" → "usercertificate".
-func baseName(attr string) string {
-	name, _, _ := strings.Cut(attr, ";")
-	return strings.ToLower(name)
 }

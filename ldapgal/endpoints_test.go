@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
@@ -114,5 +115,29 @@ func TestTryDCsOrder(t *testing.T) {
 				t.Errorf("%v failovers, want %d", got, tt.moves)
 			}
 		})
+	}
+}
+
+// TestRestartAsksDNSFromTheSecondPassOn: the first pass uses the DCs Open
+// found in DNS; each later pass asks again, so that a DC that came back
+// serves again, and keeps the DCs found before when DNS fails.
+func TestRestartAsksDNSFromTheSecondPassOn(t *testing.T) {
+	var lookups atomic.Int32
+	r := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		lookups.Add(1)
+		return nil, errors.New("no DNS server in this test")
+	}}
+	cfg := config.Directory{Discover: "corp.example"}
+	c := &Client{cfg: cfg, log: quiet(), dialer: &dialer{cfg: cfg, resolver: r},
+		dcs: []string{"ldaps://a:636", "ldaps://b:636"}, cur: 1, dcsFresh: true}
+
+	c.restart(context.Background())
+	if n := lookups.Load(); n != 0 || c.cur != 0 {
+		t.Errorf("first pass: %d DNS queries, current DC %d; want none and 0", n, c.cur)
+	}
+	c.cur = 1
+	c.restart(context.Background())
+	if n := lookups.Load(); n == 0 || c.cur != 0 || len(c.dcs) != 2 {
+		t.Errorf("second pass: %d DNS queries, current DC %d, DCs %q; want a query, 0 and the DCs found before", n, c.cur, c.dcs)
 	}
 }

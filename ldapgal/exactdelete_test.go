@@ -144,8 +144,7 @@ func TestSMIMEReplaceAssertsTheCSNOnOpenLDAP(t *testing.T) {
 // The stream keeps an entry's one entryCSN, and none when the server sends
 // several: a CSN that may not be the entry's must not be asserted.
 func TestDecodeEntryCSN(t *testing.T) {
-	d, _ := DialectByName(DialectOpenLDAP)
-	c := &Client{dialect: d, match: d.DefaultMatch}
+	c := testClientOf(DialectOpenLDAP)
 	const csn = "20261206000458.688054Z#000000#000#000000"
 	var stream []byte
 	stream = append(stream, searchEntry(2, "uid=a,dc=corp", map[string][][]byte{"mail": {[]byte("a@corp.example")}, "entryCSN": {[]byte(csn)}})...)

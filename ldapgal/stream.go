@@ -7,19 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
-
-	"github.com/certgal/certgal/sync"
 )
 
 // The paged read of all users is most of a pass's work, and go-ldap decodes
 // each response into a tree of packets that copies every value several times
-// (about 18 bytes allocated per byte received: 1.8 GB for 100k users with
-// certificates). streamConn is a connection of its own for that read: it
+// (docs/BENCHMARKS.md, "What was optimised, and what it did", item 1).
+// streamConn is a connection of its own for that read: it
 // decodes each response in place from one buffer per message, and the
 // values it hands on are slices of that buffer. It also secures and binds
 // every connection (see connect), go-ldap's included; everything else
@@ -35,8 +32,9 @@ type streamConn struct {
 	r       *bufio.Reader
 	timeout time.Duration
 	nextID  int64
-	// buf holds the last message read, up to reuseMax bytes: 100,000
-	// entries in a buffer each were a sixth of what a pass allocates.
+	// buf holds the last message read, up to reuseMax bytes: a buffer per
+	// message was much of what a pass allocates (docs/BENCHMARKS.md, "Figures
+	// moved out of code comments (ldapgal, config)").
 	buf []byte
 }
 
@@ -426,41 +424,4 @@ func parseInt(b []byte) (int64, error) {
 		n = n<<8 | int64(x)
 	}
 	return n, nil
-}
-
-// streamEntry turns a SearchResultEntry into a sync.Entry. Certificate and
-// blob values are slices of the message's buffer; DN, addresses and CSN are
-// copied into strings.
-func (c *Client) streamEntry(dn, attrs []byte) (sync.Entry, error) {
-	out := sync.Entry{DN: string(dn)}
-	cert, smime, csn := baseName(c.dialect.CertAttr), baseName(c.dialect.SMIMEAttr), baseName(c.dialect.CSNAttr)
-	err := eachAttribute(attrs, func(rawName, vals []byte) error {
-		name := baseName(string(rawName))
-		switch {
-		case name == cert:
-			return eachValue(vals, func(v []byte) { out.Certificates = append(out.Certificates, v) })
-		case name == smime:
-			return eachValue(vals, func(v []byte) { out.SMIME = append(out.SMIME, v) })
-		case name == csn && csn != "":
-			// Single-valued; a second value would make the CSN unusable to assert.
-			n := 0
-			err := eachValue(vals, func(v []byte) { n, out.CSN = n+1, string(v) })
-			if n != 1 {
-				out.CSN = ""
-			}
-			return err
-		}
-		for _, m := range c.match {
-			if strings.EqualFold(name, m) {
-				if err := eachValue(vals, func(v []byte) { out.Addresses = append(out.Addresses, string(v)) }); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return sync.Entry{}, fmt.Errorf("entry %q: %w", dn, err)
-	}
-	return out, nil
 }

@@ -24,13 +24,13 @@ func goLDAPUsers(t *testing.T, c *Client) map[string]sync.Entry {
 	out := map[string]sync.Entry{}
 	err := c.withConn(context.Background(), func(conn *ldap.Conn) error {
 		req := ldap.NewSearchRequest(c.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-			c.filter, c.attributes(), nil)
+			c.filter, c.entries.requested, nil)
 		res, err := conn.SearchWithPaging(req, 3)
 		if err != nil {
 			return err
 		}
 		for _, e := range res.Entries {
-			out[e.DN] = c.entry(e)
+			out[e.DN] = c.entries.fromLDAP(e)
 		}
 		return nil
 	})
@@ -192,7 +192,7 @@ func decodeAll(c *Client, stream []byte) (entries []sync.Entry, cookie []byte, e
 			if tag, attrs, _, err = tlv(attrs); err != nil || tag != 0x30 {
 				return entries, cookie, fmt.Errorf("attrs: %v", err)
 			}
-			e, err := c.streamEntry(dn, attrs)
+			e, err := c.entries.fromStream(dn, attrs)
 			if err != nil {
 				return entries, cookie, err
 			}
@@ -211,9 +211,12 @@ func decodeAll(c *Client, stream []byte) (entries []sync.Entry, cookie []byte, e
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
 
-func testClient() *Client {
-	d, _ := DialectByName(DialectAD)
-	return &Client{dialect: d, match: d.DefaultMatch}
+func testClient() *Client { return testClientOf(DialectAD) }
+
+// testClientOf is a Client that only decodes entries of the named dialect.
+func testClientOf(dialect string) *Client {
+	d, _ := DialectByName(dialect)
+	return &Client{dialect: d, entries: newEntryMapper(d, d.DefaultMatch)}
 }
 
 func TestDecodeEntriesAndCookie(t *testing.T) {

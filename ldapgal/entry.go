@@ -1,0 +1,113 @@
+package ldapgal
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/certgal/certgal/sync"
+)
+
+// entryMapper is the one set of rules that turns a directory entry into a
+// sync.Entry, for the streaming reader (Users) and go-ldap's entries (User)
+// alike: which attributes a search asks for, and which field each one's
+// values go to.
+type entryMapper struct {
+	// cert, smime and csn are the dialect's attribute names without options:
+	// a search asks for "userCertificate;binary", and a server may answer with
+	// or without the option, in any case. csn is "" where the dialect has none.
+	cert, smime, csn string
+	match            []string // the attributes that hold addresses
+	requested        []string // what a search asks for
+}
+
+func newEntryMapper(d Dialect, match []string) entryMapper {
+	requested := append([]string{d.CertAttr, d.SMIMEAttr}, match...)
+	if d.CSNAttr != "" {
+		requested = append(requested, d.CSNAttr)
+	}
+	return entryMapper{
+		cert:      withoutOptions(d.CertAttr),
+		smime:     withoutOptions(d.SMIMEAttr),
+		csn:       withoutOptions(d.CSNAttr),
+		match:     match,
+		requested: requested,
+	}
+}
+
+// withoutOptions strips attribute options: "userCertificate;binary" → "userCertificate".
+func withoutOptions(attr string) string {
+	name, _, _ := strings.Cut(attr, ";")
+	return name
+}
+
+// values is one attribute's values: those go-ldap decoded, or the content
+// of the SET OF AttributeValue that the streaming reader decodes in place.
+// A struct rather than a func, so that the compiler sees the values handed
+// on do not escape: a closure would cost the streaming reader allocations
+// per entry.
+type values struct {
+	decoded [][]byte
+	set     []byte
+}
+
+// each calls fn with every value in turn.
+func (vs values) each(fn func(v []byte)) error {
+	for _, v := range vs.decoded {
+		fn(v)
+	}
+	return eachValue(vs.set, fn)
+}
+
+// add puts the values of the attribute called name into out. Certificates
+// and blobs are kept as given (on the streaming path, slices of the
+// message's buffer); addresses and the CSN are copied into strings.
+func (m *entryMapper) add(out *sync.Entry, name string, vs values) error {
+	name = withoutOptions(name)
+	switch {
+	case strings.EqualFold(name, m.cert):
+		return vs.each(func(v []byte) { out.Certificates = append(out.Certificates, v) })
+	case strings.EqualFold(name, m.smime):
+		return vs.each(func(v []byte) { out.SMIME = append(out.SMIME, v) })
+	case m.csn != "" && strings.EqualFold(name, m.csn):
+		// Single-valued; a second value would make the CSN unusable to assert.
+		n, csn := 0, []byte(nil)
+		err := vs.each(func(v []byte) { n, csn = n+1, v })
+		out.CSN = ""
+		if n == 1 {
+			out.CSN = string(csn)
+		}
+		return err
+	}
+	for _, a := range m.match {
+		if strings.EqualFold(name, a) {
+			if err := vs.each(func(v []byte) { out.Addresses = append(out.Addresses, string(v)) }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fromLDAP maps an entry go-ldap decoded.
+func (m *entryMapper) fromLDAP(e *ldap.Entry) sync.Entry {
+	out := sync.Entry{DN: e.DN}
+	for _, a := range e.Attributes {
+		_ = m.add(&out, a.Name, values{decoded: a.ByteValues}) // decoded values are never malformed
+	}
+	return out
+}
+
+// fromStream maps a SearchResultEntry the streaming reader decoded in place:
+// its DN and the content of its attribute list.
+func (m *entryMapper) fromStream(dn, attrs []byte) (sync.Entry, error) {
+	out := sync.Entry{DN: string(dn)}
+	err := eachAttribute(attrs, func(name, vals []byte) error {
+		return m.add(&out, string(name), values{set: vals})
+	})
+	if err != nil {
+		return sync.Entry{}, fmt.Errorf("entry %q: %w", dn, err)
+	}
+	return out, nil
+}
