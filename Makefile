@@ -88,10 +88,15 @@ test-kubernetes:
 test-release:
 	GO=$(GO) VERSION=$(VERSION) REVISION=$(REVISION) BUILD_DATE=$(BUILD_DATE) testdata/release/reproducible.sh
 
+# Functions a reader can hold in their head: no production function (tests and testdata aside)
+# above cyclomatic complexity 15 (gocyclo) or longer than 80 lines (testdata/lint/funclen).
+GOCYCLO := github.com/fzipp/gocyclo/cmd/gocyclo@v0.6.0
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(GOCYCLO) -over 15 -ignore '(_test\.go|(^|/)testdata/)' .
+	$(GO) run ./testdata/lint/funclen -max 80 .
 
 # Unit tests and integration tests against real slapd, Samba AD DC, PostgreSQL, step-ca and
 # CFSSL, with the race detector. step-ca and CFSSL are built from their released modules on the
