@@ -34,9 +34,12 @@ func (c *streamConn) gssapiBind(k *kerberos, host string) error {
 	}
 	// A security context of its own for each bind: the pass's connections
 	// bind concurrently, and only the Kerberos client (its tickets) is shared.
+	spn := "ldap/" + host
+	if err := k.serviceTicket(spn); err != nil {
+		return err
+	}
 	g := &gssapi.Client{Client: k.client}
 	defer g.DeleteSecContext()
-	spn := "ldap/" + host
 	var in, out []byte
 	var err error
 	needInit := true
