@@ -47,11 +47,14 @@ func (c *streamConn) gssapiBind(k *kerberos, host string) error {
 	if host == "" {
 		return errors.New("no host name in the URL to name the service ldap/<host>")
 	}
+	spn := "ldap/" + host
+	if err := k.serviceTicket(spn); err != nil {
+		return err
+	}
 	// A security context of its own for each bind: the pass's connections
 	// bind concurrently, and only the Kerberos client (its tickets) is shared.
 	g := &gssapi.Client{Client: k.client}
 	defer g.DeleteSecContext()
-	spn := "ldap/" + host
 	var in, out []byte
 	var err error
 	needInit := true
