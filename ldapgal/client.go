@@ -194,8 +194,8 @@ func (c *Client) restart(ctx context.Context) {
 	c.mu.Unlock()
 }
 
-// get returns an idle connection to the current DC, or a new one.
-func (c *Client) get(ctx context.Context) (*ldap.Conn, string, error) {
+// get returns an idle connection to the current DC (reused), or a new one.
+func (c *Client) get(ctx context.Context) (conn *ldap.Conn, dc string, reused bool, err error) {
 	c.mu.Lock()
 	current := c.dcs[c.cur]
 	c.mu.Unlock()
@@ -203,12 +203,13 @@ func (c *Client) get(ctx context.Context) (*ldap.Conn, string, error) {
 		select {
 		case p := <-c.idle:
 			if p.dc == current && !p.conn.IsClosing() {
-				return p.conn, p.dc, nil
+				return p.conn, p.dc, true, nil
 			}
 			// Closed by the server, or left from a pass that used another DC.
 			p.conn.Close()
 		default:
-			return c.dial(ctx)
+			conn, dc, err = c.dial(ctx)
+			return conn, dc, false, err
 		}
 	}
 }
@@ -225,20 +226,38 @@ func (c *Client) put(conn *ldap.Conn, dc string) {
 	}
 }
 
-// withConn runs op on a connection that is closed if ctx ends meanwhile,
-// since go-ldap's calls take no context.
+// withConn runs op on a connection. An idle connection the server closed
+// while it waited fails at its first request: op then runs once more, on a
+// new connection. Samba does this to every connection bound by Kerberos when
+// the service ticket it was bound with ends. A modify that did reach the
+// server before the connection went meets, the second time, what it wrote:
+// a conflict, which the pass resolves by reading the entry again.
 func (c *Client) withConn(ctx context.Context, op func(*ldap.Conn) error) error {
-	conn, dc, err := c.get(ctx)
+	conn, dc, reused, err := c.get(ctx)
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	err = op(conn)
-	if stop() {
-		c.put(conn, dc)
+	err = c.run(ctx, conn, dc, op)
+	if err != nil && reused && conn.IsClosing() && ctx.Err() == nil {
+		c.log.WithField("error", err.Error()).Debug("idle connection closed by the server; once more on a new one")
+		if conn, dc, err = c.dial(ctx); err != nil {
+			return err
+		}
+		err = c.run(ctx, conn, dc, op)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && err != nil {
 		return fmt.Errorf("%w (%v)", ctxErr, err)
+	}
+	return err
+}
+
+// run runs op on conn, which is closed if ctx ends meanwhile, since go-ldap's
+// calls take no context; conn goes back to the idle set after.
+func (c *Client) run(ctx context.Context, conn *ldap.Conn, dc string, op func(*ldap.Conn) error) error {
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	err := op(conn)
+	if stop() {
+		c.put(conn, dc)
 	}
 	return err
 }
