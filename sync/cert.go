@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	stdsync "sync"
 	"time"
 
@@ -174,23 +176,25 @@ func (k *Classifier) Parsed(x *x509.Certificate, hash [32]byte) *Cert {
 
 // Source classifies a certificate of the CA store, which may come unparsed
 // (certsource.UnparsedSource), and without its DER, which load then reads:
-// it is parsed only when not cached.
-func (k *Classifier) Source(c *certsource.Certificate, load func(*certsource.Certificate) ([]byte, error)) *Cert {
+// it is parsed only when not cached. An error of load is no verdict on the
+// certificate (the store could not give its DER again: a file replaced or
+// unreadable since it was listed): nothing is cached, and the pass fails.
+func (k *Classifier) Source(c *certsource.Certificate, load func(*certsource.Certificate) ([]byte, error)) (*Cert, error) {
 	if c.Cert != nil {
-		return k.Parsed(c.Cert, c.Hash)
+		return k.Parsed(c.Cert, c.Hash), nil
 	}
 	if x := k.known(c.Hash); x != nil {
-		return x
+		return x, nil
 	}
 	der := c.DER
 	if der == nil {
 		var err error
 		if der, err = load(c); err != nil {
-			return k.store(&Cert{Hash: c.Hash, Broken: true})
+			return nil, err
 		}
 	}
 	x, _ := k.storeValue(der, c.Hash)
-	return x
+	return x, nil
 }
 
 // Inspect is certsource.Inspect for an UnparsedSource: it classifies der
@@ -221,11 +225,24 @@ func (k *Classifier) storeValue(der []byte, h [32]byte) (*Cert, error) {
 
 // SourceAll classifies the CA store's certificates on every core: verifying
 // the issuer's signature on each is most of a first pass's work. load reads
-// the DER a certificate comes without, when it is not cached.
-func (k *Classifier) SourceAll(certs []*certsource.Certificate, load func(*certsource.Certificate) ([]byte, error)) []*Cert {
+// the DER a certificate comes without, when it is not cached. The error is
+// the first of Source's, with how many there were.
+func (k *Classifier) SourceAll(certs []*certsource.Certificate, load func(*certsource.Certificate) ([]byte, error)) ([]*Cert, error) {
 	out := make([]*Cert, len(certs))
-	parallel.Each(context.Background(), len(certs), everyCore(len(certs)), func(i int) { out[i] = k.Source(certs[i], load) })
-	return out
+	errs := make([]error, len(certs))
+	parallel.Each(context.Background(), len(certs), everyCore(len(certs)), func(i int) { out[i], errs[i] = k.Source(certs[i], load) })
+	failed := 0
+	var first error
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			first = cmp.Or(first, err)
+		}
+	}
+	if failed > 0 {
+		return nil, fmt.Errorf("%d certificates of the CA store could not be read again, the first: %w", failed, first)
+	}
+	return out, nil
 }
 
 // DirectoryValue classifies a raw directory value. der may be part of a

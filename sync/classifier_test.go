@@ -47,8 +47,14 @@ func TestClassifierSourceParsesWhatComesUnparsed(t *testing.T) {
 	defer func(n int) { parallelMin = n }(parallelMin)
 	parallelMin = 1
 
-	want := NewClassifier(trust).SourceAll(parsed, nil)
-	got := NewClassifier(trust).SourceAll(unparsed, load)
+	want, err := NewClassifier(trust).SourceAll(parsed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := NewClassifier(trust).SourceAll(unparsed, load)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range want {
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Fatalf("certificate %d: unparsed %+v, parsed %+v", i, got[i], want[i])
@@ -127,5 +133,24 @@ func TestClassifierForgetsWhatTwoPassesDidNotUse(t *testing.T) {
 	k.forgetSaved()
 	if k.certs.len() != 0 {
 		t.Fatalf("after forgetSaved: %d certificates kept", k.certs.len())
+	}
+}
+
+// TestClassifierSourceFailsWhenTheStoreCannotGiveTheDERAgain: a certificate
+// whose DER the store cannot read again (a file replaced or unreadable since
+// it was listed) is no broken certificate: SourceAll fails, naming it, and
+// nothing is cached, so the next pass classifies it from its DER.
+func TestClassifierSourceFailsWhenTheStoreCannotGiveTheDERAgain(t *testing.T) {
+	ca := newTestCA(t, "Corp CA")
+	x := ca.issue(t, leaf{serial: 7, emails: []string{"a@corp.example"}})
+	c := &certsource.Certificate{Hash: sha256.Sum256(x.Raw), Origin: "newcerts/07.pem"}
+	k := NewClassifier(certsource.NewTrust([]*x509.Certificate{ca.cert}))
+	gone := errors.New("newcerts/07.pem: no such file")
+	if _, err := k.SourceAll([]*certsource.Certificate{c}, func(*certsource.Certificate) ([]byte, error) { return nil, gone }); !errors.Is(err, gone) {
+		t.Fatalf("SourceAll with the file gone: %v, want an error wrapping %v", err, gone)
+	}
+	got, err := k.SourceAll([]*certsource.Certificate{c}, func(*certsource.Certificate) ([]byte, error) { return x.Raw, nil })
+	if err != nil || got[0].Broken || !got[0].Owned() {
+		t.Fatalf("next pass: %+v, %v; want the certificate classified, not a broken one cached", got, err)
 	}
 }

@@ -84,8 +84,13 @@ func (s *Syncer) readStore(ctx context.Context, now time.Time, classesLoaded <-c
 	s.memory().storeRead()
 	r.ders = newDERSource(snap, s.source)
 	in := Input{Policy: s.policy, Now: now, Revoked: revokedSerials(snap.Revocations), Frozen: snap.Frozen, Report: s.Report}
+	certs, err := s.classes.SourceAll(snap.Certificates, r.ders.load)
+	if err != nil {
+		r.err = err
+		return r
+	}
 	in.Known = make([]Known, len(snap.Certificates))
-	for i, x := range s.classes.SourceAll(snap.Certificates, r.ders.load) {
+	for i, x := range certs {
 		in.Known[i] = Known{Cert: x, Status: snap.Certificates[i].Status}
 	}
 	r.calc = startCalculator(in)
