@@ -141,7 +141,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		o.skip(snap, reason, fields)
 	}
 
-	files, errs, err := o.readFiles(ctx, snap, entries, mode)
+	files, errs, err := o.readFiles(ctx, entries, mode, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -163,8 +163,9 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 
 // readFiles finds and reads the certificate file of each of index.txt's
 // lines, by line (see parseAll), on every core; only the lines whose file is
-// in none of openssl's layouts wait for easy-rsa's issued/ to be read.
-func (o *OpenSSL) readFiles(ctx context.Context, snap *Snapshot, entries []indexEntry, mode readMode) ([]*cachedFile, []*fileError, error) {
+// in none of openssl's layouts wait for easy-rsa's issued/ to be read (a
+// file there that does not read is reported with skip).
+func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode readMode, skip func(string, logrus.Fields)) ([]*cachedFile, []*fileError, error) {
 	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, fileStat) { return o.locate(entries[i]) }, mode)
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
@@ -178,7 +179,7 @@ func (o *OpenSSL) readFiles(ctx context.Context, snap *Snapshot, entries []index
 	if len(missing) == 0 {
 		return files, errs, nil
 	}
-	bySerial := o.issuedBySerial(ctx, snap) // easy-rsa issued/: serial → file
+	bySerial := o.issuedBySerial(ctx, skip) // easy-rsa issued/: serial → file
 	more, moreErrs := o.parseAll(ctx, len(missing), func(k int) (string, fileStat) {
 		return bySerial[canonicalSerial(entries[missing[k]].SerialHex)], fileStat{}
 	}, mode)

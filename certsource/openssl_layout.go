@@ -104,14 +104,15 @@ func keyFile(name string) bool {
 	return false
 }
 
-// issuedBySerial maps serials to easy-rsa's issued/NAME.crt files.
-func (o *OpenSSL) issuedBySerial(ctx context.Context, snap *Snapshot) map[string]string {
+// issuedBySerial maps serials to easy-rsa's issued/NAME.crt files; a file
+// that does not read is reported with skip.
+func (o *OpenSSL) issuedBySerial(ctx context.Context, skip func(string, logrus.Fields)) map[string]string {
 	m := map[string]string{}
 	files, _ := filepath.Glob(filepath.Join(o.dir, "issued", "*.crt"))
 	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, fileStat) { return files[i], fileStat{} }, readMode{})
 	for i, f := range files {
 		if errs[i] != nil && errs[i].err != nil {
-			o.skip(snap, "bad_certificate", logrus.Fields{"file": f, "error": errs[i].err.Error()})
+			skip("bad_certificate", logrus.Fields{"file": f, "error": errs[i].err.Error()})
 			continue
 		}
 		if certs[i] != nil {
