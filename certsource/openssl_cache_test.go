@@ -251,31 +251,3 @@ func TestOpenSSLQuickReadSeesIndexRewrittenInPlace(t *testing.T) {
 		t.Errorf("after index.txt was rewritten in place: %s, want revoked", st)
 	}
 }
-
-// TestOpenSSLQuickReadReportsWhatAFullReadDoes: a certificate file of
-// easy-rsa's issued/ that does not read is reported by the full read, and by
-// every quick read after it, as each file problem is: the skip metric must
-// not depend on which kind of read a pass got.
-func TestOpenSSLQuickReadReportsWhatAFullReadDoes(t *testing.T) {
-	ca := catest.New(t, "Corp S/MIME CA")
-	now := time.Now()
-	issued := ca.IssueMany(t, []string{"a@corp.example", "b@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
-	// b's file only in issued/, as easy-rsa keeps it, so issued/ is read;
-	// and a file there that is no certificate.
-	if err := os.MkdirAll(filepath.Join(ca.Dir, "issued"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(issued[1].CertFile, filepath.Join(ca.Dir, "issued", "b.crt")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(ca.Dir, "issued", "junk.crt"), []byte("not a certificate"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, _ := newOpenSSL(t, ca)
-	for _, read := range []string{"full", "quick"} {
-		snap := readUnparsed(t, src)
-		if snap.Problems["bad_certificate"] != 1 || len(snap.Certificates) != 2 {
-			t.Errorf("%s read: problems %v, %d certificates; want bad_certificate=1 and 2", read, snap.Problems, len(snap.Certificates))
-		}
-	}
-}

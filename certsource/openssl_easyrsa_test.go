@@ -307,3 +307,28 @@ func FuzzParseCnfCertificates(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenSSLQuickReadReportsWhatAFullReadDoes: in a PKI of Debian's
+// easy-rsa, a certificate whose certs_by_serial/ copy is gone is found in
+// issued/, and a file there that does not read is reported by the full read
+// and by every quick read after it, as each file problem is: the skip metric
+// must not depend on which kind of read a pass got.
+func TestOpenSSLQuickReadReportsWhatAFullReadDoes(t *testing.T) {
+	pki := catest.NewEasyRSA(t, "Corp Easy-RSA CA")
+	pki.Issue(t, "alice", "alice@corp.example")
+	bob := pki.Issue(t, "bob", "bob@corp.example")
+	if err := os.Remove(filepath.Join(pki.PKI, "certs_by_serial", bob.Serial+".pem")); err != nil {
+		t.Fatal(err)
+	}
+	// A copy cut short, say by a full disk.
+	if err := os.WriteFile(filepath.Join(pki.PKI, "issued", "carol.crt"), mustRead(t, bob.CertFile)[:100], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, _ := newEasyRSASource(t, pki)
+	for _, read := range []string{"full", "quick"} {
+		snap := readUnparsed(t, src)
+		if snap.Problems["bad_certificate"] != 1 || len(snap.Certificates) != 2 {
+			t.Errorf("%s read: problems %v, %d certificates; want bad_certificate=1 and 2", read, snap.Problems, len(snap.Certificates))
+		}
+	}
+}
