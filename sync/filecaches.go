@@ -121,5 +121,8 @@ func sourceCacheFile(dir string, src certsource.CachingSource) (string, [32]byte
 	return filepath.Join(dir, "source-"+hex.EncodeToString(key[:8])), key
 }
 
+// millis is a duration as a log field.
+func millis(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
 // since is the time since start as a log field.
-func since(start time.Time) string { return time.Since(start).Round(time.Millisecond).String() }
+func since(start time.Time) string { return millis(time.Since(start)) }

@@ -3,7 +3,6 @@ package sync
 import (
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -28,9 +27,8 @@ func (s *Syncer) plan(r *readResult) (*Plan, []error) {
 				"attribute": c.Attribute, "reason": c.Reason}).Info("blob left as it is")
 		}
 	}
-	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	s.log.WithFields(logrus.Fields{"store_read": ms(r.read), "store_done": ms(r.processed),
-		"directory_read": ms(r.directoryRead), "planned": since(r.start)}).Debug("pass phases")
+	s.log.WithFields(logrus.Fields{"store_read": millis(r.read), "store_done": millis(r.processed),
+		"directory_read": millis(r.directoryRead), "planned": since(r.start)}).Debug("pass phases")
 	return p, errs
 }
 

@@ -118,14 +118,15 @@ func (s *Syncer) readSource(ctx context.Context, loaded <-chan struct{}) (*certs
 	return snap, err
 }
 
-// revokedSerials indexes the CRLs' revocations by issuer and serial.
+// revokedSerials indexes the CRLs' revocations by issuer and serial, the
+// serial written as Cert.SerialHex is.
 func revokedSerials(revs []certsource.Revocation) map[certsource.IssuerID]map[string]bool {
 	out := map[certsource.IssuerID]map[string]bool{}
 	for _, r := range revs {
 		if out[r.Issuer] == nil {
 			out[r.Issuer] = map[string]bool{}
 		}
-		out[r.Issuer][fmt.Sprintf("%X", r.Serial)] = true
+		out[r.Issuer][certsource.SerialHex(r.Serial)] = true
 	}
 	return out
 }
