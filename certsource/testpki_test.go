@@ -49,10 +49,6 @@ func newTestCA(t testing.TB, name string) *testCA {
 
 func (ca *testCA) trust() *Trust { return NewTrust([]*x509.Certificate{ca.cert}) }
 
-func (ca *testCA) pem() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
-}
-
 // issue makes an S/MIME certificate for email.
 func (ca *testCA) issue(t testing.TB, email string) *x509.Certificate {
 	t.Helper()

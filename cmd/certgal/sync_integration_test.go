@@ -19,12 +19,11 @@ import (
 
 // world is one slapd and one OpenSSL CA with a certgal configuration for them.
 type world struct {
-	t      *testing.T
-	slapd  *ldaptest.Slapd
-	ca     *catest.CA
-	config string
-	extra  string // YAML appended to the policy section
-	head   string // YAML put before everything else (schedule, log)
+	t     *testing.T
+	slapd *ldaptest.Slapd
+	ca    *catest.CA
+	extra string // YAML appended to the policy section
+	head  string // YAML put before everything else (schedule, log)
 	// metricsListen and lookupListen are the listeners' addresses; "" disables them.
 	metricsListen string
 	lookupListen  string
