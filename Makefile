@@ -151,3 +151,15 @@ bench-lookup:
 BENCH_RUNS ?= 3
 bench:
 	BENCH_N=$(BENCH_N) BENCH_RUNS=$(BENCH_RUNS) GO=$(GO) testdata/bench/bench.sh
+
+# Benchmark, not a test: certgal at BENCH_AD_N users against the Samba AD DC the tests start
+# (testdata/samba/start.sh, in samba's default prefork model), with the reference tools in the
+# same run: the first publish against `ldapmodify -f`, certgal's writes on 1 to 32 connections, a
+# no-op pass against `ldapsearch`, with the client's and samba's CPU, binds and round trips; prints
+# a table and ratios (testdata/bench/ad.sh; results in docs/BENCHMARKS.md). Holds the tests' Samba
+# lock while it runs; about 25 minutes at 5,000 users with 3 rounds.
+.PHONY: bench-ad
+BENCH_AD_N ?= 5000
+BENCH_AD_ROUNDS ?= 3
+bench-ad:
+	BENCH_AD_N=$(BENCH_AD_N) BENCH_AD_ROUNDS=$(BENCH_AD_ROUNDS) GO=$(GO) testdata/bench/ad.sh
