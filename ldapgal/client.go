@@ -14,7 +14,8 @@ import (
 )
 
 // maxIdle is how many idle connections a Client keeps: as many as a pass has
-// workers (sync.DefaultWorkers), or each write beyond them would dial and bind.
+// workers on any dialect (Dialect.Workers, at most sync.DefaultWorkers), or
+// each write beyond them would dial and bind.
 const maxIdle = sync.DefaultWorkers
 
 // Client is a directory. It keeps a few idle connections so the pass's

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/certgal/certgal/sync"
 )
 
 // Dialect holds every difference between directory servers, in one place.
@@ -36,6 +38,14 @@ type Dialect struct {
 	// MaxValueBytes is the largest value the server stores in CertAttr and
 	// SMIMEAttr (AD: rangeUpper 32768, result 21 above it); 0 is no limit.
 	MaxValueBytes int
+	// Workers is how many entries a pass modifies at once, each on a
+	// connection of its own (sync.Syncer.Workers). slapd overlaps the
+	// modifies of many clients. Samba commits one write at a time (one
+	// transaction lock on its database, whichever process holds the
+	// connection), so more connections are no faster and cost the DC more
+	// CPU: AD gets one (docs/BENCHMARKS.md, "Active Directory at 5,000 users
+	// (Samba), issue 17").
+	Workers int
 }
 
 // The dialects certgal knows.
@@ -44,6 +54,9 @@ const (
 	DialectOpenLDAP = "openldap"
 	DialectAuto     = "auto"
 )
+
+// adWorkers is Dialect.Workers on Active Directory.
+const adWorkers = 1
 
 // adCapability is LDAP_CAP_ACTIVE_DIRECTORY_OID in the rootDSE's supportedCapabilities.
 const adCapability = "1.2.840.113556.1.4.800"
@@ -59,6 +72,7 @@ func DialectByName(name string) (Dialect, error) {
 			DefaultFilter: "(&(objectCategory=person)(objectClass=user))",
 			DefaultMatch:  []string{"mail", "proxyAddresses"},
 			MaxValueBytes: 32768,
+			Workers:       adWorkers,
 		}, nil
 	case DialectOpenLDAP:
 		return Dialect{
@@ -70,6 +84,7 @@ func DialectByName(name string) (Dialect, error) {
 			CSNAttr:                 "entryCSN",
 			DefaultFilter:           "(objectClass=inetOrgPerson)",
 			DefaultMatch:            []string{"mail"},
+			Workers:                 sync.DefaultWorkers,
 		}, nil
 	}
 	return Dialect{}, fmt.Errorf("unknown directory dialect %q", name)

@@ -104,6 +104,9 @@ func newPipeline(ctx context.Context, cfg *config.Config, log logrus.FieldLogger
 		return nil, fmt.Errorf("directory: %w", err)
 	}
 	s := sync.NewSyncer(parts.src, dir, parts.trust, dialectPolicy(cfg.Policy, dir.Dialect()), log, m)
+	if w := dir.Dialect().Workers; w > 0 {
+		s.Workers = w
+	}
 	s.CacheDir = cacheDir(os.Getenv)
 	return &pipeline{syncer: s, dir: dir}, nil
 }

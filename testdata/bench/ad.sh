@@ -280,7 +280,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	measure certgal-nocache "$r" "$B/certgal" sync -config "$CFG"
 	check certgal-nocache
 
-	for w in $WORKERS; do
+	# Every other round in the reverse order, so a machine that slows down during a round does
+	# not always hit the same connection counts.
+	order=$WORKERS
+	((r % 2)) || order=$(printf '%s\n' $WORKERS | tac | xargs)
+	for w in $order; do
 		reset
 		rm -rf "$CERTGAL_CACHE_DIR" && cp -a "$tmp/cache-dry" "$CERTGAL_CACHE_DIR"
 		measure "workers-$w" "$r" "$B/passes" -config "$CFG" -passes 1 -workers "$w"
@@ -354,8 +358,9 @@ printf '  no-op pass, no cache / ldapsearch             %.2fx\n' "$(calc "$(f no
 echo "every publish left the directory certgal-gen calls converged (digest $expected); searches: $pages pages, +1 rootDSE read for certgal"
 echo "busy machine? load average at start of each round is in the log lines above; the lead reruns on a quiet machine"
 echo
-echo "samba CPU by process (comm; ldap(N) are prefork's LDAP workers), seconds, mean of the rounds:"
-awk -v R="$ROUNDS" '{ k = $1 " " $3; s[k] += $4 } END { for (k in s) printf "  %-40s %6.2f\n", k, s[k] / R }' "$tmp/split" | sort
+echo "samba CPU by process in each run, seconds (ldap(N) are prefork's LDAP workers; processes under 0.1 s left out):"
+awk '$4 >= 0.1 { k = $1 " " $2; if (!(k in s)) o[++n] = k; s[k] = s[k] " " $3 ")=" $4 }
+	END { for (i = 1; i <= n; i++) printf "  %-28s%s\n", o[i], s[o[i]] }' "$tmp/split"
 echo
 echo "raw runs:"
 sed 's/^/  /' "$tmp/runs"
