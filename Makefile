@@ -157,7 +157,7 @@ bench:
 # same run: the first publish against `ldapmodify -f`, certgal's writes on 1 to 32 connections, a
 # no-op pass against `ldapsearch`, with the client's and samba's CPU, binds and round trips; prints
 # a table and ratios (testdata/bench/ad.sh; results in docs/BENCHMARKS.md). Holds the tests' Samba
-# lock while it runs; about 25 minutes at 5,000 users with 3 rounds.
+# lock while it runs; about 30 minutes at 5,000 users with 3 rounds on 2 cores.
 .PHONY: bench-ad
 BENCH_AD_N ?= 5000
 BENCH_AD_ROUNDS ?= 3
