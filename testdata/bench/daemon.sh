@@ -160,6 +160,15 @@ wait_pass() {
 	done
 }
 
+# wait_ready: until /readyz answers 200.
+wait_ready() {
+	local deadline=$((SECONDS + 120))
+	until curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$MPORT/readyz"; do
+		((SECONDS < deadline)) || { log "/readyz not ready 120 s after the first pass"; exit 1; }
+		sleep 0.1
+	done
+}
+
 # renew: the CA store's later state, applied as `openssl ca` does: new files, then index.txt.
 renew() {
 	cp "$W"/renewed/newcerts/*.pem "$tmp/ca/newcerts/"
@@ -220,12 +229,15 @@ daemon() {
 	(while kill -0 "$cpid" 2>/dev/null; do
 		m=$(scrape || true)
 		[[ -z "$m" ]] || echo "$EPOCHREALTIME $m"
-		sleep 0.25
+		sleep 0.5
 	done) >"$d/metrics" &
 	pids+=("$!")
 
 	for ((k = 1; k <= PASSES; k++)); do
 		wait_pass "$k"
+		# The lookup's first index is built after the first pass; /readyz answers 200 once it is
+		# served. Later indexes are built and swapped under a ready daemon.
+		if ((k == 1)) && [[ $mode == on ]]; then wait_ready; fi
 		if ((k == 2)); then
 			renew
 			log "pass 2 done; renewal of $renewed users applied to the CA store"
@@ -294,7 +306,7 @@ for mode in on off; do
 	read -r _ peak_kb <"$d/time"
 	peak=$(mb "$peak_kb" 1024)
 	smax=$(awk '{print $2}' "$d/rss" | sort -g | tail -1)
-	# between passes: samples outside every pass (its end less its duration, less the poll's 0.25 s)
+	# between passes: samples outside every pass (its end less its duration, less the poll's 0.5 s)
 	steady=$(awk 'NR == FNR { lo[NR] = $2 - $3 - 0.5; hi[NR] = $2; n = NR; if (NR == 1) first = $2; next }
 		$1 > first { for (i = 1; i <= n; i++) if ($1 >= lo[i] && $1 <= hi[i] + 1) next; print $2 }' "$d/passes" "$d/rss" | median)
 	heapmax=$(awk '{print $5}' "$d/metrics" | sort -g | tail -1)
