@@ -147,8 +147,8 @@ bench-lookup:
 # tools in the same run (ldapsearch interleaved with the no-op passes, ldapmodify, a naive
 # search-then-modify loop), then the daemon's memory as bench-daemon measures it, on the same
 # world; prints tables and ratios (testdata/bench/bench.sh; results in docs/BENCHMARKS.md).
-# BENCH_RUNS runs of each (medians); takes about 18 minutes at 100k with 3 runs
-# (BENCH_SKIP_DAEMON=1: 3 fewer).
+# BENCH_RUNS runs of each (medians); takes about 17 minutes at 100k with 3 runs
+# (BENCH_SKIP_DAEMON=1: 4 fewer).
 .PHONY: bench bench-daemon
 BENCH_RUNS ?= 3
 bench:
