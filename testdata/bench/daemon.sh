@@ -13,8 +13,8 @@
 # renewed/ as `openssl ca` changes a store (the new certificates first, then index.txt by rename);
 # after the pass that publishes them it asks the lookup (curl) for a few renewed users and checks
 # it serves the renewed certificate. After every other pass it runs `ldapsearch` of the attributes
-# certgal reads, between two passes, to set each no-op pass beside its neighbours (an ldapsearch
-# that overlapped a pass is reported and left out). Then the daemon is stopped by SIGTERM to its PID.
+# certgal reads, between two passes, to set each no-op pass beside its neighbours (not run when the
+# next tick is likely to come first; one that overlapped a pass anyway is reported and left out). Then the daemon is stopped by SIGTERM to its PID.
 #
 # It prints, for each daemon: peak RSS (GNU time's %M), RSS sampled from /proc/PID/status every
 # second (the largest, and the steady value between passes), each pass's result, duration, changes,
@@ -200,7 +200,7 @@ lookup_once() {
 
 # daemon MODE: one daemon (MODE on: with the lookup; off: without), measured; writes $d/*.
 daemon() {
-	local mode=$1 k t0 t1 lookup_ok="-" renew_pass=0
+	local mode=$1 k t1 lookup_ok="-" renew_pass=0
 	d=$tmp/$mode
 	mkdir -p "$d"
 	rm -rf "$tmp/ca" "$CERTGAL_CACHE_DIR" && cp -a "$W/ca" "$tmp/ca" && cp -a "$tmp/cache-primed" "$CERTGAL_CACHE_DIR"
@@ -208,11 +208,13 @@ daemon() {
 	local listen=""
 	[[ $mode != on ]] || listen=127.0.0.1:$LPORT
 	write_config "$d/certgal.yaml" "$listen"
+	local t0=$EPOCHREALTIME
 	ldapread # unmeasured: slapd's and the kernel's caches warm for every daemon alike
+	ls_warm=$(calc "$EPOCHREALTIME - $t0")
 	log "daemon, lookup $mode: $N users, '@every ${EVERY}s', $PASSES passes; load $(load)"
-	: >"$d/metrics" && : >"$d/rss" && : >"$d/ldapsearch"
+	: >"$d/metrics" && : >"$d/rss" && : >"$d/ldapsearch" && : >"$d/skipped"
 	/usr/bin/time -f '%e %M' -o "$d/time" "$B/certgal" run -config "$d/certgal.yaml" >"$d/out" 2>"$d/log" &
-	local tpid=$!
+	local tpid=$! started=$EPOCHREALTIME
 	cpid=""
 	for _ in $(seq 100); do
 		cpid=$(pgrep -P "$tpid" || true)
@@ -247,6 +249,14 @@ daemon() {
 		if ((renew_pass == 0)) && (($(awk 'END {print $4}' "$d/metrics") > 0)); then
 			renew_pass=$k
 			[[ $mode != on ]] || lookup_ok=$(check_lookup)
+		fi
+		# robfig's @every ticks fall on whole seconds, every EVERY from the schedule's start (the
+		# daemon's start, or the second after): an ldapsearch that would likely reach the next tick
+		# (half as long again as the warm-up's, and a second) is not run, as it would slow the pass.
+		if awk -v s="$started" -v now="$EPOCHREALTIME" -v e="$EVERY" -v ls="$ls_warm" \
+			'BEGIN { s = int(s); next_tick = s + (int((now - s) / e) + 1) * e; exit !(now + 1.5 * ls + 1 > next_tick) }'; then
+			echo "  ldapsearch after pass $k not run: the next pass is due before it would end" >>"$d/skipped"
+			continue
 		fi
 		t0=$EPOCHREALTIME
 		ldapread
@@ -337,6 +347,7 @@ for mode in on off; do
 			if ((k - 1) in ls) { s += ls[k - 1]; c++ } if (k in ls) { s += ls[k]; c++ }
 			if (c) printf "%d %.3f %.3f %.3f\n", k, du[k], s / c, du[k] / (s / c) } }' "$d/passes" "$d/ldapsearch" >"$d/noop" 2>"$d/noop.err"
 	sed 's/^/ /' "$d/noop.err"
+	cat "$d/skipped"
 	if [[ -s "$d/noop" ]]; then
 		printf '  no-op passes / the ldapsearch runs beside them: median %.2fx (%s)\n' "$(awk '{print $4}' "$d/noop" | median)" \
 			"$(awk '{printf "%spass %d %.2f s / %.2f s = %.2fx", (NR > 1 ? "; " : ""), $1, $2, $3, $4}' "$d/noop")"
