@@ -83,10 +83,9 @@ var smimePolicy = asn1.ObjectIdentifier{2, 23, 140, 1, 5, 4, 3}
 // does depends on keys being distinct.
 const keyReuse = 1000
 
-// issueAll signs every certificate of p on all cores, and writes our CA's as
+// issueAll signs every certificate of all on all cores, and writes our CA's as
 // newcerts/SERIAL.pem under caDir. It stops at the first error.
-func issueAll(p *population, cas *authorities, caDir string, workers int) error {
-	all := append(append([]*certSpec(nil), p.ours...), p.others...)
+func issueAll(all []*certSpec, cas *authorities, caDir string, workers int) error {
 	ctx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
 	chunks := (len(all) + keyReuse - 1) / keyReuse
@@ -182,23 +181,17 @@ func writeCA(dir string, p *population, ca *authority, now time.Time) error {
 	if err := writePEM(filepath.Join(dir, "private", "ca.key"), "PRIVATE KEY", keyDER, 0o600); err != nil {
 		return err
 	}
-	var index strings.Builder
 	var revoked []x509.RevocationListEntry
 	for _, c := range p.ours {
-		rev := ""
 		if c.indexStatus == 'R' {
-			rev = indexTime(c.revokedAt) + ",keyCompromise"
 			revoked = append(revoked, x509.RevocationListEntry{SerialNumber: c.serial, RevocationTime: c.revokedAt, ReasonCode: 1})
 		}
-		fmt.Fprintf(&index, "%c\t%s\t%s\t%s\tunknown\t/CN=%s\n", c.indexStatus, indexTime(c.notAfter), rev, serialHex(c.serial), c.cn)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "index.txt"), []byte(index.String()), 0o644); err != nil {
+	if err := writeIndex(dir, p.ours); err != nil {
 		return err
 	}
-	next := big.NewInt(int64(0x10000000 + len(p.ours)))
 	for name, content := range map[string]string{
 		"index.txt.attr": "unique_subject = no\n",
-		"serial":         serialHex(next) + "\n",
 		"crlnumber":      "02\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
@@ -215,6 +208,24 @@ func writeCA(dir string, p *population, ca *authority, now time.Time) error {
 		return fmt.Errorf("CRL: %w", err)
 	}
 	return writePEM(filepath.Join(dir, "crl.pem"), "X509 CRL", crl, 0o644)
+}
+
+// writeIndex writes index.txt, one line per certificate in the order given, and serial, the
+// serial after the last one, as `openssl ca` leaves them.
+func writeIndex(dir string, certs []*certSpec) error {
+	var index strings.Builder
+	for _, c := range certs {
+		rev := ""
+		if c.indexStatus == 'R' {
+			rev = indexTime(c.revokedAt) + ",keyCompromise"
+		}
+		fmt.Fprintf(&index, "%c\t%s\t%s\t%s\tunknown\t/CN=%s\n", c.indexStatus, indexTime(c.notAfter), rev, serialHex(c.serial), c.cn)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.txt"), []byte(index.String()), 0o644); err != nil {
+		return err
+	}
+	next := new(big.Int).Add(certs[len(certs)-1].serial, big.NewInt(1))
+	return os.WriteFile(filepath.Join(dir, "serial"), []byte(serialHex(next)+"\n"), 0o644)
 }
 
 func writePEM(path, typ string, der []byte, mode os.FileMode) error {

@@ -16,7 +16,12 @@
 //	users-STATE-ad.ldif     with -ad-base: the same for Active Directory / Samba (objectClass user)
 //	changes-STATE-ad.ldif
 //	certgal.yaml            a configuration for this world (the directory part for testdata/slapd/start.sh)
-//	summary.json            what was generated and what a pass from each state must do
+//	summary.json            what was generated and what a pass from each state must do, and
+//	                        published_der_bytes, the DER of the certificates certgal publishes
+//	renewed/                with -renew PCT: a later state of the CA store in which PCT per cent of
+//	                        the users' current certificates were renewed (new keys, later notBefore):
+//	                        newcerts/ holds the new files only, index.txt and serial are the whole
+//	                        store's; changes.ldif is the pass from state current after them
 //
 // STATE (-published) is none (no value of our CA in the directory yet: the
 // initial publish), previous (what an earlier pass left before the latest
@@ -52,6 +57,7 @@ type options struct {
 	domain           string
 	adBase           string
 	published        []state
+	renew            int
 	seed             uint64
 	workers          int
 	now              time.Time
@@ -70,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.domain, "domain", "example.com", "mail domain of the users")
 	fs.StringVar(&o.adBase, "ad-base", "", "also write AD LDIFs with users below this DN (e.g. OU=bench,DC=corp,DC=example,DC=com)")
 	published := fs.String("published", "none", "comma-separated directory states to write: none, previous, current")
+	fs.IntVar(&o.renew, "renew", 0, "also write renewed/: a later CA store in which this per cent of the users' certificates were renewed")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the mix (which users are renewed, revoked, ...)")
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "signing goroutines")
 	nowFlag := fs.String("now", "", "reference time, RFC 3339 (default: now); validity windows are drawn around it")
@@ -88,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if o.n < 1 {
 			return errors.New("-n must be at least 1")
+		}
+		if o.renew < 0 || o.renew > 100 {
+			return errors.New("-renew must be a per cent, 0 to 100")
 		}
 		var err error
 		if o.published, err = parseStates(*published); err != nil {
@@ -124,7 +134,10 @@ type summary struct {
 	Foreign      map[string]int   `json:"foreign_values"`  // by issuer
 	KeyReuse     int              `json:"certificates_per_leaf_key"`
 	States       map[state]stateN `json:"states"`
-	Seconds      float64          `json:"seconds"`
+	// PublishedDERBytes is the DER of the certificates certgal publishes: one a user.
+	PublishedDERBytes int       `json:"published_der_bytes"`
+	Renewal           *renewalN `json:"renewal,omitempty"`
+	Seconds           float64   `json:"seconds"`
 }
 
 // stateN describes one directory state and the pass from it.
@@ -146,6 +159,9 @@ func generate(o options, stdout io.Writer) error {
 		return err
 	}
 	p := newPopulation(o.n, o.domain, o.now, o.seed, defaultMix)
+	if o.renew > 0 {
+		p.drawRenewals(o.renew, o.now, o.seed)
+	}
 	if err := issueWorld(p, caDir, o); err != nil {
 		return err
 	}
@@ -153,6 +169,12 @@ func generate(o options, stdout io.Writer) error {
 	maxRemoves, err := writeStates(o, p, sum.States)
 	if err != nil {
 		return err
+	}
+	if len(p.renewals) > 0 {
+		if sum.Renewal, err = writeRenewalChanges(o, p); err != nil {
+			return err
+		}
+		maxRemoves = max(maxRemoves, sum.Renewal.Removes)
 	}
 	if err := writeConfig(filepath.Join(o.out, "certgal.yaml"), o, caDir, maxRemoves); err != nil {
 		return err
@@ -165,8 +187,8 @@ func generate(o options, stdout io.Writer) error {
 	if err := os.WriteFile(filepath.Join(o.out, "summary.json"), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "certgal-gen: %d users, %d CA certificates, %d foreign values in %s (%.1fs)\n",
-		o.n, len(p.ours), len(p.others), o.out, sum.Seconds)
+	fmt.Fprintf(stdout, "certgal-gen: %d users, %d CA certificates, %d foreign values, %d bytes of published DER, %d renewals in %s (%.1fs)\n",
+		o.n, len(p.ours), len(p.others), sum.PublishedDERBytes, len(p.renewals), o.out, sum.Seconds)
 	return nil
 }
 
@@ -200,11 +222,16 @@ func issueWorld(p *population, caDir string, o options) error {
 	if err != nil {
 		return err
 	}
-	if err := issueAll(p, cas, caDir, o.workers); err != nil {
+	if err := issueAll(append(append([]*certSpec(nil), p.ours...), p.others...), cas, caDir, o.workers); err != nil {
 		return err
 	}
 	if err := writeCA(caDir, p, cas.ours, o.now); err != nil {
 		return err
+	}
+	if len(p.renewals) > 0 {
+		if err := writeRenewed(o, p, cas); err != nil {
+			return err
+		}
 	}
 	return writePEM(filepath.Join(o.out, "foreign-ca.pem"), "CERTIFICATE", cas.foreign.cert.Raw, 0o644)
 }
@@ -212,7 +239,7 @@ func issueWorld(p *population, caDir string, o options) error {
 // newSummary counts what was generated; the states are filled in as they are written.
 func newSummary(o options, p *population) summary {
 	sum := summary{Users: o.n, Now: o.now, Certificates: map[string]int{}, Foreign: map[string]int{},
-		KeyReuse: keyReuse, States: map[state]stateN{}}
+		KeyReuse: keyReuse, States: map[state]stateN{}, PublishedDERBytes: publishedBytes(p, stateCurrent)}
 	roles := map[role]string{roleCurrent: "current", roleSuperseded: "superseded", roleRevoked: "revoked",
 		roleExpired: "expired", roleOrphan: "no_user", roleUnusable: "unusable"}
 	for _, c := range p.ours {
@@ -229,14 +256,10 @@ func newSummary(o options, p *population) summary {
 // -ad-base, for AD, and describes each state in states. It returns the most values a pass
 // from one of them removes.
 func writeStates(o options, p *population, states map[state]stateN) (int, error) {
-	flavours := []flavour{slapdFlavour(o.suffix)}
-	if o.adBase != "" {
-		flavours = append(flavours, adFlavour(o.adBase))
-	}
 	maxRemoves := 0
 	for _, st := range o.published {
 		n := countValues(p, st)
-		for _, fl := range flavours {
+		for _, fl := range flavours(o) {
 			var err error
 			if n.Entries, n.Adds, n.Removes, err = writeState(o, fl, p, st); err != nil {
 				return 0, err
@@ -246,6 +269,15 @@ func writeStates(o options, p *population, states map[state]stateN) (int, error)
 		states[st] = n
 	}
 	return maxRemoves, nil
+}
+
+// flavours are the directories o asks LDIFs for: slapd, and AD with -ad-base.
+func flavours(o options) []flavour {
+	fls := []flavour{slapdFlavour(o.suffix)}
+	if o.adBase != "" {
+		fls = append(fls, adFlavour(o.adBase))
+	}
+	return fls
 }
 
 // countValues counts the userCertificate values of the users in state st.

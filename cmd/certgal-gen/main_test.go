@@ -135,6 +135,103 @@ func generateWorld(t *testing.T, args ...string) (string, summary) {
 	return dir, sum
 }
 
+// dryRun is certgal's own rules over a generated world: a dry-run Syncer.Pass
+// on the world's CA directory (as its certgal.yaml names it) and users.
+type dryRun struct {
+	cfg   *config.Config
+	trust *certsource.Trust
+	log   *logrus.Logger
+}
+
+// newDryRun loads the certgal.yaml of the world in the working directory.
+func newDryRun(t *testing.T) dryRun {
+	t.Helper()
+	cfg, err := config.LoadFile("certgal.yaml")
+	if err != nil {
+		t.Fatalf("the generated certgal.yaml does not load: %v", err)
+	}
+	trust, err := certsource.LoadTrust(cfg.Trust.CAFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(&bytes.Buffer{})
+	return dryRun{cfg: cfg, trust: trust, log: log}
+}
+
+// usersOf reads a users LDIF as directory entries, and counts their values.
+func usersOf(t *testing.T, path string) (entries []sync.Entry, values int) {
+	t.Helper()
+	for _, r := range readLDIF(t, path) {
+		e := sync.Entry{DN: r.dn, Addresses: r.attrs["mail"]}
+		for _, v := range r.attrs["userCertificate;binary"] {
+			e.Certificates = append(e.Certificates, der(t, v))
+		}
+		values += len(e.Certificates)
+		entries = append(entries, e)
+	}
+	return entries, values
+}
+
+// pass plans a pass over entries; it fails the test on an error or a blocked plan.
+func (d dryRun) pass(t *testing.T, entries []sync.Entry) *sync.Result {
+	t.Helper()
+	pol := sync.Policy{ExpiredGrace: d.cfg.Policy.ExpiredGrace, MaxValues: d.cfg.Policy.MaxValues, MaxDeletes: d.cfg.Policy.MaxDeletes,
+		SMIMEWholeAttribute: true}
+	src := certsource.NewOpenSSL(d.cfg.Source.OpenSSL, d.trust, d.log)
+	s := sync.NewSyncer(src, ldifDirectory{entries}, d.trust, pol, d.log, sync.NewMetrics(prometheus.NewRegistry()))
+	res, err := s.Pass(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plan.Blocked != "" {
+		t.Fatalf("blocked: %s", res.Plan.Blocked)
+	}
+	return res
+}
+
+// checkPlan checks that the plan of res is exactly the change LDIF at path and
+// counts what the summary says; it returns the plan's removals and additions by reason.
+func checkPlan(t *testing.T, res *sync.Result, path string, n stateN) map[string]int {
+	t.Helper()
+	var got []string
+	for _, e := range res.Plan.Entries {
+		for _, c := range e.Removes {
+			got = append(got, e.DN+" delete "+c.SHA256+" "+c.Reason)
+		}
+		for _, c := range e.Adds {
+			got = append(got, e.DN+" add "+c.SHA256+" "+c.Reason)
+		}
+	}
+	var want []string
+	for _, r := range readLDIF(t, path) {
+		for _, c := range r.changes {
+			for _, v := range c.values {
+				sum := sha256.Sum256(der(t, v))
+				want = append(want, r.dn+" "+c.op+" "+hex.EncodeToString(sum[:]))
+			}
+		}
+	}
+	// The plan's reasons are the rules at work; the LDIF does not carry them.
+	reasons := map[string]int{}
+	for i, g := range got {
+		f := strings.Fields(g)
+		reasons[f[1]+" "+f[3]]++
+		got[i] = strings.Join(f[:3], " ")
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("certgal plans %d changes, %s has %d; first plan lines %q, first LDIF lines %q",
+			len(got), path, len(want), got[:min(3, len(got))], want[:min(3, len(want))])
+	}
+	adds, removes, _ := res.Plan.Counts()
+	if adds != n.Adds || removes != n.Removes || len(res.Plan.Entries) != n.Entries {
+		t.Fatalf("plan: %d adds, %d removes, %d entries; summary: %+v", adds, removes, len(res.Plan.Entries), n)
+	}
+	return reasons
+}
+
 // TestWorldAsCertgalSeesIt plans a pass over each generated state with
 // certgal's own rules (a dry-run Syncer.Pass on the generated CA directory and
 // users) and checks it is exactly the change LDIF and summary the generator wrote.
@@ -145,82 +242,23 @@ func TestWorldAsCertgalSeesIt(t *testing.T) {
 		sum.Certificates["expired"] == 0 || sum.Foreign["partner_ca"] == 0 || sum.Foreign["self_signed"] == 0 {
 		t.Fatalf("the mix lacks a kind of certificate: %+v %+v", sum.Certificates, sum.Foreign)
 	}
+	if sum.Renewal != nil || sum.PublishedDERBytes < 400*300 {
+		t.Fatalf("renewal %+v without -renew; published DER %d bytes", sum.Renewal, sum.PublishedDERBytes)
+	}
 	t.Chdir(dir) // certgal.yaml names bind-password relative to the working directory
-	cfg, err := config.LoadFile("certgal.yaml")
-	if err != nil {
-		t.Fatalf("the generated certgal.yaml does not load: %v", err)
-	}
-	trust, err := certsource.LoadTrust(cfg.Trust.CAFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol := sync.Policy{ExpiredGrace: cfg.Policy.ExpiredGrace, MaxValues: cfg.Policy.MaxValues, MaxDeletes: cfg.Policy.MaxDeletes,
-		SMIMEWholeAttribute: true}
-	log := logrus.New()
-	log.SetOutput(&bytes.Buffer{})
+	d := newDryRun(t)
 
 	for _, st := range []state{stateNone, statePrevious, stateCurrent} {
 		t.Run(string(st), func(t *testing.T) {
-			var entries []sync.Entry
-			values := 0
-			for _, r := range readLDIF(t, "users-"+string(st)+".ldif") {
-				e := sync.Entry{DN: r.dn, Addresses: r.attrs["mail"]}
-				for _, v := range r.attrs["userCertificate;binary"] {
-					e.Certificates = append(e.Certificates, der(t, v))
-				}
-				values += len(e.Certificates)
-				entries = append(entries, e)
-			}
+			entries, values := usersOf(t, "users-"+string(st)+".ldif")
 			if len(entries) != 400 || values != sum.States[st].Values {
 				t.Fatalf("users LDIF: %d users, %d values; summary says %d values", len(entries), values, sum.States[st].Values)
 			}
-			src := certsource.NewOpenSSL(cfg.Source.OpenSSL, trust, log)
-			s := sync.NewSyncer(src, ldifDirectory{entries}, trust, pol, log, sync.NewMetrics(prometheus.NewRegistry()))
-			res, err := s.Pass(context.Background(), true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Plan.Blocked != "" {
-				t.Fatalf("blocked: %s", res.Plan.Blocked)
-			}
-			var got []string
-			for _, e := range res.Plan.Entries {
-				for _, c := range e.Removes {
-					got = append(got, e.DN+" delete "+c.SHA256+" "+c.Reason)
-				}
-				for _, c := range e.Adds {
-					got = append(got, e.DN+" add "+c.SHA256+" "+c.Reason)
-				}
-			}
-			var want []string
-			for _, r := range readLDIF(t, "changes-"+string(st)+".ldif") {
-				for _, c := range r.changes {
-					for _, v := range c.values {
-						sum := sha256.Sum256(der(t, v))
-						want = append(want, r.dn+" "+c.op+" "+hex.EncodeToString(sum[:]))
-					}
-				}
-			}
-			// The plan's reasons are the rules at work; the LDIF does not carry them.
-			reasons := map[string]int{}
-			for i, g := range got {
-				f := strings.Fields(g)
-				reasons[f[3]]++
-				got[i] = strings.Join(f[:3], " ")
-			}
-			slices.Sort(got)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Fatalf("certgal plans %d changes, the change LDIF has %d; first plan lines %q, first LDIF lines %q",
-					len(got), len(want), got[:min(3, len(got))], want[:min(3, len(want))])
-			}
-			adds, removes, _ := res.Plan.Counts()
-			n := sum.States[st]
-			if adds != n.Adds || removes != n.Removes || len(res.Plan.Entries) != n.Entries {
-				t.Fatalf("plan: %d adds, %d removes, %d entries; summary: %+v", adds, removes, len(res.Plan.Entries), n)
-			}
-			if st == statePrevious && (reasons[sync.ReasonRevoked] == 0 || reasons[sync.ReasonExpired] == 0 || reasons[sync.ReasonSuperseded] == 0) {
-				t.Fatalf("previous state: removals by reason %v; want revoked, expired and superseded", reasons)
+			res := d.pass(t, entries)
+			reasons := checkPlan(t, res, "changes-"+string(st)+".ldif", sum.States[st])
+			if st == statePrevious && (reasons["delete "+sync.ReasonRevoked] == 0 || reasons["delete "+sync.ReasonExpired] == 0 ||
+				reasons["delete "+sync.ReasonSuperseded] == 0) {
+				t.Fatalf("previous state: changes by reason %v; want revoked, expired and superseded removals", reasons)
 			}
 			skips := map[string]int{}
 			for _, c := range res.Plan.Skips {
@@ -230,6 +268,66 @@ func TestWorldAsCertgalSeesIt(t *testing.T) {
 				t.Fatalf("skips %v; summary %v", skips, sum.Certificates)
 			}
 		})
+	}
+}
+
+// TestRenewal applies the later CA store of -renew to the world as `openssl ca`
+// changes a store (the new certificates first, then index.txt by rename) and
+// checks with certgal's own rules that the pass from the converged directory
+// is exactly renewed/changes.ldif: each renewed user's certificate replaced by
+// its renewal, nothing else.
+func TestRenewal(t *testing.T) {
+	dir, sum := generateWorld(t, "-n", "400", "-published", "current", "-renew", "10", "-seed", "3",
+		"-bind-password-file", "bind-password")
+	r := sum.Renewal
+	if r == nil || r.Renewed != 40 || r.Entries != 40 || r.Adds != 40 || r.Removes != 40 {
+		t.Fatalf("renewal %+v; want 40 users renewed, each one certificate replaced", r)
+	}
+	t.Chdir(dir)
+	d := newDryRun(t)
+	entries, _ := usersOf(t, "users-current.ldif")
+	if res := d.pass(t, entries); len(res.Plan.Entries) != 0 {
+		t.Fatalf("before the renewal the pass changes %d entries", len(res.Plan.Entries))
+	}
+
+	news, err := filepath.Glob(filepath.Join("renewed", "newcerts", "*.pem"))
+	if err != nil || len(news) != 40 {
+		t.Fatalf("renewed/newcerts: %d files, %v", len(news), err)
+	}
+	for _, f := range news {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("ca", "newcerts", filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join("renewed", "index.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(filepath.Join("ca", "index.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, old) || bytes.Count(b, []byte("\n"))-bytes.Count(old, []byte("\n")) != 40 {
+		t.Fatalf("renewed/index.txt is not the old index and 40 lines more")
+	}
+	if err := os.WriteFile(filepath.Join("ca", "index.txt.new"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join("ca", "index.txt.new"), filepath.Join("ca", "index.txt")); err != nil {
+		t.Fatal(err)
+	}
+
+	res := d.pass(t, entries)
+	reasons := checkPlan(t, res, filepath.Join("renewed", "changes.ldif"), stateN{Entries: r.Entries, Adds: r.Adds, Removes: r.Removes})
+	if reasons["delete "+sync.ReasonSuperseded] != 40 || len(reasons) != 2 {
+		t.Fatalf("changes by reason %v; want 40 superseded removals and their 40 additions", reasons)
+	}
+	if r.PublishedDERBytes == sum.PublishedDERBytes || r.PublishedDERBytes < 400*300 {
+		t.Fatalf("published DER %d bytes before the renewals, %d after", sum.PublishedDERBytes, r.PublishedDERBytes)
 	}
 }
 

@@ -56,6 +56,8 @@ type user struct {
 	// user's older certificates from our CA (superseded, revoked, expired).
 	current *certSpec
 	history []*certSpec
+	// renewal is what replaces current in the CA store's later state (-renew), or nil.
+	renewal *certSpec
 	// foreign are values certgal does not own: a partner CA's, a look-alike
 	// CA's, self-published ones. They are in the directory in every state.
 	foreign []*certSpec
@@ -82,6 +84,8 @@ type population struct {
 	ours []*certSpec
 	// others are the foreign, look-alike and self-signed values.
 	others []*certSpec
+	// renewals are the certificates of the CA store's later state (-renew), in issue order.
+	renewals []*certSpec
 }
 
 const day = 24 * time.Hour
@@ -168,6 +172,9 @@ const (
 	stateNone     state = "none"     // no value of our CA yet: the initial publish
 	statePrevious state = "previous" // what the last pass left before recent renewals, revocations, expiries
 	stateCurrent  state = "current"  // converged: a pass has nothing to change
+	// stateRenewed is state current after the renewals of -renew reached the CA store; its
+	// directory is never written (the script applies the renewals to a converged directory).
+	stateRenewed state = "renewed"
 )
 
 func parseStates(s string) ([]state, error) {
@@ -203,6 +210,8 @@ func (u *user) changes(st state) (removes, adds []*certSpec) {
 		return nil, []*certSpec{u.current}
 	case st == statePrevious && len(u.history) > 0:
 		return u.history, []*certSpec{u.current}
+	case st == stateRenewed && u.renewal != nil:
+		return []*certSpec{u.current}, []*certSpec{u.renewal}
 	}
 	return nil, nil
 }
