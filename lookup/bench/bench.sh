@@ -202,6 +202,11 @@ cpu_ms() { # pid...: user + system CPU time of the processes so far, in ms
 	done
 	echo $((t * 1000 / clk))
 }
+ctxsw() { # pid...: "voluntary involuntary" context switches of the processes' threads so far
+	local pid
+	for pid in "$@"; do cat "/proc/$pid/task/"*/status 2>/dev/null || true; done |
+		awk '/^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 } END { print v + 0, n + 0 }'
+}
 runtime_stats() { # server: a Go server's runtime figures since the last call (certgal's only)
 	if [ -n "${stats[$1]:-}" ]; then curl -fsS "${stats[$1]}"; fi
 }
@@ -248,19 +253,21 @@ for c in $CONNS; do nginx_max=$(awk -v a="$nginx_max" -v b="$(median "$c" nginx 
 rate=${OPEN_RATE:-$(awk -v m="$nginx_max" -v p="$OPEN_PCT" 'BEGIN { printf "%d", m * p / 100 + 0.5 }')}
 open_servers=(certgal nginx go-bare "${VARIANTS[@]}")
 for s in "${open_servers[@]}"; do
-	"$tmp/bench" targets -n "$N" -count "$OPEN_TARGETS" -base "${urls[$s]}" >"$tmp/targets-$s"
+	"$tmp/bench" targets -n "$N" -count "$OPEN_TARGETS" -base "${urls[$s]}" >"$tmp/targets-${urls[$s]##*:}"
 done
 open_run() { # server secs: one vegeta run, one RESULT line with the CPU of server and generator
-	local t0 t1 st vcpu TIMEFORMAT='%U %S'
+	local t0 t1 st vcpu v0 n0 v1 n1 TIMEFORMAT='%U %S'
 	runtime_stats "$1" >/dev/null
 	t0=$(cpu_ms ${spids[$1]})
-	{ time "$VEGETA" attack -targets "$tmp/targets-$1" -rate "$rate/s" -duration "$2s" -max-connections "$OPEN_CONNS" \
+	read -r v0 n0 < <(ctxsw ${spids[$1]})
+	{ time "$VEGETA" attack -targets "$tmp/targets-${urls[$1]##*:}" -rate "$rate/s" -duration "$2s" -max-connections "$OPEN_CONNS" \
 		-keepalive=true -max-body 0 -output "$tmp/results.bin"; } 2>"$tmp/vegeta.time" ||
 		{ cat "$tmp/vegeta.time" >&2; return 1; }
 	t1=$(cpu_ms ${spids[$1]})
+	read -r v1 n1 < <(ctxsw ${spids[$1]})
 	st=$(runtime_stats "$1")
 	vcpu=$(tail -n 1 "$tmp/vegeta.time" | awk '{ printf "%.0f", ($1 + $2) * 1000 }')
-	echo "$("$VEGETA" encode --to json "$tmp/results.bin" | "$tmp/bench" summarize) server_cpu_ms=$((t1 - t0)) vegeta_cpu_ms=$vcpu $st"
+	echo "$("$VEGETA" encode --to json "$tmp/results.bin" | "$tmp/bench" summarize) server_cpu_ms=$((t1 - t0)) vegeta_cpu_ms=$vcpu vcsw=$((v1 - v0)) nvcsw=$((n1 - n0)) $st"
 }
 echo "bench: open loop at $rate req/s ($OPEN_PCT % of nginx's $nginx_max), $OPEN_CONNS connections at most; warming up"
 for s in "${open_servers[@]}"; do open_run "$s" 2 >/dev/null; done
@@ -308,23 +315,27 @@ echo "server's user + system time per request."
 echo
 echo "Open loop: vegeta attack -rate $rate/s -max-connections $OPEN_CONNS -keepalive, $OPEN_ROUNDS rounds of ${OPEN_SECS}s"
 echo "per server, $OPEN_TARGETS targets drawn from the $N addresses; latency in ms"
-printf '%-20s %7s %8s %8s %8s %8s %8s %8s %5s %6s %6s %6s\n' server "sent/s" p50 p90 p99 p99.9 max success 429 errors "srv %" "gen %"
+printf '%-20s %7s %8s %8s %8s %8s %8s %8s %5s %6s %6s %6s %7s %7s\n' server "sent/s" p50 p90 p99 p99.9 max success 429 errors "srv %" "gen %" "vcs/req" "ics/req"
 declare -A op99
 for s in "${open_servers[@]}"; do
 	op99[$s]=$(median open "$s" p99_us)
-	printf '%-20s %7s %8s %8s %8s %8s %8s %8s %5s %6s %6s %6s\n' "$s" "$(median open "$s" rate)" \
+	printf '%-20s %7s %8s %8s %8s %8s %8s %8s %5s %6s %6s %6s %7s %7s\n' "$s" "$(median open "$s" rate)" \
 		"$(ms "$(median open "$s" p50_us)")" "$(ms "$(median open "$s" p90_us)")" "$(ms "${op99[$s]}")" \
 		"$(ms "$(median open "$s" p999_us)")" "$(ms "$(median open "$s" max_us)")" "$(median open "$s" success)" \
 		"$(total open "$s" s429)" "$(($(total open "$s" errors) + $(total open "$s" other_status)))" \
 		"$(awk -v v="$(median open "$s" server_cpu_ms)" -v d="$OPEN_SECS" 'BEGIN { printf "%.0f", v / d / 10 }')" \
-		"$(awk -v v="$(median open "$s" vegeta_cpu_ms)" -v d="$OPEN_SECS" 'BEGIN { printf "%.0f", v / d / 10 }')"
+		"$(awk -v v="$(median open "$s" vegeta_cpu_ms)" -v d="$OPEN_SECS" 'BEGIN { printf "%.0f", v / d / 10 }')" \
+		"$(awk -v v="$(total open "$s" vcsw)" -v r="$(total open "$s" requests)" 'BEGIN { printf "%.2f", v / r }')" \
+		"$(awk -v v="$(total open "$s" nvcsw)" -v r="$(total open "$s" requests)" 'BEGIN { printf "%.2f", v / r }')"
 done
 for s in "${open_servers[@]}"; do
 	[ "$s" = nginx ] && continue
 	printf '%-20s %s\n' "$s/nginx" "p99 $(ratio "${op99[$s]}" "${op99[nginx]}")"
 done
 echo "success = share of 200 answers; 429 = answers 'too many requests' (certgal's rate limit must not"
-echo "show); srv % and gen % = CPU of the server and of vegeta, in % of one core ($(nproc) cores in all)."
+echo "show); srv % and gen % = CPU of the server and of vegeta, in % of one core ($(nproc) cores in all);"
+echo "vcs/req and ics/req: the server's threads' voluntary (blocked, woken) and involuntary (preempted)"
+echo "context switches per request."
 echo
 echo "Go runtime during each run (bench serve -stats), medians over the rounds:"
 printf '%-20s %-6s %6s %9s %10s %10s %10s %10s %10s %10s\n' server phase "GCs" "GC CPU ms" "alloc MiB" "live MiB" "goal MiB" "STW max µs" "wait p99µs" "wait p99.9"
