@@ -134,14 +134,26 @@ demo: build
 clean:
 	rm -rf bin dist
 
-# Benchmark, not a test: certgal's GET /certs/{email} against nginx serving the same DER files,
-# same run, wrk at 4 and 32 connections over BENCH_N random addresses (installs nginx, wrk).
+# Benchmark, not a test: certgal's GET /certs/{email} against nginx serving the same DER files
+# (and a bare net/http handler), same run, over BENCH_N random addresses, in two phases
+# (lookup/bench/bench.sh; results in docs/BENCHMARKS.md). Saturation: wrk (closed loop) at 4 and
+# 32 connections, BENCH_ROUNDS rounds of BENCH_SECONDS, each server's maximum req/s. Open loop:
+# vegeta (built at a fixed version, not in go.mod) at BENCH_OPEN_RATE_PCT % of nginx's maximum
+# req/s over at most BENCH_OPEN_CONNS keep-alive connections, BENCH_OPEN_ROUNDS rounds of
+# BENCH_OPEN_SECONDS: p50 ... p99.9, 429s, CPU of servers and generator, certgal's GC and heap.
+# About 7 minutes at 100k; installs nginx and wrk.
 .PHONY: bench-lookup
 BENCH_N ?= 100000
 BENCH_SECONDS ?= 10
 BENCH_ROUNDS ?= 3
+BENCH_OPEN_SECONDS ?= 10
+BENCH_OPEN_RATE_PCT ?= 10
+BENCH_OPEN_CONNS ?= 32
+BENCH_OPEN_ROUNDS ?= 5
 bench-lookup:
-	BENCH_N=$(BENCH_N) BENCH_SECONDS=$(BENCH_SECONDS) BENCH_ROUNDS=$(BENCH_ROUNDS) GO=$(GO) lookup/bench/bench.sh
+	BENCH_N=$(BENCH_N) BENCH_SECONDS=$(BENCH_SECONDS) BENCH_ROUNDS=$(BENCH_ROUNDS) \
+	BENCH_OPEN_SECONDS=$(BENCH_OPEN_SECONDS) BENCH_OPEN_RATE_PCT=$(BENCH_OPEN_RATE_PCT) \
+	BENCH_OPEN_CONNS=$(BENCH_OPEN_CONNS) BENCH_OPEN_ROUNDS=$(BENCH_OPEN_ROUNDS) GO=$(GO) lookup/bench/bench.sh
 
 # Benchmark, not a test: certgal at BENCH_N users against a private slapd, with the reference
 # tools in the same run (ldapsearch interleaved with the no-op passes, ldapmodify, a naive

@@ -2,8 +2,10 @@
 // certificates both servers serve, and serves them from a lookup index.
 //
 //	bench gen -n 100000 -dir DIR     # DIR/ca.pem, DIR/www/certs/user000001@bench.example, ...
-//	bench serve -dir DIR -listen 127.0.0.1:18080 -rate 1e9 -burst 1000000000
+//	bench serve -dir DIR -listen 127.0.0.1:18080 -rate 1e9 -burst 1000000000 [-stats 127.0.0.1:18083]
 //	bench bare -dir DIR -listen 127.0.0.1:18082   # reference: a bare net/http handler and a map
+//	bench targets -n 100000 -count 100000 -base http://127.0.0.1:18080   # vegeta's targets
+//	vegeta encode --to json RESULTS | bench summarize                     # one RESULT line
 package main
 
 import (
@@ -40,7 +42,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench gen|serve [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench gen|serve|bare|targets|summarize [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -51,6 +53,10 @@ func main() {
 		err = serve(os.Args[2:])
 	case "bare":
 		err = bare(os.Args[2:])
+	case "targets":
+		err = targets(os.Args[2:])
+	case "summarize":
+		err = summarize(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -138,6 +144,7 @@ func serve(args []string) error {
 	perSecond := fs.Float64("rate", 1e9, "lookup.rate_per_second")
 	burst := fs.Int("burst", 1e9, "lookup.burst")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the serving here")
+	stats := fs.String("stats", "", "answer GET /stats on this address with the runtime's figures since the last GET /stats")
 	fs.Parse(args)
 
 	certs, err := readCerts(*dir)
@@ -170,7 +177,8 @@ func serve(args []string) error {
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
 	srv := lookup.NewServer(config.Lookup{Listen: *listen, RatePerSecond: *perSecond, Burst: *burst}, prometheus.NewRegistry(), log)
-	srv.Swap(ix)
+	// Every address, as nginx and bare serve them: the timed rebuild above left one out.
+	srv.Swap(ix.Rebuild(entries))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *cpuProfile != "" {
@@ -183,6 +191,13 @@ func serve(args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *stats != "" {
+		go func() {
+			if err := statsServer(ctx, *stats); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+			}
+		}()
 	}
 	fmt.Printf("serving on %s\n", *listen)
 	sched := readHistogram("/sched/latencies:seconds")
