@@ -182,18 +182,16 @@ func newCalculator(in Input) *calculator {
 // startCalculator applies the rules that need the CA store alone (in.Users
 // is not read): which certificates are known, and which are eligible.
 func startCalculator(in Input) *calculator {
-	c := &calculator{in: in, known: newStoreStatus(in.Known)}
-	// By hash, in a certMap: half the slots' size of a map keyed by the
-	// whole hash, for each of the store's certificates (120,000 at 100k users).
-	seen := newCertMap(len(in.Known))
+	c := &calculator{in: in, known: storeStatus{}}
+	seen := make(map[[32]byte]bool, len(in.Known))
 	for _, k := range in.Known {
 		if k.Cert.Owned() {
 			c.known.set(k.Cert, k.Status)
 		}
-		if seen.get(k.Cert.Hash) != nil {
+		if seen[k.Cert.Hash] {
 			continue
 		}
-		seen.put(k.Cert)
+		seen[k.Cert.Hash] = true
 		if c.eligible(k) {
 			c.eligibles = append(c.eligibles, k.Cert)
 		}

@@ -79,26 +79,11 @@ func (c *Cert) Owned() bool { return c.Issuer != "" }
 
 // storeStatus is the CA store's status of each certificate it holds, by
 // issuer and serial. A map per issuer keyed by the serial alone, as a key of
-// both takes a larger slot, held while a pass reads the directory. Each is
-// sized for its issuer's certificates, counted first: grown as they fill,
-// the maps of 120,000 certificates left twice their size in garbage each
-// pass (docs/BENCHMARKS.md, "Results, eighth round").
+// both takes a larger slot, held while a pass reads the directory; the maps
+// grow as they fill rather than being sized up front, as a map sized for all
+// takes twice the slots at once (docs/BENCHMARKS.md, "Figures moved out of
+// code comments").
 type storeStatus map[certsource.IssuerID]map[string]certsource.Status
-
-// newStoreStatus is an empty storeStatus sized for the owned certificates of known.
-func newStoreStatus(known []Known) storeStatus {
-	counts := map[certsource.IssuerID]int{}
-	for _, k := range known {
-		if k.Cert.Owned() {
-			counts[k.Cert.Issuer]++
-		}
-	}
-	s := make(storeStatus, len(counts))
-	for id, n := range counts {
-		s[id] = make(map[string]certsource.Status, n)
-	}
-	return s
-}
 
 func (s storeStatus) set(c *Cert, st certsource.Status) {
 	m := s[c.Issuer]
