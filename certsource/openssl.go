@@ -41,20 +41,22 @@ type OpenSSL struct {
 // cert and der are kept only once Read asked for them: ReadUnparsed keeps the
 // hash and serial alone, as a CA's certificates take as much memory as they
 // take disk, and a parsed certificate several times that.
+// A daemon keeps one for each file of the store (120,000 at 100,000 users):
+// the size and the issuer are packed into one word.
 type cachedFile struct {
 	path   string // the cache's key: Origin shares it
-	size   int64
 	mtime  int64  // Unix ns
 	ino    uint64 // and ctime: see statFile
 	ctime  int64
 	hash   [32]byte
 	serial string      // SerialHex
 	parsed *parsedFile // Read's; nil after ReadUnparsed
+	size   uint32      // at most maxCertFile: a larger file is not read
 
 	// issuer is the trusted CA whose signature on the certificate
-	// verifies ("" for none), once issuerChecked: see foundIssuers. Under mu.
-	issuer        IssuerID
-	issuerChecked bool
+	// verifies, once checked (see fileIssuer): issuerUnchecked,
+	// issuerNone, or issuerNone+1+i for the trust set's CA i. Under mu.
+	issuer uint8
 }
 
 // parsedFile is what Read keeps of a file besides its cachedFile.
@@ -145,7 +147,8 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	unread := o.addCertificates(snap, entries, files, errs, skip)
+	lines, unread := o.addCertificates(entries, files, errs, skip)
+	snap.Certificates = lines.certificates()
 	stamps.add(filePaths(errs))
 	revs, caFiles, err := o.indexRevocations(ctx, unread, files, skip)
 	if err != nil {
@@ -154,7 +157,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	stamps.add(caFiles)
 	snap.Revocations = revs
 	o.mu.Lock()
-	o.quick = &quickRead{index: sum, bad: bad, parsed: mode.parsed, stamps: stamps, certs: slices.Clone(snap.Certificates),
+	o.quick = &quickRead{index: sum, bad: bad, parsed: mode.parsed, stamps: stamps, lines: lines,
 		revs: slices.Clone(revs), problems: problems, at: checked}
 	o.mu.Unlock()
 	o.readCRLs(snap)
@@ -192,23 +195,19 @@ func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode read
 	return files, errs, nil
 }
 
-// addCertificates puts the certificate of each of index.txt's lines in snap
-// with the line's status, and returns the R lines whose certificate is not
-// there, which revoke their serial all the same (indexRevocations). A line
-// whose file is missing, does not read or holds another serial is skipped,
-// except that a missing file of an R line is no problem: a revoked
-// certificate's file may well be gone (revoked/ cleaned up), and its
-// revocation is used.
-func (o *OpenSSL) addCertificates(snap *Snapshot, entries []indexEntry, files []*cachedFile, errs []*fileError,
-	skip func(string, logrus.Fields)) (unread []indexEntry) {
-	snap.Certificates = make([]*Certificate, 0, len(entries))
-	all := make([]Certificate, len(entries)) // one allocation, not one each
+// addCertificates returns the certificate of each of index.txt's lines with
+// the line's status, and the R lines whose certificate is not there, which
+// revoke their serial all the same (indexRevocations). A line whose file is
+// missing, does not read or holds another serial is skipped, except that a
+// missing file of an R line is no problem: a revoked certificate's file may
+// well be gone (revoked/ cleaned up), and its revocation is used.
+func (o *OpenSSL) addCertificates(entries []indexEntry, files []*cachedFile, errs []*fileError,
+	skip func(string, logrus.Fields)) (lines *readLines, unread []indexEntry) {
+	lines = &readLines{lines: make([]readLine, 0, len(entries))}
 	for i, e := range entries {
 		reason, fields := lineProblem(e, files[i], errs[i])
 		if reason == "" {
-			f := files[i]
-			all[i] = Certificate{Cert: f.cert(), DER: f.der(), Hash: f.hash, Origin: f.path, Status: e.Status, RevokedAt: e.RevokedAt, Reason: e.Reason}
-			snap.Certificates = append(snap.Certificates, &all[i])
+			lines.add(files[i], e)
 			continue
 		}
 		if e.Status == StatusRevoked {
@@ -218,7 +217,7 @@ func (o *OpenSSL) addCertificates(snap *Snapshot, entries []indexEntry, files []
 			skip(reason, fields)
 		}
 	}
-	return unread
+	return lines, unread
 }
 
 // lineProblem is why the certificate of index.txt's line e is not used, ""

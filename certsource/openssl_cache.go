@@ -112,7 +112,7 @@ func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
 		f := &files[i]
 		path := string(d.Bytes())
 		f.path = path
-		f.size = int64(binary.BigEndian.Uint64(d.Next(8)))
+		size := binary.BigEndian.Uint64(d.Next(8))
 		f.mtime = int64(binary.BigEndian.Uint64(d.Next(8)))
 		f.ino = binary.BigEndian.Uint64(d.Next(8))
 		f.ctime = int64(binary.BigEndian.Uint64(d.Next(8)))
@@ -121,6 +121,10 @@ func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
 		if d.Err() != nil {
 			break
 		}
+		if size > maxCertFile {
+			continue // never read: a file that large is refused
+		}
+		f.size = uint32(size)
 		cache[path] = f
 	}
 	if err := d.End(); err != nil {

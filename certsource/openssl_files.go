@@ -75,7 +75,7 @@ func (o *OpenSSL) parseFile(path string, st fileStat, mode readMode, buf *[]byte
 	if len(der) == 0 {
 		return nil, errors.New("empty file")
 	}
-	f := &cachedFile{path: path, size: st.size, mtime: st.mtime, ino: st.ino, ctime: st.ctime, hash: sha256.Sum256(der)}
+	f := &cachedFile{path: path, size: uint32(st.size), mtime: st.mtime, ino: st.ino, ctime: st.ctime, hash: sha256.Sum256(der)}
 	if err := f.identify(der, data, mode); err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func (o *OpenSSL) cachedAs(path string, st fileStat, mode readMode) *cachedFile 
 	o.mu.Lock()
 	c, ok := o.cache[path]
 	o.mu.Unlock()
-	if !ok || c.size != st.size || c.mtime != st.mtime || c.ino != st.ino || c.ctime != st.ctime {
+	if !ok || int64(c.size) != st.size || c.mtime != st.mtime || c.ino != st.ino || c.ctime != st.ctime {
 		return nil
 	}
 	if mode.parsed && c.parsed == nil {
@@ -146,7 +146,7 @@ func (o *OpenSSL) LoadDER(c *Certificate) ([]byte, error) {
 	o.mu.Unlock()
 	var size int64
 	if f != nil && f.hash == c.Hash {
-		size = f.size
+		size = int64(f.size)
 	} else {
 		st, err := statFile(c.Origin)
 		if err != nil {

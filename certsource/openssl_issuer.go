@@ -209,10 +209,10 @@ func (o *OpenSSL) foundIssuers(ctx context.Context, files []*cachedFile) (ids []
 // that was read.
 func (o *OpenSSL) fileIssuer(f *cachedFile) (id IssuerID, ok bool) {
 	o.mu.Lock()
-	id, checked := f.issuer, f.issuerChecked
+	code := f.issuer
 	o.mu.Unlock()
-	if checked {
-		return id, true
+	if code != issuerUnchecked {
+		return o.issuerOf(code), true
 	}
 	cert := f.cert()
 	if cert == nil {
@@ -226,8 +226,28 @@ func (o *OpenSSL) fileIssuer(f *cachedFile) (id IssuerID, ok bool) {
 		}
 	}
 	id, _ = o.trust.Issuer(cert)
+	code = issuerNone
+	if i := slices.Index(o.trust.ids, id); id != "" && i >= 0 && i < 0xff-issuerNone {
+		code = issuerNone + 1 + uint8(i)
+	} else if id != "" {
+		return id, true // a trust set of 254 CAs and more: not kept
+	}
 	o.mu.Lock()
-	f.issuer, f.issuerChecked = id, true
+	f.issuer = code
 	o.mu.Unlock()
 	return id, true
+}
+
+// The codes of cachedFile.issuer but those of the trust set's CAs.
+const (
+	issuerUnchecked = 0
+	issuerNone      = 1
+)
+
+// issuerOf is the IssuerID of a checked cachedFile.issuer.
+func (o *OpenSSL) issuerOf(code uint8) IssuerID {
+	if code <= issuerNone {
+		return ""
+	}
+	return o.trust.ids[code-issuerNone-1]
 }

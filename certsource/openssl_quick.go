@@ -27,7 +27,7 @@ type quickRead struct {
 	bad      []badLine // its lines that did not parse
 	parsed   bool      // read by Read (with parsed certificates), not ReadUnparsed
 	stamps   dirStamps
-	certs    []*Certificate
+	lines    *readLines
 	revs     []Revocation // of index.txt's R lines (indexRevocations)
 	problems []problem    // reported again on each read, as a full read would
 	at       time.Time    // when every file was last stat'ed
@@ -50,7 +50,7 @@ func (o *OpenSSL) unchangedSince(last *quickRead, mode readMode, index string) b
 // are the ones, and index.txt need not even be parsed again.
 func (o *OpenSSL) replay(snap *Snapshot, last *quickRead, index string) {
 	o.skipBadLines(snap, index, last.bad)
-	snap.Certificates = slices.Clone(last.certs)
+	snap.Certificates = last.lines.certificates()
 	snap.Revocations = slices.Clone(last.revs)
 	for _, p := range last.problems {
 		o.skip(snap, p.reason, p.fields)

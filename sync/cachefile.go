@@ -38,7 +38,7 @@ import (
 // classification's key is the trust set's fingerprint and cacheFormat; its
 // body the number of entries, the length of the strings, the strings, and per
 // entry the certificate's SHA-256, NotBefore and NotAfter (Unix seconds,
-// uint64, and nanoseconds, uint32), Size, then the lengths of SerialHex,
+// uint64, and nanoseconds, uint32, always 0), Size, then the lengths of SerialHex,
 // Issuer, IssuerName (empty when a trusted CA issued it: the trust set has
 // the name) and Unusable, the number of Emails and the length of each; the
 // strings are those, entry by entry, back to back; counts and lengths as
@@ -200,13 +200,16 @@ func (d *cacheDecoder) header(size int64) (uint64, error) {
 // cert reads one entry into c.
 func (d *cacheDecoder) cert(c *Cert) error {
 	c.Hash = [32]byte(d.Next(32))
-	c.NotBefore = d.time()
-	c.NotAfter = d.time()
+	c.notBefore = d.time()
+	c.notAfter = d.time()
 	c.Size = int(min(d.Uvarint(), 1<<30))
 	c.SerialHex = d.str()
 	c.Issuer = certsource.IssuerID(d.str())
 	c.IssuerName = d.str()
-	c.Unusable = d.str()
+	var ok bool
+	if c.unusable, ok = unusableCode(d.str()); !ok {
+		d.Fail(errors.New("unknown reason a certificate is unusable"))
+	}
 	if n := d.Uvarint(); n > 0 && d.Err() == nil {
 		// Each address takes a length of a byte at least.
 		if n > uint64(d.Left()) {
@@ -247,9 +250,17 @@ func (d *cacheDecoder) str() string {
 	return out
 }
 
-func (d *cacheDecoder) time() time.Time {
+// time reads a time in Unix seconds; a certificate's have no fraction
+// (Cert.notBefore): a file whose nanoseconds are not zero does not decode.
+func (d *cacheDecoder) time() int64 {
 	b := d.Next(12)
-	return time.Unix(int64(binary.BigEndian.Uint64(b)), int64(binary.BigEndian.Uint32(b[8:]))).UTC()
+	if d.Err() == nil && binary.BigEndian.Uint32(b[8:]) != 0 {
+		d.Fail(errors.New("a certificate's time with a fraction of a second"))
+	}
+	if d.Err() != nil {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b))
 }
 
 // Fresh is how many certificates were classified (parsed, and their issuer
@@ -296,13 +307,13 @@ func encodeCache(certs []*Cert) ([]byte, int) {
 		}
 		n++
 		recs = append(recs, c.Hash[:]...)
-		recs = appendTime(appendTime(recs, c.NotBefore), c.NotAfter)
+		recs = appendTime(appendTime(recs, c.notBefore), c.notAfter)
 		recs = binary.AppendUvarint(recs, uint64(c.Size))
 		issuerName := c.IssuerName
 		if c.Owned() {
 			issuerName = ""
 		}
-		for _, s := range []string{c.SerialHex, string(c.Issuer), issuerName, c.Unusable} {
+		for _, s := range []string{c.SerialHex, string(c.Issuer), issuerName, c.Unusable()} {
 			str(s)
 		}
 		recs = binary.AppendUvarint(recs, uint64(len(c.Emails)))
@@ -326,9 +337,11 @@ func writeCacheFile(dir, path string, key [32]byte, body []byte) error {
 	return nil
 }
 
-func appendTime(b []byte, t time.Time) []byte {
-	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix()))
-	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
+// appendTime writes a time in Unix seconds, and the nanoseconds the format
+// has room for, always 0 (Cert.notBefore).
+func appendTime(b []byte, unix int64) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(unix))
+	return binary.BigEndian.AppendUint32(b, 0)
 }
 
 // tempPattern names the temporary files of writeAtomic; staleTemp is when one

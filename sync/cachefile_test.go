@@ -236,7 +236,7 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 	for i := range ct.NumField() {
 		fields = append(fields, ct.Field(i).Name)
 	}
-	if got, want := fmt.Sprint(fields), "[Hash DER Size SerialHex Issuer IssuerName Emails NotBefore NotAfter Unusable Broken pass]"; got != want {
+	if got, want := fmt.Sprint(fields), "[Hash DER Size SerialHex Issuer IssuerName Emails notBefore notAfter unusable Broken pass]"; got != want {
 		t.Fatalf("Cert has the fields %s; the file cache knows %s: add the new ones to SaveFile and decodeCache, and bump cacheFormat", got, want)
 	}
 	ca := newTestCA(t, "Corp Issuing CA")
@@ -248,9 +248,9 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 	k := NewClassifier(trust)
 	certs := []*Cert{
 		{Hash: [32]byte{1}, DER: []byte{0x30}, Size: 1234, SerialHex: "0A1B", Issuer: id, IssuerName: trust.Name(id),
-			Emails: []string{"alice@corp.example", "Alice.Smith@corp.example"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour).Add(123 * time.Nanosecond)},
+			Emails: []string{"alice@corp.example", "Alice.Smith@corp.example"}, notBefore: now.Add(-time.Hour).Unix(), notAfter: now.Add(time.Hour).Unix()},
 		{Hash: [32]byte{2}, SerialHex: "-5", IssuerName: "CN=Partner CA", Emails: nil,
-			NotBefore: time.Unix(0, 0).UTC(), NotAfter: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), Unusable: "no_email_protection"},
+			notBefore: 0, notAfter: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix(), unusable: 1}, // no_email_protection
 		{Hash: [32]byte{3}, Broken: true},
 	}
 	for _, c := range certs {
@@ -318,6 +318,51 @@ func TestDecodeCacheBoundsCountsByWhatIsLeft(t *testing.T) {
 	}
 }
 
+// TestDecodeCacheRefusesWhatClassifyNeverWrites: a Cert keeps its times in
+// whole seconds and why it is unusable as one of Classify's reasons, so an
+// entry with a fraction of a second or another reason does not decode
+// rather than decoding as something else.
+func TestDecodeCacheRefusesWhatClassifyNeverWrites(t *testing.T) {
+	entry := func(nanos uint32, reason string) []byte {
+		b := binary.AppendUvarint(nil, 1)
+		b = binary.AppendUvarint(b, uint64(len(reason)))
+		b = append(b, reason...)
+		b = append(b, make([]byte, 32)...)
+		for range 2 {
+			b = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(b, 1700000000), nanos)
+		}
+		b = append(b, 0, 0, 0, 0) // Size and three strings' lengths
+		b = binary.AppendUvarint(b, uint64(len(reason)))
+		return append(b, 0) // no addresses
+	}
+	trust := certsource.NewTrust(nil)
+	for _, tc := range []struct {
+		nanos   uint32
+		reason  string
+		wantErr string
+	}{
+		{0, "", ""},
+		{0, "no_key_agreement", ""},
+		{1, "", "a certificate's time with a fraction of a second"},
+		{0, "no_reason_at_all", "unknown reason a certificate is unusable"},
+	} {
+		body := entry(tc.nanos, tc.reason)
+		saved, err := decodeCache(bytes.NewReader(body), int64(len(body)), trust)
+		switch {
+		case tc.wantErr == "" && (err != nil || saved.len() != 1):
+			t.Errorf("%d ns, %q: %d entries, %v", tc.nanos, tc.reason, saved.len(), err)
+		case tc.wantErr == "":
+			saved.each(func(c *Cert) {
+				if c.Unusable() != tc.reason || !c.NotAfter().Equal(time.Unix(1700000000, 0)) {
+					t.Errorf("%q: decoded as %q, %v", tc.reason, c.Unusable(), c.NotAfter())
+				}
+			})
+		case err == nil || err.Error() != tc.wantErr:
+			t.Errorf("%d ns, %q: error %v, want %q", tc.nanos, tc.reason, err, tc.wantErr)
+		}
+	}
+}
+
 // FuzzDecodeCache: whatever a classification file's body holds (its checksum
 // only guards against damage, not against a hand-made file), decoding it does
 // not panic or allocate beyond its size, and what decodes encodes back to the
@@ -328,8 +373,8 @@ func FuzzDecodeCache(f *testing.F) {
 	id, _ := trust.Issuer(ca.issue(f, leaf{serial: 1, emails: []string{"a@corp.example"}}))
 	seed, _ := encodeCache([]*Cert{
 		{Hash: [32]byte{1}, SerialHex: "0A", Issuer: id, IssuerName: trust.Name(id),
-			Emails: []string{"a@corp.example"}, NotBefore: now, NotAfter: now.Add(time.Hour)},
-		{Hash: [32]byte{2}, SerialHex: "0B", IssuerName: "CN=Other", NotBefore: now, NotAfter: now, Unusable: "no_email_protection"},
+			Emails: []string{"a@corp.example"}, notBefore: now.Unix(), notAfter: now.Add(time.Hour).Unix()},
+		{Hash: [32]byte{2}, SerialHex: "0B", IssuerName: "CN=Other", notBefore: now.Unix(), notAfter: now.Unix(), unusable: 1}, // no_email_protection
 	})
 	f.Add(seed)
 	f.Add([]byte{})

@@ -93,7 +93,7 @@ func (c *calculator) plan() *Plan {
 		}
 		for _, x := range r.e.desired { // a certificate is one user's: counted once
 			for i, w := range expiryWindows {
-				if x.NotAfter.Sub(in.Now) < w.d {
+				if x.NotAfter().Sub(in.Now) < w.d {
 					p.Expiring[i]++
 				}
 			}
@@ -292,7 +292,7 @@ func (c *calculator) eligible(k Known) bool {
 		c.skip("", firstEmail(x), x, ReasonUntrusted)
 		return false
 	case !s.usable:
-		c.skip("", firstEmail(x), x, ReasonUnusablePrefix+x.Unusable)
+		c.skip("", firstEmail(x), x, ReasonUnusablePrefix+x.Unusable())
 		return false
 	case c.in.Policy.MaxValueBytes > 0 && x.Size > c.in.Policy.MaxValueBytes:
 		c.skip("", firstEmail(x), x, ReasonTooLarge)
@@ -335,11 +335,11 @@ func (c *calculator) skip(dn, email string, x *Cert, reason string) {
 // newer orders certificates newest first: latest notBefore, then latest
 // notAfter, then by hash so the order never depends on input order.
 func newer(a, b *Cert) bool {
-	if !a.NotBefore.Equal(b.NotBefore) {
-		return a.NotBefore.After(b.NotBefore)
+	if a.notBefore != b.notBefore {
+		return a.notBefore > b.notBefore
 	}
-	if !a.NotAfter.Equal(b.NotAfter) {
-		return a.NotAfter.After(b.NotAfter)
+	if a.notAfter != b.notAfter {
+		return a.notAfter > b.notAfter
 	}
 	return string(a.Hash[:]) < string(b.Hash[:])
 }

@@ -34,18 +34,44 @@ type Cert struct {
 	IssuerName string
 	// Emails are the SAN rfc822Names as written, or, for a legacy
 	// certificate with none, the subject's emailAddress (see mailAddresses).
-	Emails    []string
-	NotBefore time.Time
-	NotAfter  time.Time
-	// Unusable says why the certificate cannot carry encrypted mail; "" when it can.
-	Unusable string
+	Emails []string
+	// notBefore and notAfter are Unix seconds (NotBefore, NotAfter): a
+	// certificate's times have no fraction of a second (RFC 5280 4.1.2.5),
+	// and a time.Time takes 24 bytes. A daemon keeps 136,000 Certs at
+	// 100,000 users (docs/BENCHMARKS.md, "Results, eighth round").
+	notBefore, notAfter int64
+	// unusable is why the certificate cannot carry encrypted mail, as an
+	// index of unusableReasons (Unusable).
+	unusable uint8
 	// Broken says the value does not parse as a certificate. It sits beside
-	// pass, in the padding of one word: 136,000 Certs a pass, 8 bytes each.
+	// pass and unusable, in the padding of one word.
 	Broken bool
 
 	// pass is the Classifier's pass that last used the Cert (0: none yet,
 	// loaded from the file cache); guarded by the Classifier's mutex.
 	pass uint32
+}
+
+// NotBefore is when c becomes valid.
+func (c *Cert) NotBefore() time.Time { return time.Unix(c.notBefore, 0).UTC() }
+
+// NotAfter is when c expires.
+func (c *Cert) NotAfter() time.Time { return time.Unix(c.notAfter, 0).UTC() }
+
+// Unusable says why the certificate cannot carry encrypted mail; "" when it can.
+func (c *Cert) Unusable() string { return unusableReasons[c.unusable] }
+
+// unusableReasons are what unusable says, by index; 0 is usable.
+var unusableReasons = [...]string{"", "no_email_protection", "no_key_encipherment", "no_key_agreement", "key_cannot_encrypt"}
+
+// unusableCode is the index of reason in unusableReasons; false when it is none of them.
+func unusableCode(reason string) (uint8, bool) {
+	for i, r := range unusableReasons {
+		if r == reason {
+			return uint8(i), true
+		}
+	}
+	return 0, false
 }
 
 // Owned reports whether a trusted CA issued c, which makes its values certgal's.
@@ -80,10 +106,10 @@ func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
 		Size:      len(x.Raw),
 		SerialHex: certsource.SerialHex(x.SerialNumber),
 		Emails:    mailAddresses(x),
-		NotBefore: x.NotBefore,
-		NotAfter:  x.NotAfter,
-		Unusable:  unusable(x),
+		notBefore: x.NotBefore.Unix(),
+		notAfter:  x.NotAfter.Unix(),
 	}
+	c.unusable, _ = unusableCode(unusable(x))
 	if id, ok := trust.Issuer(x); ok {
 		c.Issuer = id
 		c.DER = x.Raw

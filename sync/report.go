@@ -40,8 +40,8 @@ func (c *calculator) userReport(u User, e *EntryPlan, skips []Change) UserReport
 	r := UserReport{DN: u.DN, Addresses: u.Addresses}
 	// The current key is the published certificate that lasts longest.
 	for _, x := range e.desired {
-		if r.Serial == "" || x.NotAfter.After(r.NotAfter) {
-			r.Serial, r.NotAfter = x.SerialHex, x.NotAfter
+		if r.Serial == "" || x.NotAfter().After(r.NotAfter) {
+			r.Serial, r.NotAfter = x.SerialHex, x.NotAfter()
 		}
 	}
 	switch {

@@ -37,18 +37,25 @@ func main() {
 	passes := flag.Int("passes", 3, "passes to run in this process")
 	dryRun := flag.Bool("dry-run", false, "plan only")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the warm passes here")
-	memProfile := flag.String("memprofile", "", "write a heap profile (after the last pass) here")
+	memProfile := flag.String("memprofile", "", "write a heap profile (after the last pass) here, and one after the first pass to PATH.first")
+	midProfile := flag.String("midprofile", "", "write a heap profile of what is live when the second pass has read every user here (a diagnosis: it collects then)")
 	profileAll := flag.Bool("profile-all", false, "profile the first (cold) pass too")
 	workers := flag.Int("workers", 0, "Syncer.Workers (0: certgal's default)")
 	logLevel := flag.String("log", "warn", "log level (info logs a line per change, as certgal sync does)")
 	flag.Parse()
-	if err := run(*cfgPath, *passes, *dryRun, *cpuProfile, *memProfile, *profileAll, *workers, *logLevel); err != nil {
+	if err := run(*cfgPath, *passes, *dryRun, profiles{*cpuProfile, *memProfile, *midProfile, *profileAll}, *workers, *logLevel); err != nil {
 		fmt.Fprintln(os.Stderr, "passes:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath string, passes int, dryRun bool, cpuProfile, memProfile string, profileAll bool, workers int, logLevel string) error {
+// profiles are where the profiles go ("": none).
+type profiles struct {
+	cpu, mem, mid string
+	all           bool // profile the first pass too
+}
+
+func run(cfgPath string, passes int, dryRun bool, prof profiles, workers int, logLevel string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	s, dir, err := newSyncer(ctx, cfgPath, workers, logLevel)
@@ -58,14 +65,24 @@ func run(cfgPath string, passes int, dryRun bool, cpuProfile, memProfile string,
 	defer dir.Close()
 
 	var cpu *os.File
+	users := 0
 	for i := 1; i <= passes; i++ {
-		if cpuProfile != "" && cpu == nil && (i > 1 || profileAll) {
-			if cpu, err = startCPUProfile(cpuProfile); err != nil {
+		if prof.cpu != "" && cpu == nil && (i > 1 || prof.all) {
+			if cpu, err = startCPUProfile(prof.cpu); err != nil {
 				return err
 			}
 		}
-		if err := timePass(ctx, s, i, dryRun); err != nil {
+		s.Progress = &sync.Progress{}
+		if i == 2 && prof.mid != "" {
+			go profileWhenRead(s.Progress, users, prof.mid)
+		}
+		if users, err = timePass(ctx, s, i, dryRun); err != nil {
 			return err
+		}
+		if i == 1 && prof.mem != "" {
+			if err := writeHeapProfile(prof.mem + ".first"); err != nil {
+				return err
+			}
 		}
 		// The next line's pass_rss_kb is that pass's own peak (proc(5): clear_refs 5 resets VmHWM).
 		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
@@ -74,8 +91,8 @@ func run(cfgPath string, passes int, dryRun bool, cpuProfile, memProfile string,
 		pprof.StopCPUProfile()
 		cpu.Close()
 	}
-	if memProfile != "" {
-		err = writeHeapProfile(memProfile)
+	if prof.mem != "" {
+		err = writeHeapProfile(prof.mem)
 	}
 	runtime.KeepAlive(s) // the heap profile shows what a daemon keeps between passes
 	return err
@@ -121,10 +138,19 @@ func newSyncer(ctx context.Context, cfgPath string, workers int, logLevel string
 	return s, dir, nil
 }
 
-// timePass runs pass i and prints its line.
-func timePass(ctx context.Context, s *sync.Syncer, i int, dryRun bool) error {
+// profileWhenRead writes a heap profile to path once p counts users read.
+func profileWhenRead(p *sync.Progress, users int, path string) {
+	for p.UsersRead.Load() < int64(users) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := writeHeapProfile(path); err != nil {
+		fmt.Fprintln(os.Stderr, "passes:", err)
+	}
+}
+
+// timePass runs pass i and prints its line; it returns how many users the pass read.
+func timePass(ctx context.Context, s *sync.Syncer, i int, dryRun bool) (int, error) {
 	// Progress says when the writes begin: the time before is reading and planning.
-	s.Progress = &sync.Progress{}
 	start := time.Now()
 	done := make(chan struct{})
 	applyStart := watchApply(s.Progress, done)
@@ -132,7 +158,7 @@ func timePass(ctx context.Context, s *sync.Syncer, i int, dryRun bool) error {
 	end := time.Now()
 	close(done)
 	if err != nil {
-		return fmt.Errorf("pass %d: %w", i, err)
+		return 0, fmt.Errorf("pass %d: %w", i, err)
 	}
 	applySecs := 0.0
 	select {
@@ -144,9 +170,9 @@ func timePass(ctx context.Context, s *sync.Syncer, i int, dryRun bool) error {
 	fmt.Printf("pass=%d seconds=%.3f apply_seconds=%.3f result=%s users=%d adds=%d removes=%d entries=%d pass_rss_kb=%d\n",
 		i, end.Sub(start).Seconds(), applySecs, res.Status, res.Users, adds, removes, len(res.Plan.Entries), maxRSS())
 	if res.Err != nil {
-		return fmt.Errorf("pass %d: %w", i, res.Err)
+		return 0, fmt.Errorf("pass %d: %w", i, res.Err)
 	}
-	return nil
+	return res.Users, nil
 }
 
 // watchApply sends the time at which p first counts an entry to write, to within 5 ms; it

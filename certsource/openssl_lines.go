@@ -1,0 +1,54 @@
+package certsource
+
+import "time"
+
+// readLines are the certificates of a read of index.txt, as the read's
+// snapshot has them and a quick read gives them again: each line's file
+// record and status. A daemon keeps these between passes rather than the
+// snapshot's Certificates, 16 bytes a certificate instead of 128 (and the
+// Certificates are built again for each snapshot, which a pass holds only
+// while it runs: docs/BENCHMARKS.md, "Results, eighth round").
+type readLines struct {
+	lines []readLine
+	// revoked are the dates and reasons of the R lines, which are few.
+	revoked []revokedLine
+}
+
+// readLine is one line's certificate: f's, with the line's status, and for
+// an R line the index of its date and reason in readLines.revoked.
+type readLine struct {
+	file   *cachedFile
+	rev    int32
+	status uint8 // a Status
+}
+
+type revokedLine struct {
+	at     time.Time
+	reason string
+}
+
+// add appends the certificate of f, the file of index.txt's line e.
+func (r *readLines) add(f *cachedFile, e indexEntry) {
+	l := readLine{file: f, status: uint8(e.Status), rev: -1}
+	if e.Status == StatusRevoked {
+		l.rev = int32(len(r.revoked))
+		r.revoked = append(r.revoked, revokedLine{at: e.RevokedAt, reason: e.Reason})
+	}
+	r.lines = append(r.lines, l)
+}
+
+// certificates are the lines' Certificates, new ones, in one allocation.
+func (r *readLines) certificates() []*Certificate {
+	all := make([]Certificate, len(r.lines))
+	out := make([]*Certificate, len(r.lines))
+	for i, l := range r.lines {
+		f := l.file
+		c := &all[i]
+		*c = Certificate{Cert: f.cert(), DER: f.der(), Hash: f.hash, Origin: f.path, Status: Status(l.status)}
+		if l.rev >= 0 {
+			c.RevokedAt, c.Reason = r.revoked[l.rev].at, r.revoked[l.rev].reason
+		}
+		out[i] = c
+	}
+	return out
+}
