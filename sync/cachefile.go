@@ -293,27 +293,41 @@ func (k *Classifier) SaveFile(dir string) (int, error) {
 }
 
 // encodeCache is the body of a classification file holding certs but the
-// broken ones, and how many it holds.
+// broken ones, and how many it holds. The body is sized exactly before it is
+// written, in one allocation: it is made while a pass that classified new
+// certificates still holds its data, so its size adds to that pass's peak.
 func encodeCache(certs []*Cert) ([]byte, int) {
-	recs, strs := make([]byte, 0, 80*len(certs)), make([]byte, 0, 100*len(certs))
-	str := func(s string) {
-		recs = binary.AppendUvarint(recs, uint64(len(s)))
-		strs = append(strs, s...)
-	}
-	n := 0
+	n, strLen, recLen := 0, 0, 0
 	for _, c := range certs {
 		if c.Broken {
 			continue
 		}
 		n++
+		recLen += len(c.Hash) + 2*timeLen + uvarintLen(c.Size) + uvarintLen(len(c.Emails))
+		for _, s := range cacheStrings(c) {
+			recLen, strLen = recLen+uvarintLen(len(s)), strLen+len(s)
+		}
+		for _, e := range c.Emails {
+			recLen, strLen = recLen+uvarintLen(len(e)), strLen+len(e)
+		}
+	}
+	head := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(n)), uint64(strLen))
+	body := make([]byte, len(head)+strLen+recLen)
+	copy(body, head)
+	strs := body[len(head) : len(head) : len(head)+strLen]
+	recs := body[len(head)+strLen : len(head)+strLen : len(body)]
+	str := func(s string) {
+		recs = binary.AppendUvarint(recs, uint64(len(s)))
+		strs = append(strs, s...)
+	}
+	for _, c := range certs {
+		if c.Broken {
+			continue
+		}
 		recs = append(recs, c.Hash[:]...)
 		recs = appendTime(appendTime(recs, c.notBefore), c.notAfter)
 		recs = binary.AppendUvarint(recs, uint64(c.Size))
-		issuerName := c.IssuerName
-		if c.Owned() {
-			issuerName = ""
-		}
-		for _, s := range []string{c.SerialHex, string(c.Issuer), issuerName, c.Unusable()} {
+		for _, s := range cacheStrings(c) {
 			str(s)
 		}
 		recs = binary.AppendUvarint(recs, uint64(len(c.Emails)))
@@ -321,9 +335,29 @@ func encodeCache(certs []*Cert) ([]byte, int) {
 			str(e)
 		}
 	}
-	body := binary.AppendUvarint(make([]byte, 0, len(recs)+len(strs)+20), uint64(n))
-	body = binary.AppendUvarint(body, uint64(len(strs)))
-	return append(append(body, strs...), recs...), n
+	if len(strs) != strLen || len(recs) != recLen {
+		panic(fmt.Sprintf("classification cache: sized %d+%d bytes, wrote %d+%d", strLen, recLen, len(strs), len(recs)))
+	}
+	return body, n
+}
+
+// cacheStrings are the strings of a cache record, in the file's order. An
+// owned certificate's issuer name is the trusted CA's, not written.
+func cacheStrings(c *Cert) [4]string {
+	issuerName := c.IssuerName
+	if c.Owned() {
+		issuerName = ""
+	}
+	return [4]string{c.SerialHex, string(c.Issuer), issuerName, c.Unusable()}
+}
+
+// uvarintLen is the length of binary.AppendUvarint's encoding of v.
+func uvarintLen(v int) int {
+	n := 1
+	for x := uint64(v); x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
 }
 
 // writeCacheFile writes body as the cache file at path (in dir) for key.
@@ -336,6 +370,9 @@ func writeCacheFile(dir, path string, key [32]byte, body []byte) error {
 	}
 	return nil
 }
+
+// timeLen is the length of appendTime's encoding.
+const timeLen = 12
 
 // appendTime writes a time in Unix seconds, and the nanoseconds the format
 // has room for, always 0 (Cert.notBefore).
