@@ -1,0 +1,180 @@
+package lookup
+
+import (
+	"crypto/sha256"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+)
+
+// compact moves the certificates kept to a new store when the store holds more bytes no index
+// will read than bytes the next one reads. The old store is retired, not closed: the index
+// being served reads it until the next one is swapped in.
+func (b *builder) compact() {
+	var live int64
+	for _, k := range b.kept {
+		live += int64(b.cands[k].c.size())
+	}
+	if b.store.size-live <= live {
+		return
+	}
+	old := b.store.view()
+	next := newBodyStore(b.store.dir, b.opt.Log)
+	var buf []byte
+	for _, k := range b.kept {
+		c := &b.cands[k].c
+		var err error
+		buf, err = old.readAt(buf[:0], c.at, c.size())
+		if err == nil && sha256.Sum256(buf[:c.der]) != c.sum {
+			err = &corruptError{sum: c.sum, part: "DER"}
+		}
+		var at int64
+		if err == nil {
+			at, err = next.append(buf)
+		}
+		if err != nil {
+			// The old store still serves; compacting waits for the next pass.
+			b.opt.Log.WithField("error", err.Error()).Warn("lookup: the certificates' file was not compacted")
+			next.close()
+			return
+		}
+		c.at = at
+	}
+	b.opt.Log.WithFields(logrus.Fields{"live": live, "dead": b.store.size - live}).Debug("lookup: certificates' file compacted")
+	next.retired = b.store
+	b.store = next
+}
+
+// build writes the next index: the certificates kept, each with its set of itself, the sets
+// of several, the search keys and the addresses.
+func (b *builder) build() *Index {
+	next := &Index{
+		body:    b.store.view(),
+		certs:   make([]cert, 0, len(b.kept)),
+		sets:    make([]span, 0, len(b.kept)),
+		members: make([]uint32, 0, len(b.kept)),
+		stats:   b.stats,
+	}
+	for _, k := range b.kept {
+		next.addSelf(&b.cands[k].c)
+	}
+	setOf := b.addSets(next)
+	next.addSearchKeys()
+	next.byAddr = b.addresses(setOf)
+	next.lengths = next.lengthsServed()
+	next.stats.Addresses = len(next.byAddr)
+	next.stats.Certificates = len(next.certs)
+	return next
+}
+
+// addSets adds the sets of the entries with several certificates and returns each served
+// entry's set.
+func (b *builder) addSets(next *Index) []uint32 {
+	setOf := make([]uint32, len(b.entries))
+	for i := range b.entries {
+		switch {
+		case !b.served[i]:
+		case len(b.ofEntry[i]) == 1:
+			setOf[i] = uint32(b.number[b.ofEntry[i][0]])
+		default:
+			certs := make([]uint32, len(b.ofEntry[i]))
+			for j, k := range b.ofEntry[i] {
+				certs[j] = uint32(b.number[k])
+			}
+			setOf[i] = next.addSet(certs)
+		}
+	}
+	return setOf
+}
+
+// addresses maps each address that has an entry to the entry's set. The keys are substrings
+// of one string, so that they are one object rather than one each.
+func (b *builder) addresses(setOf []uint32) map[string]uint32 {
+	var text strings.Builder
+	var sets []uint32
+	for a, i := range b.owner {
+		if i >= 0 {
+			text.WriteString(a)
+			text.WriteByte(0) // no address holds one: plausibleAddress
+			sets = append(sets, setOf[i])
+		}
+	}
+	all := text.String()
+	byAddr := make(map[string]uint32, len(sets))
+	for _, n := range sets {
+		end := strings.IndexByte(all, 0)
+		byAddr[all[:end]] = n
+		all = all[end+1:]
+	}
+	return byAddr
+}
+
+// addSelf appends c and its set of itself.
+func (ix *Index) addSelf(c *cert) {
+	n := uint32(len(ix.certs))
+	ix.certs = append(ix.certs, *c)
+	ix.members = append(ix.members, n)
+	ix.sets = append(ix.sets, span{uint32(len(ix.members) - 1), 1})
+	ix.live += int64(c.size())
+}
+
+// addSet appends the set of several certificates for one address and returns its number.
+func (ix *Index) addSet(certs []uint32) uint32 {
+	ix.sortNewestFirst(certs)
+	h := sha256.New()
+	for _, n := range certs {
+		h.Write(ix.certs[n].sum[:])
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	ix.sets = append(ix.sets, span{uint32(len(ix.members)), uint32(len(certs))})
+	ix.members = append(ix.members, certs...)
+	ix.setSums = append(ix.setSums, sum)
+	return uint32(len(ix.sets) - 1)
+}
+
+// lengthsServed is the table of every Content-Length the index's sets are served with.
+func (ix *Index) lengthsServed() lengthTable {
+	var ns []int
+	seen := map[int]bool{}
+	for sn := range ix.sets {
+		for f := range numFormats {
+			if n := ix.bodyLen(uint32(sn), f); !seen[n] {
+				seen[n] = true
+				ns = append(ns, n)
+			}
+		}
+	}
+	return newLengthTable(ns)
+}
+
+// addSearchKeys indexes every certificate by its RFC 4387 keys. A key several certificates
+// share (a subject renewed, every certificate of one issuer) gets a list of them in members.
+func (ix *Index) addSearchKeys() {
+	for k := range numKeys {
+		m := make(map[[20]byte]span, len(ix.certs))
+		shared := map[[20]byte][]uint32{}
+		for n := range ix.certs {
+			c := &ix.certs[n]
+			if k == keySKID && !c.hasSKID {
+				continue
+			}
+			key := c.keys[k]
+			if d, ok := shared[key]; ok {
+				if len(d) <= maxSearchResults {
+					shared[key] = append(d, uint32(n))
+				}
+			} else if other, ok := m[key]; ok {
+				shared[key] = []uint32{ix.members[other.off], uint32(n)}
+			} else {
+				m[key] = ix.sets[n]
+			}
+		}
+		for key, certs := range shared {
+			ix.sortNewestFirst(certs)
+			m[key] = span{uint32(len(ix.members)), uint32(len(certs))}
+			ix.members = append(ix.members, certs...)
+		}
+		ix.search[k] = m
+	}
+}
