@@ -50,13 +50,14 @@ type Index struct {
 	certs   []cert     // by certificate number, in the order of their SHA-256: found by binary search
 	sets    []span     // members of each set; certificate n's set of itself is set n, sets of several follow
 	setSums [][32]byte // of the sets of several, by set number less len(certs)
-	members []uint32   // certificate numbers, newest first: of the sets, and of search keys
+	members []uint32   // certificate numbers of the sets, newest first
 	lengths lengthTable
 
 	byAddr map[string]uint32 // folded address → set; keys are substrings of one string
-	// search finds the certificates with an RFC 4387 key, at most maxSearchResults+1 (more
-	// are refused anyway; one more says so).
-	search [numKeys]map[[20]byte]span // → members
+	// search holds, per RFC 4387 key, the numbers of the certificates that have one, in the
+	// order of their key and newest first among those of one key: a search is a binary
+	// search, and its answer a run of it.
+	search [numKeys][]uint32
 	stats  Stats
 	live   int64 // bytes of the store the index reads
 	// entries is the SHA-256 of the entries the index was built from: a pass that
@@ -100,13 +101,16 @@ func (ix *Index) lookupAddr(addr string) (uint32, bool) {
 	return n, ok
 }
 
-// lookupKey finds the certificates with an RFC 4387 search key, newest first.
+// lookupKey finds the certificates with an RFC 4387 search key, newest first, at most
+// maxSearchResults+1 (more are refused anyway; one more says so).
 func (ix *Index) lookupKey(k int, key [20]byte) []uint32 {
-	s, ok := ix.search[k][key]
-	if !ok {
-		return nil
+	by := ix.search[k]
+	lo := sort.Search(len(by), func(i int) bool { return bytes.Compare(ix.certs[by[i]].keys[k][:], key[:]) >= 0 })
+	hi := lo
+	for hi < len(by) && hi-lo <= maxSearchResults && ix.certs[by[hi]].keys[k] == key {
+		hi++
 	}
-	return ix.members[s.off : s.off+s.n]
+	return by[lo:hi:hi]
 }
 
 // setCerts is the certificates of set sn, newest first.
@@ -135,17 +139,18 @@ const (
 
 // sortNewestFirst orders by notBefore, then notAfter, both descending, then by hash so the
 // order (and so every ETag) does not depend on the order of the entries.
-func (ix *Index) sortNewestFirst(certs []uint32) {
-	slices.SortFunc(certs, func(i, j uint32) int {
-		a, b := &ix.certs[i], &ix.certs[j]
-		if c := cmp.Compare(b.notBefore, a.notBefore); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.notAfter, a.notAfter); c != 0 {
-			return c
-		}
-		return slices.Compare(a.sum[:], b.sum[:])
-	})
+func (ix *Index) sortNewestFirst(certs []uint32) { slices.SortFunc(certs, ix.newerFirst) }
+
+// newerFirst is sortNewestFirst's order.
+func (ix *Index) newerFirst(i, j uint32) int {
+	a, b := &ix.certs[i], &ix.certs[j]
+	if c := cmp.Compare(b.notBefore, a.notBefore); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.notAfter, a.notAfter); c != 0 {
+		return c
+	}
+	return slices.Compare(a.sum[:], b.sum[:])
 }
 
 // maxAddressLen is the longest address accepted (RFC 5321's path limit less the brackets).

@@ -53,7 +53,7 @@ func (ix *Index) RebuildWith(entries []Entry, opt Options) *Index {
 		opt.Log = logrus.New()
 		opt.Log.(*logrus.Logger).SetOutput(io.Discard)
 	}
-	b := &builder{entries: entries, opt: opt}
+	b := &builder{entries: entries, opt: opt, prev: ix}
 	if ix != nil {
 		b.store = ix.body.store
 		b.store.closeRetired()
@@ -108,6 +108,7 @@ func entrySums(entries []Entry) ([][][32]byte, [32]byte) {
 type builder struct {
 	entries []Entry
 	opt     Options
+	prev    *Index // the index rebuilt from, or nil
 	store   *bodyStore
 	stats   Stats
 	// fetchFailed is set when a certificate could not be fetched: the index is not the
@@ -122,19 +123,33 @@ type builder struct {
 	// Each plausible address's entry, -1 when several entries have it (assignAddresses).
 	owner map[string]int
 
+	// The records of the candidates not taken over, at set once their bytes are in the store.
+	fresh []cert
+
 	// keepReached: the entries some address reaches, each candidate's certificate number in
 	// the next index (-1 for one no address reaches), and the candidates kept by number.
 	served []bool
 	number []int
 	kept   []int
+	// moved is where compact put the bytes of each certificate kept; nil when it did not.
+	moved []int64
 }
 
 // candidate is a certificate of the entries, taken over from the served index or prepared.
+// It refers to its record, which a rebuild does not copy until it writes the next index.
 type candidate struct {
-	entry, j int  // where it was first found, to fetch it
-	c        cert // with at set once its bytes are in the store
+	entry, j int32 // where it was first found, to fetch it
+	rec      int32 // its record: in prev.certs when reused, else in fresh
 	ok       bool
 	reused   bool
+}
+
+// rec is candidate k's record.
+func (b *builder) rec(k int) *cert {
+	if c := &b.cands[k]; c.reused {
+		return &b.prev.certs[c.rec]
+	}
+	return &b.fresh[b.cands[k].rec]
 }
 
 // collect finds every distinct certificate of the entries and takes over from ix (which may
@@ -148,7 +163,7 @@ func (b *builder) collect(ix *Index, sums [][][32]byte) {
 			if !seen {
 				k = len(b.cands)
 				bySum[sum] = k
-				b.cands = append(b.cands, b.candidate(ix, sum, i, j))
+				b.cands = append(b.cands, b.candidate(sum, i, j))
 			}
 			if !slices.Contains(b.ofEntry[i], k) {
 				b.ofEntry[i] = append(b.ofEntry[i], k)
@@ -159,13 +174,14 @@ func (b *builder) collect(ix *Index, sums [][][32]byte) {
 
 // candidate is certificate j of entry i, whose SHA-256 is sum, with the record of ix when it
 // holds the certificate and its bytes were not found wrong; else still to be prepared.
-func (b *builder) candidate(ix *Index, sum [32]byte, i, j int) candidate {
-	if ix != nil {
-		if n, ok := ix.find(sum); ok && !b.store.isBad(sum) {
-			return candidate{entry: i, j: j, c: ix.certs[n], ok: true, reused: true}
+func (b *builder) candidate(sum [32]byte, i, j int) candidate {
+	if b.prev != nil {
+		if n, ok := b.prev.find(sum); ok && !b.store.isBad(sum) {
+			return candidate{entry: int32(i), j: int32(j), rec: int32(n), ok: true, reused: true}
 		}
 	}
-	return candidate{entry: i, j: j, c: cert{sum: sum}}
+	b.fresh = append(b.fresh, cert{sum: sum})
+	return candidate{entry: int32(i), j: int32(j), rec: int32(len(b.fresh) - 1)}
 }
 
 // prepareBatch is how many new certificates are fetched before they are parsed, on every
@@ -199,13 +215,14 @@ func (b *builder) prepareNew() {
 func (b *builder) prepareBatch(batch []int, ders [][]byte) {
 	ders = ders[:0]
 	for _, k := range batch {
-		ders = append(ders, b.fetch(&b.cands[k]))
+		ders = append(ders, b.fetch(&b.cands[k], b.rec(k).sum))
 	}
 	regions := make([][]byte, len(batch))
 	parallel.Each(context.Background(), len(batch), parallel.Options{}, func(i int) {
 		if ders[i] != nil {
 			cand := &b.cands[batch[i]]
-			cand.c, regions[i], cand.ok = prepare(cand.c.sum, ders[i])
+			c := b.rec(batch[i])
+			*c, regions[i], cand.ok = prepare(c.sum, ders[i])
 		}
 	})
 	for i, k := range batch {
@@ -223,13 +240,13 @@ func (b *builder) prepareBatch(batch []int, ders [][]byte) {
 			b.fetchFailed = true
 			continue
 		}
-		cand.c.at = at
+		b.rec(k).at = at
 	}
 	clear(ders)
 }
 
 // fetch is the DER of cand, nil when it could not be had.
-func (b *builder) fetch(cand *candidate) []byte {
+func (b *builder) fetch(cand *candidate, sum [32]byte) []byte {
 	e := &b.entries[cand.entry]
 	if e.DER != nil {
 		return e.DER[cand.j]
@@ -238,8 +255,8 @@ func (b *builder) fetch(cand *candidate) []byte {
 		b.fetchFailed = true
 		return nil
 	}
-	der, err := b.opt.Fetch(cand.entry, cand.j)
-	if err == nil && sha256.Sum256(der) != cand.c.sum {
+	der, err := b.opt.Fetch(int(cand.entry), int(cand.j))
+	if err == nil && sha256.Sum256(der) != sum {
 		err = errors.New("the CA store gave other bytes than the pass published")
 		b.opt.Log.WithField("error", err.Error()).Warn("lookup: certificate left out")
 	}
@@ -295,7 +312,7 @@ func (b *builder) keepReached() {
 			b.kept = append(b.kept, k)
 		}
 	}
-	slices.SortFunc(b.kept, func(x, y int) int { return bytes.Compare(b.cands[x].c.sum[:], b.cands[y].c.sum[:]) })
+	slices.SortFunc(b.kept, func(x, y int) int { return bytes.Compare(b.rec(x).sum[:], b.rec(y).sum[:]) })
 	for n, k := range b.kept {
 		b.number[k] = n
 	}

@@ -1,7 +1,9 @@
 package lookup
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"slices"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -13,7 +15,7 @@ import (
 func (b *builder) compact() {
 	var live int64
 	for _, k := range b.kept {
-		live += int64(b.cands[k].c.size())
+		live += int64(b.rec(k).size())
 	}
 	if b.store.size-live <= live {
 		return
@@ -21,8 +23,9 @@ func (b *builder) compact() {
 	old := b.store.view()
 	next := newBodyStore(b.store.dir, b.opt.Log)
 	var buf []byte
-	for _, k := range b.kept {
-		c := &b.cands[k].c
+	moved := make([]int64, len(b.kept))
+	for n, k := range b.kept {
+		c := b.rec(k)
 		var err error
 		buf, err = old.readAt(buf[:0], c.at, c.size())
 		if err == nil && sha256.Sum256(buf[:c.der]) != c.sum {
@@ -38,11 +41,12 @@ func (b *builder) compact() {
 			next.close()
 			return
 		}
-		c.at = at
+		moved[n] = at
 	}
 	b.opt.Log.WithFields(logrus.Fields{"live": live, "dead": b.store.size - live}).Debug("lookup: certificates' file compacted")
 	next.retired = b.store
 	b.store = next
+	b.moved = moved
 }
 
 // build writes the next index: the certificates kept, each with its set of itself, the sets
@@ -55,8 +59,12 @@ func (b *builder) build() *Index {
 		members: make([]uint32, 0, len(b.kept)),
 		stats:   b.stats,
 	}
-	for _, k := range b.kept {
-		next.addSelf(&b.cands[k].c)
+	for n, k := range b.kept {
+		c := *b.rec(k)
+		if b.moved != nil {
+			c.at = b.moved[n]
+		}
+		next.addSelf(&c)
 	}
 	setOf := b.addSets(next)
 	next.addSearchKeys()
@@ -148,33 +156,23 @@ func (ix *Index) lengthsServed() lengthTable {
 	return newLengthTable(ns)
 }
 
-// addSearchKeys indexes every certificate by its RFC 4387 keys. A key several certificates
-// share (a subject renewed, every certificate of one issuer) gets a list of them in members.
+// addSearchKeys indexes every certificate by its RFC 4387 keys: per key, the certificates
+// that have one, by key, newest first among those of one key (a subject renewed, every
+// certificate of one issuer).
 func (ix *Index) addSearchKeys() {
 	for k := range numKeys {
-		m := make(map[[20]byte]span, len(ix.certs))
-		shared := map[[20]byte][]uint32{}
+		by := make([]uint32, 0, len(ix.certs))
 		for n := range ix.certs {
-			c := &ix.certs[n]
-			if k == keySKID && !c.hasSKID {
-				continue
-			}
-			key := c.keys[k]
-			if d, ok := shared[key]; ok {
-				if len(d) <= maxSearchResults {
-					shared[key] = append(d, uint32(n))
-				}
-			} else if other, ok := m[key]; ok {
-				shared[key] = []uint32{ix.members[other.off], uint32(n)}
-			} else {
-				m[key] = ix.sets[n]
+			if k != keySKID || ix.certs[n].hasSKID {
+				by = append(by, uint32(n))
 			}
 		}
-		for key, certs := range shared {
-			ix.sortNewestFirst(certs)
-			m[key] = span{uint32(len(ix.members)), uint32(len(certs))}
-			ix.members = append(ix.members, certs...)
-		}
-		ix.search[k] = m
+		slices.SortFunc(by, func(a, b uint32) int {
+			if c := bytes.Compare(ix.certs[a].keys[k][:], ix.certs[b].keys[k][:]); c != 0 {
+				return c
+			}
+			return ix.newerFirst(a, b)
+		})
+		ix.search[k] = by
 	}
 }
