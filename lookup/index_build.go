@@ -157,6 +157,14 @@ func (b *builder) rec(k int) *cert {
 func (b *builder) collect(ix *Index, sums [][][32]byte) {
 	bySum := make(map[[32]byte]int, len(b.entries))
 	b.ofEntry = make([][]int, len(b.entries))
+	if b.prev == nil {
+		// Every certificate is new, and its record becomes the index's (records): no slack.
+		total := 0
+		for _, ss := range sums {
+			total += len(ss)
+		}
+		b.fresh = make([]cert, 0, total)
+	}
 	for i := range b.entries {
 		for j, sum := range sums[i] {
 			k, seen := bySum[sum]

@@ -54,17 +54,16 @@ func (b *builder) compact() {
 func (b *builder) build() *Index {
 	next := &Index{
 		body:    b.store.view(),
-		certs:   make([]cert, 0, len(b.kept)),
+		certs:   b.records(),
 		sets:    make([]span, 0, len(b.kept)),
 		members: make([]uint32, 0, len(b.kept)),
 		stats:   b.stats,
 	}
-	for n, k := range b.kept {
-		c := *b.rec(k)
+	for n := range next.certs {
 		if b.moved != nil {
-			c.at = b.moved[n]
+			next.certs[n].at = b.moved[n]
 		}
-		next.addSelf(&c)
+		next.addSelf(uint32(n))
 	}
 	setOf := b.addSets(next)
 	next.addSearchKeys()
@@ -117,13 +116,45 @@ func (b *builder) addresses(setOf []uint32) map[string]uint32 {
 	return byAddr
 }
 
-// addSelf appends c and its set of itself.
-func (ix *Index) addSelf(c *cert) {
-	n := uint32(len(ix.certs))
-	ix.certs = append(ix.certs, *c)
+// records is the records of the certificates kept, by number. A first build has no previous
+// index: every record is in fresh, which is put in order in place rather than copied, so that
+// the records are not held twice.
+func (b *builder) records() []cert {
+	if b.prev != nil {
+		certs := make([]cert, len(b.kept))
+		for n, k := range b.kept {
+			certs[n] = *b.rec(k)
+		}
+		return certs
+	}
+	// to[i] is the number of fresh[i]; those not kept go after the kept ones.
+	to := make([]int32, len(b.fresh))
+	next := int32(len(b.kept))
+	for k := range b.cands {
+		if n := b.number[k]; n >= 0 {
+			to[b.cands[k].rec] = int32(n)
+		} else {
+			to[b.cands[k].rec] = next
+			next++
+		}
+	}
+	for i := range to {
+		for int(to[i]) != i { // follow the cycle through i, putting each record in place
+			j := to[i]
+			b.fresh[i], b.fresh[j] = b.fresh[j], b.fresh[i]
+			to[i], to[j] = to[j], j
+		}
+	}
+	certs := slices.Clip(b.fresh[:len(b.kept)])
+	b.fresh = nil
+	return certs
+}
+
+// addSelf adds the set of certificate n, whose record is in place.
+func (ix *Index) addSelf(n uint32) {
 	ix.members = append(ix.members, n)
 	ix.sets = append(ix.sets, span{uint32(len(ix.members) - 1), 1})
-	ix.live += int64(c.size())
+	ix.live += int64(ix.certs[n].size())
 }
 
 // addSet appends the set of several certificates for one address and returns its number.
