@@ -97,10 +97,21 @@ func (s *bodyStore) markBad(sum [32]byte) {
 	s.bad[sum] = true
 }
 
-func (s *bodyStore) isBad(sum [32]byte) bool {
+// takeBad returns the certificates found wrong since it was last called, and forgets them:
+// the index being built fetches them again, to new bytes.
+func (s *bodyStore) takeBad() map[[32]byte]bool {
 	s.badMu.Lock()
 	defer s.badMu.Unlock()
-	return s.bad[sum]
+	bad := s.bad
+	s.bad = nil
+	return bad
+}
+
+// hasBad says whether a certificate was found wrong since takeBad was last called.
+func (s *bodyStore) hasBad() bool {
+	s.badMu.Lock()
+	defer s.badMu.Unlock()
+	return len(s.bad) > 0
 }
 
 // storeView reads a store as one index knows it.

@@ -46,7 +46,7 @@ func (ix *Index) Rebuild(entries []Entry) *Index { return ix.RebuildWith(entries
 // is built, so a request must be answered from the newest index or the one before it.
 func (ix *Index) RebuildWith(entries []Entry, opt Options) *Index {
 	sums, fp := entrySums(entries)
-	if ix != nil && ix.entries == fp {
+	if ix != nil && ix.entries == fp && !ix.body.store.hasBad() {
 		return ix
 	}
 	if opt.Log == nil {
@@ -57,6 +57,7 @@ func (ix *Index) RebuildWith(entries []Entry, opt Options) *Index {
 	if ix != nil {
 		b.store = ix.body.store
 		b.store.closeRetired()
+		b.bad = b.store.takeBad()
 	} else {
 		b.store = newBodyStore(opt.Dir, opt.Log)
 	}
@@ -110,6 +111,7 @@ type builder struct {
 	opt     Options
 	prev    *Index // the index rebuilt from, or nil
 	store   *bodyStore
+	bad     map[[32]byte]bool // certificates of prev whose bytes were found wrong: not reused
 	stats   Stats
 	// fetchFailed is set when a certificate could not be fetched: the index is not the
 	// entries', and the same entries must build again.
@@ -184,7 +186,7 @@ func (b *builder) collect(ix *Index, sums [][][32]byte) {
 // holds the certificate and its bytes were not found wrong; else still to be prepared.
 func (b *builder) candidate(sum [32]byte, i, j int) candidate {
 	if b.prev != nil {
-		if n, ok := b.prev.find(sum); ok && !b.store.isBad(sum) {
+		if n, ok := b.prev.find(sum); ok && !b.bad[sum] {
 			return candidate{entry: int32(i), j: int32(j), rec: int32(n), ok: true, reused: true}
 		}
 	}

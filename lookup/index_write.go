@@ -27,10 +27,7 @@ func (b *builder) compact() {
 	for n, k := range b.kept {
 		c := b.rec(k)
 		var err error
-		buf, err = old.readAt(buf[:0], c.at, c.size())
-		if err == nil && sha256.Sum256(buf[:c.der]) != c.sum {
-			err = &corruptError{sum: c.sum, part: "DER"}
-		}
+		buf, err = old.load(buf[:0], c)
 		var at int64
 		if err == nil {
 			at, err = next.append(buf)

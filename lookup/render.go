@@ -99,19 +99,27 @@ func (ix *Index) loadLen(certs []uint32) int {
 // bytes that changed in the store are never served.
 func (ix *Index) load(dst []byte, certs []uint32) ([]byte, error) {
 	for _, k := range certs {
-		c := &ix.certs[k]
-		start := len(dst)
 		var err error
-		if dst, err = ix.body.readAt(dst, c.at, c.size()); err != nil {
+		if dst, err = ix.body.load(dst, &ix.certs[k]); err != nil {
 			return dst, err
 		}
-		b := dst[start:]
-		if sha256.Sum256(b[:c.der]) != c.sum {
-			return dst, &corruptError{sum: c.sum, part: "DER"}
-		}
-		if fs := sha256.Sum256(b[c.der:]); [8]byte(fs[:8]) != c.fieldsSum {
-			return dst, &corruptError{sum: c.sum, part: "JSON fields"}
-		}
+	}
+	return dst, nil
+}
+
+// load appends c's bytes to dst, checked.
+func (v storeView) load(dst []byte, c *cert) ([]byte, error) {
+	start := len(dst)
+	dst, err := v.readAt(dst, c.at, c.size())
+	if err != nil {
+		return dst, err
+	}
+	b := dst[start:]
+	if sha256.Sum256(b[:c.der]) != c.sum {
+		return dst, &corruptError{sum: c.sum, part: "DER"}
+	}
+	if fs := sha256.Sum256(b[c.der:]); [8]byte(fs[:8]) != c.fieldsSum {
+		return dst, &corruptError{sum: c.sum, part: "JSON fields"}
 	}
 	return dst, nil
 }
