@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	stdsync "sync"
 
 	"github.com/sirupsen/logrus"
@@ -131,7 +132,7 @@ func (v storeView) readAt(dst []byte, off int64, n int) ([]byte, error) {
 		return append(dst, v.mem[off:off+int64(n)]...), nil
 	}
 	start := len(dst)
-	dst = growLen(dst, n)
+	dst = slices.Grow(dst, n)[:start+n]
 	k, err := v.store.f.ReadAt(dst[start:], off)
 	if k != n {
 		if err == nil {
@@ -140,14 +141,4 @@ func (v storeView) readAt(dst []byte, off int64, n int) ([]byte, error) {
 		return dst[:start], fmt.Errorf("lookup: read the certificates' file: %w", err)
 	}
 	return dst, nil
-}
-
-// growLen extends b by n bytes, reallocating only when its capacity is short.
-func growLen(b []byte, n int) []byte {
-	if cap(b)-len(b) < n {
-		nb := make([]byte, len(b), 2*cap(b)+n)
-		copy(nb, b)
-		b = nb
-	}
-	return b[:len(b)+n]
 }
