@@ -180,7 +180,7 @@ func (s *Server) writeMultipart(w http.ResponseWriter, r *http.Request, ix *Inde
 	var der []byte
 	for i, n := range certs {
 		var err error
-		if der, err = ix.load(der[:0], certs[i:i+1]); err != nil {
+		if der, err = ix.load(der[:0], certs[i:i+1], false); err != nil {
 			return s.storeFailed(w, ix, err)
 		}
 		p, err := mw.CreatePart(part)

@@ -27,7 +27,7 @@ func (b *builder) compact() {
 	for n, k := range b.kept {
 		c := b.rec(k)
 		var err error
-		buf, err = old.load(buf[:0], c)
+		buf, err = old.load(buf[:0], c, true)
 		var at int64
 		if err == nil {
 			at, err = next.append(buf)

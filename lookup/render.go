@@ -86,21 +86,30 @@ func (ix *Index) bodyLen(sn uint32, f int) int {
 	return n
 }
 
+// loaded is how many bytes load reads of c: its DER, and its JSON fields when fields is set.
+func (c *cert) loaded(fields bool) int {
+	if fields {
+		return c.size()
+	}
+	return int(c.der)
+}
+
 // loadLen is how many bytes load reads for certs.
-func (ix *Index) loadLen(certs []uint32) int {
+func (ix *Index) loadLen(certs []uint32, fields bool) int {
 	n := 0
 	for _, k := range certs {
-		n += ix.certs[k].size()
+		n += ix.certs[k].loaded(fields)
 	}
 	return n
 }
 
-// load appends the bytes of certs to dst, each checked against the sums it was written with:
-// bytes that changed in the store are never served.
-func (ix *Index) load(dst []byte, certs []uint32) ([]byte, error) {
+// load appends the bytes of certs to dst (with their JSON fields when fields is set), each
+// checked against the sums it was written with: bytes that changed in the store are never
+// served.
+func (ix *Index) load(dst []byte, certs []uint32, fields bool) ([]byte, error) {
 	for _, k := range certs {
 		var err error
-		if dst, err = ix.body.load(dst, &ix.certs[k]); err != nil {
+		if dst, err = ix.body.load(dst, &ix.certs[k], fields); err != nil {
 			return dst, err
 		}
 	}
@@ -108,9 +117,9 @@ func (ix *Index) load(dst []byte, certs []uint32) ([]byte, error) {
 }
 
 // load appends c's bytes to dst, checked.
-func (v storeView) load(dst []byte, c *cert) ([]byte, error) {
+func (v storeView) load(dst []byte, c *cert, fields bool) ([]byte, error) {
 	start := len(dst)
-	dst, err := v.readAt(dst, c.at, c.size())
+	dst, err := v.readAt(dst, c.at, c.loaded(fields))
 	if err != nil {
 		return dst, err
 	}
@@ -118,7 +127,7 @@ func (v storeView) load(dst []byte, c *cert) ([]byte, error) {
 	if sha256.Sum256(b[:c.der]) != c.sum {
 		return dst, &corruptError{sum: c.sum, part: "DER"}
 	}
-	if fs := sha256.Sum256(b[c.der:]); [8]byte(fs[:8]) != c.fieldsSum {
+	if fs := sha256.Sum256(b[c.der:]); fields && [8]byte(fs[:8]) != c.fieldsSum {
 		return dst, &corruptError{sum: c.sum, part: "JSON fields"}
 	}
 	return dst, nil
@@ -128,9 +137,10 @@ func (v storeView) load(dst []byte, c *cert) ([]byte, error) {
 // body, in buf. buf is grown once to hold the bytes read and the body after them.
 func (ix *Index) appendBody(buf []byte, sn uint32, f int) (_, body []byte, err error) {
 	certs := ix.served(sn, f)
+	fields := f == fmtJSON
 	start := len(buf)
-	buf = slices.Grow(buf, ix.loadLen(certs)+ix.bodyLen(sn, f))
-	if buf, err = ix.load(buf, certs); err != nil {
+	buf = slices.Grow(buf, ix.loadLen(certs, fields)+ix.bodyLen(sn, f))
+	if buf, err = ix.load(buf, certs, fields); err != nil {
 		return buf[:start], nil, err
 	}
 	loaded := buf[start:]
@@ -144,7 +154,7 @@ func (ix *Index) appendBody(buf []byte, sn uint32, f int) (_, body []byte, err e
 		for _, k := range certs {
 			c := &ix.certs[k]
 			buf = appendPEM(buf, loaded[:c.der], "\n")
-			loaded = loaded[c.size():]
+			loaded = loaded[c.der:]
 		}
 	case fmtJSON:
 		buf = ix.appendJSON(buf, certs, loaded)
@@ -172,7 +182,7 @@ func (ix *Index) appendJSON(dst []byte, certs []uint32, loaded []byte) []byte {
 // maxSortedOnStack is the most certificates of a p7c sorted without an allocation.
 const maxSortedOnStack = 16
 
-// appendP7C appends the p7c of certs, whose bytes are loaded.
+// appendP7C appends the p7c of certs, whose DER are loaded.
 func (ix *Index) appendP7C(dst []byte, certs []uint32, loaded []byte) []byte {
 	var small [maxSortedOnStack][]byte
 	ders := small[:0]
@@ -181,7 +191,7 @@ func (ix *Index) appendP7C(dst []byte, certs []uint32, loaded []byte) []byte {
 		c := &ix.certs[k]
 		ders = append(ders, loaded[:c.der])
 		n += int(c.der)
-		loaded = loaded[c.size():]
+		loaded = loaded[c.der:]
 	}
 	sortDER(ders)
 	dst = appendP7CHeader(dst, n)
