@@ -27,7 +27,7 @@ type Entry struct {
 type Stats struct {
 	Addresses    int // addresses that resolve to at least one certificate
 	Certificates int // distinct certificates
-	// Reused certificates were prepared by the previous index and taken over as they were.
+	// Reused certificates were held by the previous index and taken over where they are.
 	Reused int
 	// Unparseable values were left out. A pass only publishes parsed certificates, so a
 	// non-zero count is a bug upstream.
