@@ -2,11 +2,13 @@
 // encrypted mail: GET /certs/{email} (DER, PEM, a certs-only PKCS#7 or JSON), the RFC 4387
 // certificate store at /search.cgi, and a small page at / for people.
 //
-// It serves an in-memory Index that the daemon builds from each successful pass and hands over
-// with Server.Swap; a request never reaches the directory or the CA store. The DER and p7c
-// bodies and every header value are prepared when the index is built; PEM and JSON, which
-// would take twice the memory of the rest, are rendered from the DER into a reused buffer. So
-// answering allocates nothing beyond what net/http does.
+// It serves an Index that the daemon builds from each successful pass and hands over with
+// Server.Swap; a request never reaches the directory or the CA store. The index keeps small
+// records in memory and the certificates' bytes in a file of its own (in memory when no file
+// can be made), written once and shared by the indexes rebuilt from it: a request reads its
+// certificates' bytes with one ReadAt, checks them against their SHA-256, and renders DER,
+// PEM, p7c or JSON into a reused buffer. Bytes that changed are never served. So answering
+// allocates one ETag value beyond what net/http does.
 //
 // Nobody can list the directory through it: an address is looked up exactly (ASCII letters
 // folded to lower case, nothing else), there is no prefix search and no listing, an address

@@ -8,7 +8,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -34,6 +33,8 @@ var (
 		fmtP7C:  {"application/pkcs7-mime; smime-type=certs-only"},
 		fmtJSON: {"application/json"},
 	}
+	// formatLetters tell the ETags of a set's formats apart.
+	formatLetters = [numFormats]byte{fmtDER: 'd', fmtPEM: 'p', fmtP7C: 'c', fmtJSON: 'j'}
 )
 
 // notFoundBody is the one answer to an address without a certificate, whether or not anyone
@@ -82,28 +83,54 @@ func (s *Server) serveCerts(w http.ResponseWriter, r *http.Request) int {
 	if !plausibleAddress(addr) {
 		return writeText(w, http.StatusBadRequest, "Not an e-mail address.\n")
 	}
-	set := ix.lookupAddr(addr)
-	if set == nil {
+	sn, ok := ix.lookupAddr(addr)
+	if !ok {
 		return notFound(w, notFoundBody)
 	}
-	if rendered(f) {
-		return s.writeRendered(w, r, ix, set, f)
-	}
-	return writeResponse(w, r, ix.response(&set.reps[f]), contentTypes[f])
+	return s.writeSet(w, r, ix, sn, f)
 }
 
-// writeRendered answers with st's body in format f, rendered into a pooled buffer only when
-// it is sent: a HEAD or a 304 renders nothing.
-func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, ix *Index, st *set, f int) int {
-	rp := &st.reps[f]
-	code, body := writeHead(w, r, ix.header(rp.etag), ix.header(rp.length), contentTypes[f])
-	if body {
-		buf := s.bufs.Get().(*[]byte)
-		*buf = ix.appendBody(slices.Grow((*buf)[:0], rp.body.n), st, f)
-		_, _ = w.Write(*buf) // an error is the client leaving; nothing to tell it
-		s.bufs.Put(buf)
+// writeSet answers with set sn's body in format f, read from the store and rendered into a
+// pooled buffer: a 304 reads nothing.
+func (s *Server) writeSet(w http.ResponseWriter, r *http.Request, ix *Index, sn uint32, f int) int {
+	sum := ix.setSum(sn)
+	if f == fmtDER {
+		sum = ix.certs[ix.setCerts(sn)[0]].sum
+	}
+	etag := etagHeader(sum, formatLetters[f])
+	if notModified(w, r, etag) {
+		return http.StatusNotModified
+	}
+	buf := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(buf)
+	var body []byte
+	var err error
+	if *buf, body, err = ix.appendBody((*buf)[:0], sn, f); err != nil {
+		return s.storeFailed(w, ix, err)
+	}
+	code, withBody := writeHead(w, r, etag, ix.lengths.header(len(body)), contentTypes[f])
+	if withBody {
+		_, _ = w.Write(body) // an error is the client leaving; nothing to tell it
 	}
 	return code
+}
+
+// storeFailed answers a request whose certificates could not be read, or were not the bytes
+// written: 500 for bytes that changed (never served; the next index fetches the certificate
+// again), 503 when the store could not be read (a closed file, an I/O error).
+func (s *Server) storeFailed(w http.ResponseWriter, ix *Index, err error) int {
+	s.log.WithField("error", err.Error()).Error("lookup: certificate not served")
+	h := w.Header()
+	h["Cache-Control"] = hdrNoStore
+	var ce *corruptError
+	if errors.As(err, &ce) {
+		ix.body.store.markBad(ce.sum)
+		s.metrics.storeErrors[storeCorrupt].Inc()
+		return writeText(w, http.StatusInternalServerError, "internal error\n")
+	}
+	s.metrics.storeErrors[storeRead].Inc()
+	h["Retry-After"] = []string{"30"}
+	return writeText(w, http.StatusServiceUnavailable, "The certificate could not be read; try again later.\n")
 }
 
 // serveSearch is RFC 4387's GET /search.cgi: one certificate as application/pkix-cert,
@@ -120,8 +147,8 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request) int {
 	var certs []uint32
 	if q.byKey {
 		certs = ix.lookupKey(q.key, q.hash)
-	} else if set := ix.lookupAddr(q.email); set != nil {
-		certs = ix.setCerts(set)
+	} else if sn, ok := ix.lookupAddr(q.email); ok {
+		certs = ix.setCerts(sn)
 	}
 	switch {
 	case len(certs) == 0:
@@ -129,14 +156,14 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request) int {
 	case len(certs) > maxSearchResults:
 		return writeText(w, http.StatusForbidden, "The search matches too many certificates; search by email, certHash or iAndSHash.\n")
 	case len(certs) == 1:
-		return writeResponse(w, r, ix.response(&ix.sets[certs[0]].reps[fmtDER]), hdrDER)
+		return s.writeSet(w, r, ix, certs[0], fmtDER) // certificate n's set of itself is set n
 	}
-	return writeMultipart(w, r, ix, certs)
+	return s.writeMultipart(w, r, ix, certs)
 }
 
 // writeMultipart answers with several certificates. It is built per request: only a search
 // matching a user's several certificates gets here.
-func writeMultipart(w http.ResponseWriter, r *http.Request, ix *Index, certs []uint32) int {
+func (s *Server) writeMultipart(w http.ResponseWriter, r *http.Request, ix *Index, certs []uint32) int {
 	h := sha256.New()
 	for _, n := range certs {
 		h.Write(ix.certs[n].sum[:])
@@ -150,10 +177,15 @@ func writeMultipart(w http.ResponseWriter, r *http.Request, ix *Index, certs []u
 		return writeText(w, http.StatusInternalServerError, "internal error\n")
 	}
 	part := textproto.MIMEHeader{"Content-Type": hdrDER}
-	for _, n := range certs {
+	var der []byte
+	for i, n := range certs {
+		var err error
+		if der, err = ix.load(der[:0], certs[i:i+1], false); err != nil {
+			return s.storeFailed(w, ix, err)
+		}
 		p, err := mw.CreatePart(part)
 		if err == nil {
-			_, err = p.Write(ix.bytes(ix.certs[n].derSpan()))
+			_, err = p.Write(der[:ix.certs[n].der])
 		}
 		if err != nil {
 			return writeText(w, http.StatusInternalServerError, "internal error\n")
@@ -162,6 +194,12 @@ func writeMultipart(w http.ResponseWriter, r *http.Request, ix *Index, certs []u
 	mw.Close()
 	rp := prepared{body: buf.Bytes(), etag: []string{etagOf(sum, 'm')}, length: []string{strconv.Itoa(buf.Len())}}
 	return writeResponse(w, r, rp, []string{"multipart/mixed; boundary=" + boundary})
+}
+
+// prepared is a response body with its header values, in the form the handlers write it.
+type prepared struct {
+	body         []byte
+	etag, length []string
 }
 
 // writeResponse writes a prepared body, or 304 when the client has it already.
@@ -173,19 +211,30 @@ func writeResponse(w http.ResponseWriter, r *http.Request, rp prepared, contentT
 	return code
 }
 
+// notModified answers 304 when the client has the representation whose ETag is etag already.
+func notModified(w http.ResponseWriter, r *http.Request, etag []string) bool {
+	inm, ok := r.Header["If-None-Match"]
+	if !ok {
+		return false
+	}
+	for _, v := range inm {
+		if etagMatches(v, etag[0]) {
+			w.Header()["Etag"] = etag
+			w.WriteHeader(http.StatusNotModified)
+			return true
+		}
+	}
+	return false
+}
+
 // writeHead writes a response's status and headers, 304 when the client has it already;
 // body says whether its body is to follow.
 func writeHead(w http.ResponseWriter, r *http.Request, etag, length, contentType []string) (code int, body bool) {
+	if notModified(w, r, etag) {
+		return http.StatusNotModified, false
+	}
 	h := w.Header()
 	h["Etag"] = etag
-	if inm, ok := r.Header["If-None-Match"]; ok {
-		for _, v := range inm {
-			if etagMatches(v, etag[0]) {
-				w.WriteHeader(http.StatusNotModified)
-				return http.StatusNotModified, false
-			}
-		}
-	}
 	h["Content-Type"] = contentType
 	h["Content-Length"] = length
 	w.WriteHeader(http.StatusOK)

@@ -1,27 +1,33 @@
 package lookup
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/certgal/certgal/internal/mailaddr"
 )
 
 // Entry is one user's published certificates under the addresses that are the user's alone.
+// The certificates are given either as DER or, so that a caller need not hold every DER at
+// once, as their SHA-256 in Sums with Options.Fetch to read those the index does not hold.
 // The index copies what it serves: the DER slices are not referenced once it is built.
 type Entry struct {
 	// Addresses are compared after folding ASCII letters to lower case; nothing else is
 	// normalised, as in the reconcile.
 	Addresses []string
 	DER       [][]byte
+	// Sums are the SHA-256 of the certificates when DER is nil.
+	Sums [][32]byte
 }
 
 // Stats describes an index.
 type Stats struct {
 	Addresses    int // addresses that resolve to at least one certificate
 	Certificates int // distinct certificates
-	// Reused certificates were prepared by the previous index and taken over as they were.
+	// Reused certificates were held by the previous index and taken over where they are.
 	Reused int
 	// Unparseable values were left out. A pass only publishes parsed certificates, so a
 	// non-zero count is a bug upstream.
@@ -30,120 +36,96 @@ type Stats struct {
 	Ambiguous int
 }
 
-// Index is an immutable, prepared view of the published certificates. Build it with NewIndex
+// Index is an immutable view of the published certificates. Build it with NewIndex or Build
 // or, to reuse the work of the previous one, with (*Index).Rebuild; hand it to Server.Swap.
 //
-// The garbage collector marks the whole live heap in every cycle, while requests are being
-// answered, and net/http's per-request garbage makes cycles frequent. So the index is a few
-// large objects that hold no pointers (the bodies in one arena, records that refer to each
-// other by number, maps of plain values), and the header values, which net/http needs as
-// strings, are substrings of one string: the collector has next to nothing to mark in it,
-// where an index of an object or more per piece made every cycle long (figures in
-// docs/BENCHMARKS.md, "What changed: the index is a few objects without pointers" and
-// "Lookup memory").
+// The certificates' bytes are in a bodyStore, off the Go heap (body.go); the index holds
+// small records of plain values that refer to each other by number, and renders every
+// response from the bytes it reads: the garbage collector marks the whole live heap in every
+// cycle, while requests are being answered, so an index of few objects without pointers keeps
+// cycles short (docs/BENCHMARKS.md, "What changed: the index is a few objects without
+// pointers" and "Lookup memory, issue 17").
 type Index struct {
-	arena   []byte   // every prepared response body, back to back
-	certs   []cert   // by certificate number
-	sets    []set    // certificate n's set of itself is set n; sets of several follow
-	members []uint32 // certificate numbers, newest first: of the sets, and of search keys
-	hdrs    []string // ETag and Content-Length values
+	body    storeView
+	certs   []cert     // by certificate number, in the order of their SHA-256: found by binary search
+	sets    []span     // members of each set; certificate n's set of itself is set n, sets of several follow
+	setSums [][32]byte // of the sets of several, by set number less len(certs)
+	members []uint32   // certificate numbers of the sets, newest first
+	lengths lengthTable
 
-	byAddr map[string]uint32   // folded address → set; keys are substrings of one string
-	bySum  map[[32]byte]uint32 // SHA-256 of the DER → certificate, for Rebuild
-	// search finds the certificates with an RFC 4387 key, at most maxSearchResults+1 (more
-	// are refused anyway; one more says so).
-	search [numKeys]map[[20]byte]span // → members
+	byAddr map[string]uint32 // folded address → set; keys are substrings of one string
+	// search holds, per RFC 4387 key, the numbers of the certificates that have one, in the
+	// order of their key and newest first among those of one key: a search is a binary
+	// search, and its answer a run of it.
+	search [numKeys][]uint32
 	stats  Stats
+	live   int64 // bytes of the store the index reads
 	// entries is the SHA-256 of the entries the index was built from: a pass that
-	// published the same gets the same index back, with no second copy built.
+	// published the same gets the same index back, with no second copy built. Zero when a
+	// certificate could not be fetched, so that the next pass tries again.
 	entries [32]byte
 }
 
-// span is a run of bytes in the arena or of numbers in members.
-type span struct{ off, n int }
+// span is a run of numbers in members.
+type span struct{ off, n uint32 }
 
-// cert is one certificate: what sorting, search and Rebuild need, and where its bytes are.
-// Those are one run in the arena, so that Rebuild copies them in one piece:
-//
-//	p7c header | DER | p7c trailer | JSON fields before the PEM
-//
-// PEM and JSON are rendered per request from the DER (render.go): prepared, they were
-// two thirds of the arena, and the JSON held the PEM a second time.
+// cert is one certificate: what sorting, search and Rebuild need, and where its bytes are in
+// the store: its DER, then the fields of its JSON element before the PEM.
 type cert struct {
 	sum                 [32]byte
-	notBefore, notAfter int64 // Unix seconds (a time.Time holds a pointer)
+	fieldsSum           [8]byte // of the JSON fields, the start of their SHA-256
+	notBefore, notAfter int64   // Unix seconds (a time.Time holds a pointer)
 	keys                [numKeys][20]byte
 	hasSKID             bool
-	at                  int // where its bytes start in the arena
-	p7cHdr, der         int // lengths
-	jsonFields          int
+	der, fields         uint32 // lengths
+	at                  int64  // where its bytes start in the store
 }
 
-func (c *cert) size() int     { return c.p7cHdr + c.der + len(p7cTrailer) + c.jsonFields }
-func (c *cert) derSpan() span { return span{c.at + c.p7cHdr, c.der} }
-func (c *cert) p7cSpan() span { return span{c.at, c.p7cHdr + c.der + len(p7cTrailer)} }
-func (c *cert) jsonFieldsSpan() span {
-	return span{c.at + c.size() - c.jsonFields, c.jsonFields}
-}
-
-// set is what an address resolves to: its certificates and a response per format.
-type set struct {
-	members span
-	reps    [numFormats]rep
-}
-
-// rep is one response with its header values prepared. The bodies of DER and p7c are in the
-// arena; those of PEM and JSON are rendered from the set's certificates, and of their body
-// only the length n is set.
-type rep struct {
-	body         span
-	etag, length uint32 // in hdrs
-}
-
-// rendered says whether the bodies of format f are rendered per request, not prepared.
-func rendered(f int) bool { return f == fmtPEM || f == fmtJSON }
-
-// prepared is a rep in the form the handlers write it.
-type prepared struct {
-	body         []byte
-	etag, length []string
-}
-
-func (ix *Index) bytes(s span) []byte { return ix.arena[s.off : s.off+s.n : s.off+s.n] }
-
-// header is a prepared header value.
-func (ix *Index) header(i uint32) []string { return ix.hdrs[i : i+1 : i+1] }
-
-// response is a prepared response of a format that is not rendered.
-func (ix *Index) response(rp *rep) prepared {
-	return prepared{body: ix.bytes(rp.body), etag: ix.header(rp.etag), length: ix.header(rp.length)}
-}
+func (c *cert) size() int { return int(c.der) + int(c.fields) }
 
 // Stats describes the index.
 func (ix *Index) Stats() Stats { return ix.stats }
 
-// lookupAddr finds the certificates published under an address (folded first); nil when
-// there are none.
-func (ix *Index) lookupAddr(addr string) *set {
-	n, ok := ix.byAddr[mailaddr.Key(addr)]
-	if !ok {
-		return nil
+// find is the number of the certificate with that SHA-256.
+func (ix *Index) find(sum [32]byte) (uint32, bool) {
+	n := sort.Search(len(ix.certs), func(i int) bool { return bytes.Compare(ix.certs[i].sum[:], sum[:]) >= 0 })
+	if n < len(ix.certs) && ix.certs[n].sum == sum {
+		return uint32(n), true
 	}
-	return &ix.sets[n]
+	return 0, false
 }
 
-// lookupKey finds the certificates with an RFC 4387 search key, newest first.
+// lookupAddr finds the set of certificates published under an address (folded first).
+func (ix *Index) lookupAddr(addr string) (uint32, bool) {
+	n, ok := ix.byAddr[mailaddr.Key(addr)]
+	return n, ok
+}
+
+// lookupKey finds the certificates with an RFC 4387 search key, newest first, at most
+// maxSearchResults+1 (more are refused anyway; one more says so).
 func (ix *Index) lookupKey(k int, key [20]byte) []uint32 {
-	s, ok := ix.search[k][key]
-	if !ok {
-		return nil
+	by := ix.search[k]
+	lo := sort.Search(len(by), func(i int) bool { return bytes.Compare(ix.certs[by[i]].keys[k][:], key[:]) >= 0 })
+	hi := lo
+	for hi < len(by) && hi-lo <= maxSearchResults && ix.certs[by[hi]].keys[k] == key {
+		hi++
 	}
+	return by[lo:hi:hi]
+}
+
+// setCerts is the certificates of set sn, newest first.
+func (ix *Index) setCerts(sn uint32) []uint32 {
+	s := ix.sets[sn]
 	return ix.members[s.off : s.off+s.n]
 }
 
-// setCerts is the certificates of s, newest first.
-func (ix *Index) setCerts(s *set) []uint32 {
-	return ix.members[s.members.off : s.members.off+s.members.n]
+// setSum is what set sn's ETags are made of: its certificate's SHA-256, or for a set of
+// several one over theirs.
+func (ix *Index) setSum(sn uint32) [32]byte {
+	if int(sn) < len(ix.certs) {
+		return ix.certs[sn].sum
+	}
+	return ix.setSums[int(sn)-len(ix.certs)]
 }
 
 // The formats a certificate set is served in.
@@ -157,17 +139,18 @@ const (
 
 // sortNewestFirst orders by notBefore, then notAfter, both descending, then by hash so the
 // order (and so every ETag) does not depend on the order of the entries.
-func (ix *Index) sortNewestFirst(certs []uint32) {
-	slices.SortFunc(certs, func(i, j uint32) int {
-		a, b := &ix.certs[i], &ix.certs[j]
-		if c := cmp.Compare(b.notBefore, a.notBefore); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.notAfter, a.notAfter); c != 0 {
-			return c
-		}
-		return slices.Compare(a.sum[:], b.sum[:])
-	})
+func (ix *Index) sortNewestFirst(certs []uint32) { slices.SortFunc(certs, ix.newerFirst) }
+
+// newerFirst is sortNewestFirst's order.
+func (ix *Index) newerFirst(i, j uint32) int {
+	a, b := &ix.certs[i], &ix.certs[j]
+	if c := cmp.Compare(b.notBefore, a.notBefore); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.notAfter, a.notAfter); c != 0 {
+		return c
+	}
+	return slices.Compare(a.sum[:], b.sum[:])
 }
 
 // maxAddressLen is the longest address accepted (RFC 5321's path limit less the brackets).

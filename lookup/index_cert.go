@@ -2,6 +2,7 @@ package lookup
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -32,8 +33,9 @@ func newCertJSON(x *x509.Certificate, sum [32]byte) certJSON {
 	}
 }
 
-// prepare parses a certificate and prepares what cert describes; false when der is no
-// certificate.
+// prepare parses a certificate and returns its record (but where it is) and the bytes the
+// store keeps of it: its DER, then the fields of its JSON element before the PEM. false when
+// der is no certificate.
 func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
 	x, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -53,11 +55,8 @@ func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
 		panic("lookup: certJSON does not end in its pem field") // appendJSON depends on it
 	}
 	fields := elem[:len(elem)-len(jsonPEMEnd)]
-	c := cert{sum: sum, notBefore: x.NotBefore.Unix(), notAfter: x.NotAfter.Unix(), keys: keys, hasSKID: hasSKID,
-		der: len(der), jsonFields: len(fields)}
-	b := appendP7CHeader(make([]byte, 0, p7cMaxHeader+len(der)+len(p7cTrailer)+len(fields)), len(der))
-	c.p7cHdr = len(b)
-	b = append(append(b, der...), p7cTrailer...)
-	b = append(b, fields...)
-	return c, b, true
+	fs := sha256.Sum256(fields)
+	c := cert{sum: sum, fieldsSum: [8]byte(fs[:8]), notBefore: x.NotBefore.Unix(), notAfter: x.NotAfter.Unix(),
+		keys: keys, hasSKID: hasSKID, der: uint32(len(der)), fields: uint32(len(fields))}
+	return c, append(append(make([]byte, 0, len(der)+len(fields)), der...), fields...), true
 }

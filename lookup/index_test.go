@@ -39,21 +39,30 @@ func body(r *viewRep) []byte { return bytes.Join(r.segs, nil) }
 
 // lookupView is ix.lookupAddr as a view; nil when the address has no certificate.
 func lookupView(ix *Index, addr string) *view {
-	s := ix.lookupAddr(addr)
-	if s == nil {
+	sn, ok := ix.lookupAddr(addr)
+	if !ok {
 		return nil
 	}
-	v := viewOf(ix, s)
-	for _, n := range ix.setCerts(s) {
-		v.certs = append(v.certs, certView{self: viewOf(ix, &ix.sets[n])})
+	v := viewOf(ix, sn)
+	for _, n := range ix.setCerts(sn) {
+		v.certs = append(v.certs, certView{self: viewOf(ix, n)})
 	}
 	return v
 }
 
-func viewOf(ix *Index, s *set) *view {
+// viewOf renders set sn in every format, as the handlers do.
+func viewOf(ix *Index, sn uint32) *view {
 	v := &view{}
 	for f := range numFormats {
-		v.reps[f] = viewRep{segs: [][]byte{ix.appendBody(nil, s, f)}, etag: ix.header(s.reps[f].etag)}
+		_, b, err := ix.appendBody(nil, sn, f)
+		if err != nil {
+			panic(err)
+		}
+		sum := ix.setSum(sn)
+		if f == fmtDER {
+			sum = ix.certs[ix.setCerts(sn)[0]].sum
+		}
+		v.reps[f] = viewRep{segs: [][]byte{b}, etag: etagHeader(sum, formatLetters[f])}
 	}
 	return v
 }

@@ -91,3 +91,9 @@ func sortDER(ders [][]byte) {
 		}
 	}
 }
+
+// p7cHeaderLen is the length of appendP7CHeader's header for certsLen bytes of certificates.
+func p7cHeaderLen(certsLen int) int {
+	var b [p7cMaxHeader]byte
+	return len(appendP7CHeader(b[:0], certsLen))
+}

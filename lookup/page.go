@@ -21,7 +21,7 @@ var (
 	pageStaticType = map[string][]string{"page.js": hdrJS, "page.css": hdrCSS}
 )
 
-// page is the small page for people at /, prepared once like the certificates.
+// page is the small page for people at /, prepared once.
 type page struct {
 	index  prepared
 	static map[string]prepared

@@ -1,10 +1,16 @@
 package lookup
 
-import "encoding/base64"
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"slices"
+)
 
-// The PEM and JSON bodies are rendered per request from the DER, into a buffer the handler
-// reuses; their lengths are computed when the index is built, for Content-Length. The bytes
-// are those pem.EncodeToMemory and json.Marshal make (render_test.go holds them to it).
+// Every body is rendered per request from the certificates' bytes, read from the store into a
+// buffer the handler reuses; their lengths are computed from the records, for Content-Length.
+// The bytes are those pem.EncodeToMemory and json.Marshal make (render_test.go holds them to
+// it), and the p7c's are p7cSegments'.
 const (
 	pemBegin = "-----BEGIN CERTIFICATE-----"
 	pemEnd   = "-----END CERTIFICATE-----"
@@ -16,6 +22,16 @@ const (
 	jsonPEMEnd = `"}`
 	jsonTail   = "]}\n"
 )
+
+// corruptError is a certificate's bytes in the store that are not those it was written with.
+type corruptError struct {
+	sum  [32]byte
+	part string // "DER" or "JSON fields"
+}
+
+func (e *corruptError) Error() string {
+	return fmt.Sprintf("certificate %x: its %s in the store changed", e.sum[:8], e.part)
+}
 
 // appendPEM appends der as a PEM CERTIFICATE block whose line breaks are nl: "\n", or `\n`
 // for the PEM as a JSON string (base64 and the markers need no other escaping).
@@ -35,54 +51,152 @@ func pemLen(derLen int, nl string) int {
 	return len(pemBegin) + base64.StdEncoding.EncodedLen(derLen) + len(pemEnd) + (lines+2)*len(nl)
 }
 
-// appendPEMSet appends the certificates' PEM blocks, one after the other.
-func (ix *Index) appendPEMSet(dst []byte, certs []uint32) []byte {
-	for _, n := range certs {
-		dst = appendPEM(dst, ix.bytes(ix.certs[n].derSpan()), "\n")
+// served is the certificates of set sn that format f serves: a .cer holds the newest alone.
+func (ix *Index) served(sn uint32, f int) []uint32 {
+	certs := ix.setCerts(sn)
+	if f == fmtDER {
+		return certs[:1]
 	}
-	return dst
+	return certs
 }
 
-func (ix *Index) pemLen(certs []uint32) int {
+// bodyLen is the length of set sn's body in format f.
+func (ix *Index) bodyLen(sn uint32, f int) int {
+	certs := ix.served(sn, f)
 	n := 0
-	for _, k := range certs {
-		n += pemLen(ix.certs[k].der, "\n")
+	switch f {
+	case fmtDER:
+		n = int(ix.certs[certs[0]].der)
+	case fmtP7C:
+		for _, k := range certs {
+			n += int(ix.certs[k].der)
+		}
+		n = p7cHeaderLen(n) + n + len(p7cTrailer)
+	case fmtPEM:
+		for _, k := range certs {
+			n += pemLen(int(ix.certs[k].der), "\n")
+		}
+	case fmtJSON:
+		n = len(jsonHead) + len(certs) - 1 + len(jsonTail) // the commas between the elements
+		for _, k := range certs {
+			c := &ix.certs[k]
+			n += int(c.fields) + pemLen(int(c.der), `\n`) + len(jsonPEMEnd)
+		}
 	}
 	return n
 }
 
-// appendJSON appends the JSON document of the certificates: each one's prepared fields, then
-// its PEM as a JSON string.
-func (ix *Index) appendJSON(dst []byte, certs []uint32) []byte {
+// loaded is how many bytes load reads of c: its DER, and its JSON fields when fields is set.
+func (c *cert) loaded(fields bool) int {
+	if fields {
+		return c.size()
+	}
+	return int(c.der)
+}
+
+// loadLen is how many bytes load reads for certs.
+func (ix *Index) loadLen(certs []uint32, fields bool) int {
+	n := 0
+	for _, k := range certs {
+		n += ix.certs[k].loaded(fields)
+	}
+	return n
+}
+
+// load appends the bytes of certs to dst (with their JSON fields when fields is set), each
+// checked against the sums it was written with: bytes that changed in the store are never
+// served.
+func (ix *Index) load(dst []byte, certs []uint32, fields bool) ([]byte, error) {
+	for _, k := range certs {
+		var err error
+		if dst, err = ix.body.load(dst, &ix.certs[k], fields); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+// load appends c's bytes to dst, checked.
+func (v storeView) load(dst []byte, c *cert, fields bool) ([]byte, error) {
+	start := len(dst)
+	dst, err := v.readAt(dst, c.at, c.loaded(fields))
+	if err != nil {
+		return dst, err
+	}
+	b := dst[start:]
+	if sha256.Sum256(b[:c.der]) != c.sum {
+		return dst, &corruptError{sum: c.sum, part: "DER"}
+	}
+	if fs := sha256.Sum256(b[c.der:]); fields && [8]byte(fs[:8]) != c.fieldsSum {
+		return dst, &corruptError{sum: c.sum, part: "JSON fields"}
+	}
+	return dst, nil
+}
+
+// appendBody appends set sn's body in format f to buf, read from the store; body is the
+// body, in buf. buf is grown once to hold the bytes read and the body after them.
+func (ix *Index) appendBody(buf []byte, sn uint32, f int) (_, body []byte, err error) {
+	certs := ix.served(sn, f)
+	fields := f == fmtJSON
+	start := len(buf)
+	buf = slices.Grow(buf, ix.loadLen(certs, fields)+ix.bodyLen(sn, f))
+	if buf, err = ix.load(buf, certs, fields); err != nil {
+		return buf[:start], nil, err
+	}
+	loaded := buf[start:]
+	out := len(buf)
+	switch f {
+	case fmtDER:
+		return buf, loaded[:ix.certs[certs[0]].der], nil
+	case fmtP7C:
+		buf = ix.appendP7C(buf, certs, loaded)
+	case fmtPEM:
+		for _, k := range certs {
+			c := &ix.certs[k]
+			buf = appendPEM(buf, loaded[:c.der], "\n")
+			loaded = loaded[c.der:]
+		}
+	case fmtJSON:
+		buf = ix.appendJSON(buf, certs, loaded)
+	}
+	return buf, buf[out:], nil
+}
+
+// appendJSON appends the JSON document of certs, whose bytes are loaded: each one's fields,
+// then its PEM as a JSON string.
+func (ix *Index) appendJSON(dst []byte, certs []uint32, loaded []byte) []byte {
 	dst = append(dst, jsonHead...)
-	for i, n := range certs {
+	for i, k := range certs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		c := &ix.certs[n]
-		dst = append(dst, ix.bytes(c.jsonFieldsSpan())...)
-		dst = appendPEM(dst, ix.bytes(c.derSpan()), `\n`)
+		c := &ix.certs[k]
+		dst = append(dst, loaded[c.der:c.size()]...)
+		dst = appendPEM(dst, loaded[:c.der], `\n`)
 		dst = append(dst, jsonPEMEnd...)
+		loaded = loaded[c.size():]
 	}
 	return append(dst, jsonTail...)
 }
 
-func (ix *Index) jsonLen(certs []uint32) int {
-	n := len(jsonHead) + len(certs) - 1 + len(jsonTail) // the commas between the elements
+// maxSortedOnStack is the most certificates of a p7c sorted without an allocation.
+const maxSortedOnStack = 16
+
+// appendP7C appends the p7c of certs, whose DER are loaded.
+func (ix *Index) appendP7C(dst []byte, certs []uint32, loaded []byte) []byte {
+	var small [maxSortedOnStack][]byte
+	ders := small[:0]
+	n := 0
 	for _, k := range certs {
 		c := &ix.certs[k]
-		n += c.jsonFields + pemLen(c.der, `\n`) + len(jsonPEMEnd)
+		ders = append(ders, loaded[:c.der])
+		n += int(c.der)
+		loaded = loaded[c.der:]
 	}
-	return n
-}
-
-// appendBody appends the body of s's response in format f.
-func (ix *Index) appendBody(dst []byte, s *set, f int) []byte {
-	switch f {
-	case fmtPEM:
-		return ix.appendPEMSet(dst, ix.setCerts(s))
-	case fmtJSON:
-		return ix.appendJSON(dst, ix.setCerts(s))
+	sortDER(ders)
+	dst = appendP7CHeader(dst, n)
+	for _, d := range ders {
+		dst = append(dst, d...)
 	}
-	return append(dst, ix.bytes(s.reps[f].body)...)
+	return append(dst, p7cTrailer...)
 }

@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -86,11 +87,19 @@ func TestRenderedBodiesAreTheMarshalledOnes(t *testing.T) {
 		srv.Swap(ix)
 		wantPEM, wantJSON := marshalled(t, ders[:n])
 
-		// Every format's body is as long as its prepared Content-Length.
-		s := ix.lookupAddr("alice@corp.example")
+		// Every format's body is as long as the Content-Length computed without it, which the
+		// index's table holds.
+		sn, _ := ix.lookupAddr("alice@corp.example")
 		for f := range numFormats {
-			if got, want := len(ix.appendBody(nil, s, f)), ix.header(s.reps[f].length)[0]; strconv.Itoa(got) != want {
+			_, b, err := ix.appendBody(nil, sn, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := len(b), ix.lengths.header(ix.bodyLen(sn, f))[0]; strconv.Itoa(got) != want {
 				t.Errorf("%d certificates, format %d: %d bytes, Content-Length %s", n, f, got, want)
+			}
+			if _, ok := slices.BinarySearch(ix.lengths.n, len(b)); !ok {
+				t.Errorf("%d certificates, format %d: the length %d is not in the table", n, f, len(b))
 			}
 		}
 

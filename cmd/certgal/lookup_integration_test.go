@@ -62,7 +62,7 @@ func TestLookupEndToEnd(t *testing.T) {
 			t.Fatalf("pass: %v, %v", res.Status, err)
 		}
 		srvIndexBefore := srv.Current()
-		publishLookup(srv, res, log)
+		publishLookup(srv, res, t.TempDir(), log)
 		if swapped := srv.Current() != srvIndexBefore; swapped != changed {
 			t.Fatalf("index swapped: %v, want %v", swapped, changed)
 		}
@@ -239,19 +239,27 @@ func TestLookupEntries(t *testing.T) {
 		return nil, errors.New("not in the store")
 	}
 	log, hook := test.NewNullLogger()
-	got := lookupEntries([]sync.Published{
+	got, fetch := lookupEntries([]sync.Published{
 		{Addresses: []string{"alice@corp.example", "a.smith@corp.example"}, Certs: []*sync.Cert{cert(held.DER), cert([]byte("c")), cert(b)}},
 		{Addresses: []string{"carol@corp.example"}},            // nothing to publish
 		{Addresses: nil, Certs: []*sync.Cert{cert(a)}},         // no address of its own
 		{Addresses: []string{"dave@corp.example"}, Certs: nil}, // nothing either
-	}, index, der, log)
-	if len(got) != 1 || len(got[0].Addresses) != 2 || len(got[0].DER) != 2 ||
-		!bytes.Equal(got[0].DER[0], held.DER) || !bytes.Equal(got[0].DER[1], b) {
-		t.Errorf("lookupEntries = %+v", got)
+	}, der, log)
+	if len(got) != 1 || len(got[0].Addresses) != 2 || len(got[0].Sums) != 3 || got[0].DER != nil ||
+		got[0].Sums[0] != sha256.Sum256(held.DER) || got[0].Sums[2] != sha256.Sum256(b) {
+		t.Fatalf("lookupEntries = %+v", got)
 	}
-	// held's DER came from the index; c, which nobody has, was logged.
+	if asked != 0 {
+		t.Errorf("the store was asked %d times before the index was built", asked)
+	}
+	// held's certificate is the index's already; c, which nobody has, is logged; b, which is
+	// no certificate, is left out by the index.
+	next := index.RebuildWith(got, lookup.Options{Fetch: fetch, Log: log})
 	if asked != 2 {
 		t.Errorf("the store was asked %d times, want 2 (c and b)", asked)
+	}
+	if st := next.Stats(); st.Reused != 1 || st.Certificates != 1 || st.Unparseable != 1 {
+		t.Errorf("index stats %+v, want held's certificate reused and b unparseable", st)
 	}
 	if e := hook.LastEntry(); e == nil || e.Data["serial"] != "c" {
 		t.Errorf("a certificate nobody has was not logged: %v", hook.AllEntries())

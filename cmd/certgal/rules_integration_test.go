@@ -209,7 +209,7 @@ func lookupAfterPass(t *testing.T, path string) string {
 		t.Fatalf("pass: %v", err)
 	}
 	srv := lookup.NewServer(config.Lookup{RatePerSecond: 100, Burst: 100}, prometheus.NewRegistry(), log)
-	publishLookup(srv, res, log)
+	publishLookup(srv, res, t.TempDir(), log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lookupSrv := lookup.NewServer(cfg.Lookup, reg, log)
 	if lns.lookup != nil {
 		// Without a listener nobody asks: the index is not built.
-		d.OnPass = func(res *sync.Result) { publishLookup(lookupSrv, res, log) }
+		dir := cacheDir(os.Getenv)
+		d.OnPass = func(res *sync.Result) { publishLookup(lookupSrv, res, dir, log) }
 	}
 
 	ctx, stop := context.WithCancel(ctx)

@@ -1,0 +1,206 @@
+package lookup
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"slices"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+)
+
+// compact moves the certificates kept to a new store when the store holds more bytes no index
+// will read than bytes the next one reads. The old store is retired, not closed: the index
+// being served reads it until the next one is swapped in.
+func (b *builder) compact() {
+	var live int64
+	for _, k := range b.kept {
+		live += int64(b.rec(k).size())
+	}
+	if b.store.size-live <= live {
+		return
+	}
+	old := b.store.view()
+	next := newBodyStore(b.store.dir, b.opt.Log)
+	var buf []byte
+	moved := make([]int64, len(b.kept))
+	for n, k := range b.kept {
+		c := b.rec(k)
+		var err error
+		buf, err = old.load(buf[:0], c, true)
+		var at int64
+		if err == nil {
+			at, err = next.append(buf)
+		}
+		if err != nil {
+			// The old store still serves; compacting waits for the next pass.
+			b.opt.Log.WithField("error", err.Error()).Warn("lookup: the certificates' file was not compacted")
+			next.close()
+			return
+		}
+		moved[n] = at
+	}
+	b.opt.Log.WithFields(logrus.Fields{"live": live, "dead": b.store.size - live}).Debug("lookup: certificates' file compacted")
+	next.retired = b.store
+	b.store = next
+	b.moved = moved
+}
+
+// build writes the next index: the certificates kept, each with its set of itself, the sets
+// of several, the search keys and the addresses.
+func (b *builder) build() *Index {
+	next := &Index{
+		body:    b.store.view(),
+		certs:   b.records(),
+		sets:    make([]span, 0, len(b.kept)),
+		members: make([]uint32, 0, len(b.kept)),
+		stats:   b.stats,
+	}
+	for n := range next.certs {
+		if b.moved != nil {
+			next.certs[n].at = b.moved[n]
+		}
+		next.addSelf(uint32(n))
+	}
+	setOf := b.addSets(next)
+	next.addSearchKeys()
+	next.byAddr = b.addresses(setOf)
+	next.lengths = next.lengthsServed()
+	next.stats.Addresses = len(next.byAddr)
+	next.stats.Certificates = len(next.certs)
+	return next
+}
+
+// addSets adds the sets of the entries with several certificates and returns each served
+// entry's set.
+func (b *builder) addSets(next *Index) []uint32 {
+	setOf := make([]uint32, len(b.entries))
+	for i := range b.entries {
+		switch {
+		case !b.served[i]:
+		case len(b.ofEntry[i]) == 1:
+			setOf[i] = uint32(b.number[b.ofEntry[i][0]])
+		default:
+			certs := make([]uint32, len(b.ofEntry[i]))
+			for j, k := range b.ofEntry[i] {
+				certs[j] = uint32(b.number[k])
+			}
+			setOf[i] = next.addSet(certs)
+		}
+	}
+	return setOf
+}
+
+// addresses maps each address that has an entry to the entry's set. The keys are substrings
+// of one string, so that they are one object rather than one each.
+func (b *builder) addresses(setOf []uint32) map[string]uint32 {
+	var text strings.Builder
+	var sets []uint32
+	for a, i := range b.owner {
+		if i >= 0 {
+			text.WriteString(a)
+			text.WriteByte(0) // no address holds one: plausibleAddress
+			sets = append(sets, setOf[i])
+		}
+	}
+	all := text.String()
+	byAddr := make(map[string]uint32, len(sets))
+	for _, n := range sets {
+		end := strings.IndexByte(all, 0)
+		byAddr[all[:end]] = n
+		all = all[end+1:]
+	}
+	return byAddr
+}
+
+// records is the records of the certificates kept, by number. A first build has no previous
+// index: every record is in fresh, which is put in order in place rather than copied, so that
+// the records are not held twice.
+func (b *builder) records() []cert {
+	if b.prev != nil {
+		certs := make([]cert, len(b.kept))
+		for n, k := range b.kept {
+			certs[n] = *b.rec(k)
+		}
+		return certs
+	}
+	// to[i] is the number of fresh[i]; those not kept go after the kept ones.
+	to := make([]int32, len(b.fresh))
+	next := int32(len(b.kept))
+	for k := range b.cands {
+		if n := b.number[k]; n >= 0 {
+			to[b.cands[k].rec] = int32(n)
+		} else {
+			to[b.cands[k].rec] = next
+			next++
+		}
+	}
+	for i := range to {
+		for int(to[i]) != i { // follow the cycle through i, putting each record in place
+			j := to[i]
+			b.fresh[i], b.fresh[j] = b.fresh[j], b.fresh[i]
+			to[i], to[j] = to[j], j
+		}
+	}
+	certs := slices.Clip(b.fresh[:len(b.kept)])
+	b.fresh = nil
+	return certs
+}
+
+// addSelf adds the set of certificate n, whose record is in place.
+func (ix *Index) addSelf(n uint32) {
+	ix.members = append(ix.members, n)
+	ix.sets = append(ix.sets, span{uint32(len(ix.members) - 1), 1})
+	ix.live += int64(ix.certs[n].size())
+}
+
+// addSet appends the set of several certificates for one address and returns its number.
+func (ix *Index) addSet(certs []uint32) uint32 {
+	ix.sortNewestFirst(certs)
+	h := sha256.New()
+	for _, n := range certs {
+		h.Write(ix.certs[n].sum[:])
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	ix.sets = append(ix.sets, span{uint32(len(ix.members)), uint32(len(certs))})
+	ix.members = append(ix.members, certs...)
+	ix.setSums = append(ix.setSums, sum)
+	return uint32(len(ix.sets) - 1)
+}
+
+// lengthsServed is the table of every Content-Length the index's sets are served with.
+func (ix *Index) lengthsServed() lengthTable {
+	var ns []int
+	seen := map[int]bool{}
+	for sn := range ix.sets {
+		for f := range numFormats {
+			if n := ix.bodyLen(uint32(sn), f); !seen[n] {
+				seen[n] = true
+				ns = append(ns, n)
+			}
+		}
+	}
+	return newLengthTable(ns)
+}
+
+// addSearchKeys indexes every certificate by its RFC 4387 keys: per key, the certificates
+// that have one, by key, newest first among those of one key (a subject renewed, every
+// certificate of one issuer).
+func (ix *Index) addSearchKeys() {
+	for k := range numKeys {
+		by := make([]uint32, 0, len(ix.certs))
+		for n := range ix.certs {
+			if k != keySKID || ix.certs[n].hasSKID {
+				by = append(by, uint32(n))
+			}
+		}
+		slices.SortFunc(by, func(a, b uint32) int {
+			if c := bytes.Compare(ix.certs[a].keys[k][:], ix.certs[b].keys[k][:]); c != 0 {
+				return c
+			}
+			return ix.newerFirst(a, b)
+		})
+		ix.search[k] = by
+	}
+}
