@@ -48,10 +48,9 @@ OU=OU=bench,DC=corp,DC=example,DC=com
 PEOPLE='(&(objectCategory=person)(objectClass=user))'
 
 log() { echo "bench-ad: $*" >&2; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-calc() { awk "BEGIN {print $*}"; }
+# shellcheck source=../lib/numbers.sh
+. testdata/lib/numbers.sh
 now() { date +%s.%N; }
-median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 testdata/install-deps.sh
 if [[ ! -x /usr/bin/time ]]; then

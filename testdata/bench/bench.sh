@@ -62,9 +62,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 log() { echo "bench: $*" >&2; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-calc() { awk "BEGIN {print $*}"; }
-median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# shellcheck source=../lib/numbers.sh
+. testdata/lib/numbers.sh
 
 # certgal's classification cache (README) lives here, so that runs can start with and without it.
 export CERTGAL_CACHE_DIR=$tmp/cache

@@ -74,9 +74,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 log() { echo "daemon: $*" >&2; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-calc() { awk "BEGIN {print $*}"; }
-median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# shellcheck source=../lib/numbers.sh
+. testdata/lib/numbers.sh
 
 if [[ -n "${DAEMON_WORLD:-}" ]]; then
 	W=$DAEMON_WORLD B=$DAEMON_BIN SNAP=$DAEMON_SNAPSHOT
