@@ -326,8 +326,17 @@ func TestRenewal(t *testing.T) {
 	if reasons["delete "+sync.ReasonSuperseded] != 40 || len(reasons) != 2 {
 		t.Fatalf("changes by reason %v; want 40 superseded removals and their 40 additions", reasons)
 	}
-	if r.PublishedDERBytes == sum.PublishedDERBytes || r.PublishedDERBytes < 400*300 {
-		t.Fatalf("published DER %d bytes before the renewals, %d after", sum.PublishedDERBytes, r.PublishedDERBytes)
+	// The renewed certificates' DER may add up to the old total (new signatures differ in
+	// length by a byte or two either way), so the figure is checked against what certgal's
+	// own plan publishes.
+	published := 0
+	for _, p := range res.Plan.Published {
+		for _, c := range p.Certs {
+			published += c.Size
+		}
+	}
+	if r.PublishedDERBytes != published || published < 400*300 {
+		t.Fatalf("published DER: certgal-gen says %d bytes after the renewals, certgal's plan publishes %d", r.PublishedDERBytes, published)
 	}
 }
 
