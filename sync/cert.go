@@ -61,8 +61,24 @@ func (c *Cert) NotAfter() time.Time { return time.Unix(c.notAfter, 0).UTC() }
 // Unusable says why the certificate cannot carry encrypted mail; "" when it can.
 func (c *Cert) Unusable() string { return unusableReasons[c.unusable] }
 
-// unusableReasons are what unusable says, by index; 0 is usable.
-var unusableReasons = [...]string{"", "no_email_protection", "no_key_encipherment", "no_key_agreement", "key_cannot_encrypt"}
+// Why a certificate cannot carry encrypted mail (Cert.unusable, unusable).
+const (
+	usable uint8 = iota
+	noEmailProtection
+	noKeyEncipherment
+	noKeyAgreement
+	keyCannotEncrypt
+)
+
+// unusableReasons are the reasons' names, as logs, metrics and the cache file
+// write them.
+var unusableReasons = [...]string{
+	usable:            "",
+	noEmailProtection: "no_email_protection",
+	noKeyEncipherment: "no_key_encipherment",
+	noKeyAgreement:    "no_key_agreement",
+	keyCannotEncrypt:  "key_cannot_encrypt",
+}
 
 // unusableCode is the index of reason in unusableReasons; false when it is none of them.
 func unusableCode(reason string) (uint8, bool) {
@@ -108,8 +124,8 @@ func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
 		Emails:    mailAddresses(x),
 		notBefore: x.NotBefore.Unix(),
 		notAfter:  x.NotAfter.Unix(),
+		unusable:  unusable(x),
 	}
-	c.unusable, _ = unusableCode(unusable(x))
 	if id, ok := trust.Issuer(x); ok {
 		c.Issuer = id
 		c.DER = x.Raw
@@ -145,30 +161,30 @@ func mailAddresses(x *x509.Certificate) []string {
 
 // unusable checks the extended key usage and key usage an S/MIME recipient
 // certificate needs to be encrypted to.
-func unusable(x *x509.Certificate) string {
+func unusable(x *x509.Certificate) uint8 {
 	if len(x.ExtKeyUsage) > 0 || len(x.UnknownExtKeyUsage) > 0 {
 		ok := false
 		for _, u := range x.ExtKeyUsage {
 			ok = ok || u == x509.ExtKeyUsageEmailProtection
 		}
 		if !ok {
-			return "no_email_protection"
+			return noEmailProtection
 		}
 	}
 	// An absent keyUsage extension permits every use (RFC 5280 4.2.1.3).
 	switch x.PublicKey.(type) {
 	case *rsa.PublicKey:
 		if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageKeyEncipherment == 0 {
-			return "no_key_encipherment"
+			return noKeyEncipherment
 		}
 	case *ecdsa.PublicKey:
 		if x.KeyUsage != 0 && x.KeyUsage&x509.KeyUsageKeyAgreement == 0 {
-			return "no_key_agreement"
+			return noKeyAgreement
 		}
 	default:
-		return "key_cannot_encrypt"
+		return keyCannotEncrypt
 	}
-	return ""
+	return usable
 }
 
 // Classifier caches Classify by the SHA-256 of the DER, so a daemon parses and
