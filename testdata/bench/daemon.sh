@@ -278,7 +278,8 @@ daemon() {
 # passes_of MODE: one line a pass: k end duration_s result adds removes rss_kb heap sys gc.
 passes_of() {
 	local d=$tmp/$1
-	grep 'msg="pass finished"' "$d/log" | awk '
+	# only the scheduled passes: one the SIGTERM cut short is not counted
+	grep 'msg="pass finished"' "$d/log" | head -n "$PASSES" | awk '
 		function secs(s, parts) {
 			if (s ~ /ms$/) return substr(s, 1, length(s) - 2) / 1000
 			if (s ~ /µs$/) return substr(s, 1, length(s) - 3) / 1e6
