@@ -235,10 +235,9 @@ func TestADKerberosBindWithAKeytab(t *testing.T) {
 		publish(t, c, dn)
 		// The account may write only the two attributes delegated to it:
 		// the bind is the service account's, not someone else's.
-		err = c.withConn(context.Background(), func(conn *ldap.Conn) error {
-			req := ldap.NewModifyRequest(dn, nil)
-			req.Replace("mail", []string{"other@corp.example"})
-			return conn.Modify(req)
+		err = c.withConn(context.Background(), func(conn *streamConn) error {
+			mail := change{ldap.ReplaceAttribute, "mail", [][]byte{[]byte("other@corp.example")}}
+			return conn.modify(dn, []change{mail}, assertionValue{})
 		})
 		if !ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights) {
 			t.Errorf("%s: writing mail as the service account: %v, want result 50", tt.url, err)

@@ -1,6 +1,7 @@
 package ldapgal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +41,7 @@ type Client struct {
 
 // pooled is an idle connection and the DC it is to.
 type pooled struct {
-	conn *ldap.Conn
+	conn *streamConn
 	dc   string
 }
 
@@ -118,12 +119,12 @@ func (c *Client) Close() {
 	}
 }
 
-// dial opens a go-ldap connection to the current DC or, failing that, the next.
-func (c *Client) dial(ctx context.Context) (*ldap.Conn, string, error) {
-	var conn *ldap.Conn
+// dial opens a connection to the current DC or, failing that, the next.
+func (c *Client) dial(ctx context.Context) (*streamConn, string, error) {
+	var conn *streamConn
 	dc, _, err := c.tryDCs(ctx, func(dc string) error {
 		var err error
-		conn, err = c.dialer.dial(ctx, dc)
+		conn, err = c.dialer.connect(ctx, dc)
 		return err
 	})
 	return conn, dc, err
@@ -196,18 +197,18 @@ func (c *Client) restart(ctx context.Context) {
 }
 
 // get returns an idle connection to the current DC (reused), or a new one.
-func (c *Client) get(ctx context.Context) (conn *ldap.Conn, dc string, reused bool, err error) {
+func (c *Client) get(ctx context.Context) (conn *streamConn, dc string, reused bool, err error) {
 	c.mu.Lock()
 	current := c.dcs[c.cur]
 	c.mu.Unlock()
 	for {
 		select {
 		case p := <-c.idle:
-			if p.dc == current && !p.conn.IsClosing() {
+			if p.dc == current && p.conn.usable() {
 				return p.conn, p.dc, true, nil
 			}
 			// Closed by the server, or left from a pass that used another DC.
-			p.conn.Close()
+			p.conn.conn.Close()
 		default:
 			conn, dc, err = c.dial(ctx)
 			return conn, dc, false, err
@@ -216,8 +217,9 @@ func (c *Client) get(ctx context.Context) (conn *ldap.Conn, dc string, reused bo
 }
 
 // put returns a healthy connection to the idle set, closing it when full.
-func (c *Client) put(conn *ldap.Conn, dc string) {
-	if conn.IsClosing() {
+func (c *Client) put(conn *streamConn, dc string) {
+	if conn.broken {
+		conn.conn.Close()
 		return
 	}
 	select {
@@ -233,13 +235,13 @@ func (c *Client) put(conn *ldap.Conn, dc string) {
 // the service ticket it was bound with ends. A modify that did reach the
 // server before the connection went meets, the second time, what it wrote:
 // a conflict, which the pass resolves by reading the entry again.
-func (c *Client) withConn(ctx context.Context, op func(*ldap.Conn) error) error {
+func (c *Client) withConn(ctx context.Context, op func(*streamConn) error) error {
 	conn, dc, reused, err := c.get(ctx)
 	if err != nil {
 		return err
 	}
 	err = c.run(ctx, conn, dc, op)
-	if err != nil && reused && conn.IsClosing() && ctx.Err() == nil {
+	if err != nil && reused && conn.broken && ctx.Err() == nil {
 		c.log.WithField("error", err.Error()).Debug("idle connection closed by the server; once more on a new one")
 		if conn, dc, err = c.dial(ctx); err != nil {
 			return err
@@ -252,10 +254,10 @@ func (c *Client) withConn(ctx context.Context, op func(*ldap.Conn) error) error 
 	return err
 }
 
-// run runs op on conn, which is closed if ctx ends meanwhile, since go-ldap's
-// calls take no context; conn goes back to the idle set after.
-func (c *Client) run(ctx context.Context, conn *ldap.Conn, dc string, op func(*ldap.Conn) error) error {
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+// run runs op on conn, which is closed if ctx ends meanwhile, since its
+// reads and writes take no context; conn goes back to the idle set after.
+func (c *Client) run(ctx context.Context, conn *streamConn, dc string, op func(*streamConn) error) error {
+	stop := context.AfterFunc(ctx, func() { conn.conn.Close() })
 	err := op(conn)
 	if stop() {
 		c.put(conn, dc)
@@ -310,18 +312,43 @@ func (c *Client) Users(ctx context.Context, fn func(sync.Entry) error) error {
 // User reads one entry again, after a conflicting write.
 func (c *Client) User(ctx context.Context, dn string) (sync.Entry, error) {
 	var out sync.Entry
-	err := c.withConn(ctx, func(conn *ldap.Conn) error {
-		req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-			"(objectClass=*)", c.entries.requested, nil)
-		res, err := conn.Search(req)
+	err := c.withConn(ctx, func(conn *streamConn) error {
+		n := 0
+		err := conn.searchBase(dn, "(objectClass=*)", c.entries.requested, func(name, attrs []byte) error {
+			e, err := c.entries.fromStream(name, attrs)
+			if err != nil {
+				return ldap.NewError(ldap.ErrorUnexpectedResponse, err)
+			}
+			n++
+			out = detached(e)
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("read %s: %w", dn, err)
 		}
-		if len(res.Entries) != 1 {
-			return fmt.Errorf("read %s: %d entries", dn, len(res.Entries))
+		if n != 1 {
+			return fmt.Errorf("read %s: %d entries", dn, n)
 		}
-		out = c.entries.fromLDAP(res.Entries[0])
 		return nil
 	})
 	return out, err
+}
+
+// detached is e with its values copied out of the message's buffer, which
+// the connection's next read reuses.
+func detached(e sync.Entry) sync.Entry {
+	e.Certificates = cloneValues(e.Certificates)
+	e.SMIME = cloneValues(e.SMIME)
+	return e
+}
+
+func cloneValues(vs [][]byte) [][]byte {
+	if vs == nil {
+		return nil
+	}
+	out := make([][]byte, len(vs))
+	for i, v := range vs {
+		out[i] = bytes.Clone(v)
+	}
+	return out
 }

@@ -27,7 +27,7 @@ import (
 	"github.com/certgal/certgal/sync"
 )
 
-func selfSigned(t *testing.T, email string) []byte {
+func selfSigned(t testing.TB, email string) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -61,36 +61,9 @@ func (d *dialer) tlsFor(host string) *tls.Config {
 	return tc
 }
 
-// dial connects to the DC at rawURL, secures and binds the connection (see
-// connect), and hands it to go-ldap for the writes.
-func (d *dialer) dial(ctx context.Context, rawURL string) (*ldap.Conn, error) {
-	sc, err := d.connect(ctx, rawURL)
-	if err != nil {
-		return nil, err
-	}
-	// A bind is answered before anything else is sent: whatever the server
-	// sent after it would be lost to go-ldap.
-	if n := sc.r.Buffered(); n > 0 {
-		sc.conn.Close()
-		return nil, ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("%s sent %d unexpected bytes after the bind", rawURL, n))
-	}
-	// connect's last read deadline would end go-ldap's reader; go-ldap sets
-	// its own timeout per operation.
-	if err := sc.conn.SetDeadline(time.Time{}); err != nil {
-		sc.conn.Close()
-		return nil, fmt.Errorf("connect %s: %w", rawURL, ldap.NewError(ldap.ErrorNetwork, err))
-	}
-	_, isTLS := sc.conn.(*tls.Conn)
-	conn := ldap.NewConn(sc.conn, isTLS)
-	conn.Start()
-	conn.SetTimeout(d.cfg.Timeout)
-	return conn, nil
-}
-
 // connect connects to the DC at rawURL, secures the connection (secure) and
 // binds it (authenticate). This is the one sequence every connection certgal
-// opens goes through: the streaming reader uses the streamConn it returns,
-// the writes go-ldap's connection built on it (dial).
+// opens goes through.
 func (d *dialer) connect(ctx context.Context, rawURL string) (*streamConn, error) {
 	ep, err := parseEndpoint(d.cfg, rawURL)
 	if err != nil {

@@ -5,9 +5,7 @@ package ldapgal
 
 import (
 	"fmt"
-	"slices"
-
-	"github.com/go-ldap/ldap/v3"
+	"strings"
 
 	"github.com/certgal/certgal/sync"
 )
@@ -91,14 +89,20 @@ func DialectByName(name string) (Dialect, error) {
 }
 
 // detectDialect asks the rootDSE whether the server is Active Directory.
-func detectDialect(conn *ldap.Conn) (Dialect, error) {
-	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"supportedCapabilities"}, nil)
-	res, err := conn.Search(req)
+func detectDialect(conn *streamConn) (Dialect, error) {
+	ad := false
+	err := conn.searchBase("", "(objectClass=*)", []string{"supportedCapabilities"}, func(_, attrs []byte) error {
+		return eachAttribute(attrs, func(name, vals []byte) error {
+			if !strings.EqualFold(string(name), "supportedCapabilities") {
+				return nil
+			}
+			return eachValue(vals, func(v []byte) { ad = ad || string(v) == adCapability })
+		})
+	})
 	if err != nil {
 		return Dialect{}, fmt.Errorf("read rootDSE to detect the dialect: %w", err)
 	}
-	if len(res.Entries) == 1 && slices.Contains(res.Entries[0].GetAttributeValues("supportedCapabilities"), adCapability) {
+	if ad {
 		return DialectByName(DialectAD)
 	}
 	return DialectByName(DialectOpenLDAP)

@@ -21,67 +21,85 @@ import (
 // sync.ErrConflict. Results 21 and 19 to a modify that adds values mean the
 // server refused one of them; they are reported as sync.ErrValueRejected.
 func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
-	req, what := c.modifyRequest(m)
-	if err := c.assertCSN(req, m, what); err != nil {
+	var buf [4]change
+	changes, what := c.changes(buf[:0], m)
+	a, err := c.assertCSN(m, what)
+	if err != nil {
 		return err
 	}
 	adds := len(m.Add)+len(m.SMIMEAdd) > 0
-	return c.withConn(ctx, func(conn *ldap.Conn) error {
-		if err := conn.Modify(req); err != nil {
+	return c.withConn(ctx, func(conn *streamConn) error {
+		if err := conn.modify(m.DN, changes, a); err != nil {
 			return modifyError(m.DN, what, adds, err)
 		}
 		return nil
 	})
 }
 
-// modifyRequest is the modify for m, and what it changes for errors to
-// name ("userCertificate, replace userSMIMECertificate").
-func (c *Client) modifyRequest(m sync.Modification) (*ldap.ModifyRequest, string) {
+// changes appends the changes of the modify for m to out (the values are
+// m's, not copies), and says what they change for errors to name
+// ("userCertificate, replace userSMIMECertificate").
+func (c *Client) changes(out []change, m sync.Modification) ([]change, string) {
 	d := c.dialect
-	req := ldap.NewModifyRequest(m.DN, nil)
 	var attrs []string
 	if len(m.Delete)+len(m.Add) > 0 {
-		modifyValues(req, d.CertAttr, m.Delete, m.Add)
+		out = modifyValues(out, d.CertAttr, m.Delete, m.Add)
 		attrs = append(attrs, d.CertAttr)
 	}
 	switch {
 	case m.SMIMEReplace:
-		req.Replace(d.SMIMEAttr, toStrings(m.SMIMEAdd))
+		out = append(out, change{ldap.ReplaceAttribute, d.SMIMEAttr, m.SMIMEAdd})
 		attrs = append(attrs, "replace "+d.SMIMEAttr)
 	case len(m.SMIMEDelete)+len(m.SMIMEAdd) > 0:
-		modifyValues(req, d.SMIMEAttr, m.SMIMEDelete, m.SMIMEAdd)
+		out = modifyValues(out, d.SMIMEAttr, m.SMIMEDelete, m.SMIMEAdd)
 		attrs = append(attrs, d.SMIMEAttr)
 	}
-	return req, strings.Join(attrs, ", ")
+	return out, strings.Join(attrs, ", ")
 }
 
 // modifyValues deletes the exact values del of attr, then adds add.
-func modifyValues(req *ldap.ModifyRequest, attr string, del, add [][]byte) {
+func modifyValues(out []change, attr string, del, add [][]byte) []change {
 	if len(del) > 0 {
-		req.Delete(attr, toStrings(del))
+		out = append(out, change{ldap.DeleteAttribute, attr, del})
 	}
 	if len(add) > 0 {
-		req.Add(attr, toStrings(add))
+		out = append(out, change{ldap.AddAttribute, attr, add})
 	}
+	return out
 }
 
-// assertCSN makes req assert the CSN m was planned against, where the
-// server does not delete by bytes and req deletes or replaces.
-func (c *Client) assertCSN(req *ldap.ModifyRequest, m sync.Modification, what string) error {
+// assertCSN is the assertion of the CSN m was planned against, where the
+// server does not delete by bytes and the modify deletes or replaces; none
+// (the zero value) otherwise.
+func (c *Client) assertCSN(m sync.Modification, what string) (assertionValue, error) {
 	attr := c.dialect.CSNAttr
 	if attr == "" || (len(m.Delete)+len(m.SMIMEDelete) == 0 && !m.SMIMEReplace) {
-		return nil
+		return assertionValue{}, nil
 	}
 	if m.CSN == "" {
-		return fmt.Errorf("modify %s: %s: not sent: the entry was read without %s, which a delete on this server must assert; give the bind DN read access to it",
+		return assertionValue{}, fmt.Errorf("modify %s: %s: not sent: the entry was read without %s, which a delete on this server must assert; give the bind DN read access to it",
 			m.DN, what, attr)
 	}
-	ctl, err := assertion(attr, m.CSN)
-	if err != nil {
-		return fmt.Errorf("modify %s: %s: %w", m.DN, what, err)
+	return assertionValue{attr: attr, value: m.CSN}, nil
+}
+
+// modify sends one ModifyRequest, encoded into the connection's write
+// buffer, and reads its response: nil, or the server's result as an *ldap.Error.
+func (c *streamConn) modify(dn string, changes []change, a assertionValue) error {
+	id := c.newID()
+	c.wbuf = appendModify(c.wbuf[:0], id, dn, changes, a)
+	err := c.write(c.wbuf)
+	if cap(c.wbuf) > reuseMax {
+		c.wbuf = nil
 	}
-	req.Controls = append(req.Controls, ctl)
-	return nil
+	if err != nil {
+		return err
+	}
+	m, err := c.await(id, ldap.ApplicationModifyResponse)
+	if err != nil {
+		return err
+	}
+	return m.result()
 }
 
 // modifyError names the entry and attributes of a failed modify, and marks
@@ -99,24 +117,5 @@ func modifyError(dn, what string, adds bool, err error) error {
 	return fmt.Errorf("modify %s: %s: %w", dn, what, err)
 }
 
-func toStrings(values [][]byte) []string {
-	out := make([]string, len(values))
-	for i, v := range values {
-		out[i] = string(v)
-	}
-	return out
-}
-
 // controlTypeAssertion is the LDAP Assertion control (RFC 4528).
 const controlTypeAssertion = "1.3.6.1.1.12"
-
-// assertion is a critical Assertion control that attr equals value: the
-// server performs the operation only then, and answers 122 otherwise. Its
-// value is the BER encoding of the filter.
-func assertion(attr, value string) (ldap.Control, error) {
-	f, err := ldap.CompileFilter("(" + attr + "=" + ldap.EscapeFilter(value) + ")")
-	if err != nil {
-		return nil, fmt.Errorf("assertion %s=%q: %w", attr, value, err)
-	}
-	return ldap.NewControlString(controlTypeAssertion, true, string(f.Bytes())), nil
-}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -16,17 +17,17 @@ import (
 // The paged read of all users is most of a pass's work, and go-ldap decodes
 // each response into a tree of packets that copies every value several times
 // (docs/BENCHMARKS.md, "What was optimised, and what it did", item 1).
-// streamConn is a connection of its own for that read: it
-// decodes each response in place from one buffer per message, and the
-// values it hands on are slices of that buffer. It also secures and binds
-// every connection (see connect), go-ldap's included; everything else
-// (modifies, the re-read after a conflict) stays on go-ldap.
+// streamConn is certgal's own LDAP connection: it decodes each response in
+// place from one buffer per message, and the values it hands on are slices
+// of that buffer. It secures and binds every connection (see connect), reads
+// the users, and carries the pass's writes and re-reads from the Client's
+// idle set (see modify, searchBase).
 
 // maxMessage bounds one LDAP message from the server (go-ldap allows 2 GiB).
 // AD stores at most about 1,200 values of 32 KiB per attribute.
 const maxMessage = 256 << 20
 
-// streamConn is one LDAP connection that only binds and searches.
+// streamConn is one LDAP connection, used by one goroutine at a time.
 type streamConn struct {
 	conn    net.Conn
 	r       *bufio.Reader
@@ -36,6 +37,12 @@ type streamConn struct {
 	// message was much of what a pass allocates (docs/BENCHMARKS.md, "Figures
 	// moved out of code comments (ldapgal, config)").
 	buf []byte
+	// wbuf holds the last modify sent, up to reuseMax bytes.
+	wbuf []byte
+	// broken: a request or response failed short of the server's answer (the
+	// transport, the framing, a search left unfinished); the connection is
+	// not used again.
+	broken bool
 }
 
 // reuseMax is the largest message read into streamConn.buf; a larger one
@@ -49,10 +56,16 @@ func (c *streamConn) Close() error {
 	return c.conn.Close()
 }
 
-// send writes one LDAPMessage with a new message ID and returns the ID.
-func (c *streamConn) send(op *ber.Packet, controls []ldap.Control) (int64, error) {
+// newID is the message ID of the next request.
+func (c *streamConn) newID() int64 {
 	id := c.nextID
 	c.nextID++
+	return id
+}
+
+// send writes one LDAPMessage with a new message ID and returns the ID.
+func (c *streamConn) send(op *ber.Packet, controls []ldap.Control) (int64, error) {
+	id := c.newID()
 	msg := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
 	msg.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
 	msg.AppendChild(op)
@@ -63,13 +76,19 @@ func (c *streamConn) send(op *ber.Packet, controls []ldap.Control) (int64, error
 		}
 		msg.AppendChild(cs)
 	}
+	return id, c.write(msg.Bytes())
+}
+
+// write sends one encoded LDAPMessage.
+func (c *streamConn) write(msg []byte) error {
 	if c.timeout > 0 {
 		c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	}
-	if _, err := c.conn.Write(msg.Bytes()); err != nil {
-		return id, ldap.NewError(ldap.ErrorNetwork, err)
+	if _, err := c.conn.Write(msg); err != nil {
+		c.broken = true
+		return ldap.NewError(ldap.ErrorNetwork, err)
 	}
-	return id, nil
+	return nil
 }
 
 // roundTrip sends op and reads the one response of type want.
@@ -88,19 +107,51 @@ func (c *streamConn) exchange(op *ber.Packet, controls []ldap.Control, want uint
 	if err != nil {
 		return message{}, err
 	}
+	return c.await(id, want)
+}
+
+// await reads up to the response to request id, which must be of type want.
+// A notice of disconnection (message ID 0, RFC 4511 4.4.1) ends the wait:
+// the server is closing the connection, as Samba does to a session whose
+// Kerberos ticket has ended.
+func (c *streamConn) await(id int64, want uint8) (message, error) {
 	for {
 		m, err := c.read()
 		if err != nil {
 			return message{}, err
 		}
+		if m.id == 0 {
+			c.broken = true
+			return message{}, ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("notice of disconnection from the server: %v", m.result()))
+		}
 		if m.id != id {
 			continue
 		}
 		if m.op != want {
+			c.broken = true
 			return message{}, ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("response of type %d, want %d", m.op, want))
 		}
 		return m, nil
 	}
+}
+
+// usable reports whether an idle connection can carry a request: nothing
+// failed on it, and the server has neither closed it nor sent anything
+// since its last response (a notice of disconnection). The read that finds
+// out does not wait: its deadline has passed.
+func (c *streamConn) usable() bool {
+	if c.broken || c.r.Buffered() > 0 {
+		return false
+	}
+	if err := c.conn.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		return false
+	}
+	_, err := c.r.Peek(1)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	// read sets its own deadline only when there is a timeout.
+	return c.conn.SetReadDeadline(time.Time{}) == nil
 }
 
 // message is one decoded LDAPMessage. body is the protocol operation's
@@ -114,6 +165,14 @@ type message struct {
 
 // read reads the next LDAPMessage. Its bytes are valid until the next read.
 func (c *streamConn) read() (message, error) {
+	m, err := c.readMessage()
+	if err != nil {
+		c.broken = true
+	}
+	return m, err
+}
+
+func (c *streamConn) readMessage() (message, error) {
 	if c.timeout > 0 {
 		c.conn.SetReadDeadline(time.Now().Add(c.timeout))
 	}
@@ -240,20 +299,7 @@ func (c *streamConn) searchAll(base, filter string, attrs []string, pageSize int
 	}
 	paging := ldap.NewControlPaging(uint32(pageSize))
 	for {
-		req := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchRequest, nil, "")
-		req.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, base, ""))
-		req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(ldap.ScopeWholeSubtree), ""))
-		req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(ldap.NeverDerefAliases), ""))
-		req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 0, ""))
-		req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 0, ""))
-		req.AppendChild(ber.NewBoolean(ber.ClassUniversal, ber.TypePrimitive, ber.TagBoolean, false, ""))
-		req.AppendChild(f)
-		as := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
-		for _, a := range attrs {
-			as.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a, ""))
-		}
-		req.AppendChild(as)
-		id, err := c.send(req, []ldap.Control{paging})
+		id, err := c.send(searchRequest(base, ldap.ScopeWholeSubtree, f, attrs), []ldap.Control{paging})
 		if err != nil {
 			return err
 		}
@@ -265,9 +311,45 @@ func (c *streamConn) searchAll(base, filter string, attrs []string, pageSize int
 	}
 }
 
+// searchBase reads the entry dn itself, if filter matches it, and calls fn
+// with it. The values fn sees are slices of the message's buffer.
+func (c *streamConn) searchBase(dn, filter string, attrs []string, fn func(dn []byte, attrs []byte) error) error {
+	f, err := ldap.CompileFilter(filter)
+	if err != nil {
+		return err
+	}
+	id, err := c.send(searchRequest(dn, ldap.ScopeBaseObject, f, attrs), nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.page(id, fn)
+	return err
+}
+
+// searchRequest is a SearchRequest without limits that dereferences no aliases.
+func searchRequest(base string, scope int, filter *ber.Packet, attrs []string) *ber.Packet {
+	req := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchRequest, nil, "")
+	req.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, base, ""))
+	req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(scope), ""))
+	req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(ldap.NeverDerefAliases), ""))
+	req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 0, ""))
+	req.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 0, ""))
+	req.AppendChild(ber.NewBoolean(ber.ClassUniversal, ber.TypePrimitive, ber.TagBoolean, false, ""))
+	req.AppendChild(filter)
+	as := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+	for _, a := range attrs {
+		as.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a, ""))
+	}
+	req.AppendChild(as)
+	return req
+}
+
 // page reads the responses to search id up to its SearchResultDone and
-// returns the paging cookie ("" after the last page).
-func (c *streamConn) page(id int64, fn func(dn []byte, attrs []byte) error) ([]byte, error) {
+// returns the paging cookie ("" after the last page). A search it leaves
+// before its end leaves responses on the way: the connection is broken.
+func (c *streamConn) page(id int64, fn func(dn []byte, attrs []byte) error) (cookie []byte, err error) {
+	done := false
+	defer func() { c.broken = c.broken || !done }()
 	for {
 		m, err := c.read()
 		if err != nil {
@@ -285,20 +367,13 @@ func (c *streamConn) page(id int64, fn func(dn []byte, attrs []byte) error) ([]b
 		}
 		switch m.op {
 		case ldap.ApplicationSearchResultEntry:
-			tag, dn, attrs, err := tlv(m.body)
-			if err != nil || tag != 0x04 {
-				return nil, ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("entry name: tag %#x: %v", tag, err))
-			}
-			tag, attrs, _, err = tlv(attrs)
-			if err != nil || tag != 0x30 {
-				return nil, ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("entry attributes: tag %#x: %v", tag, err))
-			}
-			if err := fn(dn, attrs); err != nil {
+			if err := resultEntry(m.body, fn); err != nil {
 				return nil, err
 			}
 		case ldap.ApplicationSearchResultReference, ldap.ApplicationIntermediateResponse:
 			// Referrals are not followed (go-ldap's Search collected and ignored them too).
 		case ldap.ApplicationSearchResultDone:
+			done = true
 			if err := m.result(); err != nil {
 				return nil, err
 			}
@@ -307,6 +382,19 @@ func (c *streamConn) page(id int64, fn func(dn []byte, attrs []byte) error) ([]b
 			return nil, ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("unexpected response of type %d to a search", m.op))
 		}
 	}
+}
+
+// resultEntry calls fn with the DN and attribute list of a SearchResultEntry's content.
+func resultEntry(body []byte, fn func(dn []byte, attrs []byte) error) error {
+	tag, dn, attrs, err := tlv(body)
+	if err != nil || tag != 0x04 {
+		return ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("entry name: tag %#x: %v", tag, err))
+	}
+	tag, attrs, _, err = tlv(attrs)
+	if err != nil || tag != 0x30 {
+		return ldap.NewError(ldap.ErrorUnexpectedResponse, fmt.Errorf("entry attributes: tag %#x: %v", tag, err))
+	}
+	return fn(dn, attrs)
 }
 
 // pagingCookie finds the paged results control (RFC 2696) among controls.

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
@@ -22,7 +24,7 @@ import (
 func goLDAPUsers(t *testing.T, c *Client) map[string]sync.Entry {
 	t.Helper()
 	out := map[string]sync.Entry{}
-	err := c.withConn(context.Background(), func(conn *ldap.Conn) error {
+	err := withGoLDAP(t, c, func(conn *ldap.Conn) error {
 		req := ldap.NewSearchRequest(c.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 			c.filter, c.entries.requested, nil)
 		res, err := conn.SearchWithPaging(req, 3)
@@ -38,6 +40,27 @@ func goLDAPUsers(t *testing.T, c *Client) map[string]sync.Entry {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// withGoLDAP runs op on a go-ldap connection to c's directory, secured and
+// bound as c's connections are.
+func withGoLDAP(t *testing.T, c *Client, op func(*ldap.Conn) error) error {
+	t.Helper()
+	sc, err := c.dialer.connect(context.Background(), c.dcs[0])
+	if err != nil {
+		return err
+	}
+	if n := sc.r.Buffered(); n > 0 {
+		t.Fatalf("%d unexpected bytes after the bind", n)
+	}
+	if err := sc.conn.SetDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	_, isTLS := sc.conn.(*tls.Conn)
+	conn := ldap.NewConn(sc.conn, isTLS)
+	conn.Start()
+	defer conn.Close()
+	return op(conn)
 }
 
 func entryString(e sync.Entry) string {
