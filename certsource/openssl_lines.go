@@ -30,9 +30,9 @@ type revokedLine struct {
 // add appends the certificate of f, the file of index.txt's line e.
 func (r *readLines) add(f *cachedFile, e indexEntry) {
 	l := readLine{file: f, status: uint8(e.Status), rev: -1}
-	if e.Status == StatusRevoked {
+	if e.Revoked != nil {
 		l.rev = int32(len(r.revoked))
-		r.revoked = append(r.revoked, revokedLine{at: e.RevokedAt, reason: e.Reason})
+		r.revoked = append(r.revoked, *e.Revoked)
 	}
 	r.lines = append(r.lines, l)
 }
