@@ -32,19 +32,33 @@ func (o *OpenSSL) locate(e indexEntry) (string, fileStat) {
 	}
 	// A serial is hexadecimal (parseIndexLine): SERIAL.pem is inside each
 	// layout as it is, with none of inside's work.
+	var name [128]byte
 	for _, d := range o.layouts.serial {
-		p := d + e.SerialHex + ".pem"
+		p := o.cachedPath(append(append(append(name[:0], d...), e.SerialHex...), ".pem"...))
 		if st, err := statFile(p); err == nil && st.regular {
 			return p, st
 		}
 	}
 	if e.Status == StatusRevoked {
-		p := o.layouts.revoked + e.SerialHex + ".crt"
+		p := o.cachedPath(append(append(append(name[:0], o.layouts.revoked...), e.SerialHex...), ".crt"...))
 		if st, err := statFile(p); err == nil && st.regular {
 			return p, st
 		}
 	}
 	return "", fileStat{}
+}
+
+// cachedPath is the path p as a string: the cache's, when it has a record
+// of the file, so that a full read of a store it knows makes no string for
+// each of its files.
+func (o *OpenSSL) cachedPath(p []byte) string {
+	o.mu.Lock()
+	f := o.cache[string(p)]
+	o.mu.Unlock()
+	if f != nil {
+		return f.path
+	}
+	return string(p)
 }
 
 // layoutDirs are the directories locate looks in for SERIAL.pem and
