@@ -22,7 +22,7 @@ import (
 type indexEntry struct {
 	SerialHex string // upper case, as written: SERIAL.pem is named so
 	File      string
-	Revoked   *revokedLine // an R line's date and reason
+	Revoked   *Revoked // an R line's date and reason
 	Status    Status
 }
 
@@ -54,7 +54,7 @@ func parseIndexLine(line string) (indexEntry, error) {
 		}
 		// openssl may append a hold instruction or invalidity date after the reason.
 		reason, _, _ = strings.Cut(reason, ",")
-		e.Revoked = &revokedLine{at: at, reason: strings.Clone(reason)}
+		e.Revoked = &Revoked{At: at, Reason: strings.Clone(reason)}
 	} else if f[2] != "" {
 		return indexEntry{}, fmt.Errorf("revocation field %q on a line that is not revoked", f[2])
 	}

@@ -39,7 +39,7 @@ func (o *OpenSSL) indexRevocations(ctx context.Context, unread []indexEntry, fil
 		if !ok {
 			return nil, nil, fmt.Errorf("openssl source: serial %q", e.SerialHex)
 		}
-		revs = append(revs, Revocation{Issuer: issuer, Serial: serial, RevokedAt: e.Revoked.at, Reason: e.Revoked.reason})
+		revs = append(revs, Revocation{Issuer: issuer, Serial: serial, RevokedAt: e.Revoked.At, Reason: e.Revoked.Reason})
 	}
 	return revs, caFiles, nil
 }

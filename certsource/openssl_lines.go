@@ -1,7 +1,5 @@
 package certsource
 
-import "time"
-
 // readLines are the certificates of a read of index.txt, as the read's
 // snapshot has them and a quick read gives them again: each line's file
 // record and status. A daemon keeps these between passes rather than the
@@ -10,8 +8,9 @@ import "time"
 // while it runs: docs/BENCHMARKS.md, "Results, eighth round").
 type readLines struct {
 	lines []readLine
-	// revoked are the dates and reasons of the R lines, which are few.
-	revoked []revokedLine
+	// revoked are the dates and reasons of the R lines, which are few; each
+	// snapshot's Certificates point to them.
+	revoked []Revoked
 }
 
 // readLine is one line's certificate: f's, with the line's status, and for
@@ -20,11 +19,6 @@ type readLine struct {
 	file   *cachedFile
 	rev    int32
 	status uint8 // a Status
-}
-
-type revokedLine struct {
-	at     time.Time
-	reason string
 }
 
 // add appends the certificate of f, the file of index.txt's line e.
@@ -46,7 +40,7 @@ func (r *readLines) certificates() []*Certificate {
 		c := &all[i]
 		*c = Certificate{Cert: f.cert(), DER: f.der(), Hash: f.hash, Origin: f.path, Status: Status(l.status)}
 		if l.rev >= 0 {
-			c.RevokedAt, c.Reason = r.revoked[l.rev].at, r.revoked[l.rev].reason
+			c.Revoked = &r.revoked[l.rev]
 		}
 		out[i] = c
 	}

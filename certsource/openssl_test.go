@@ -74,8 +74,8 @@ func TestOpenSSLReadsIndexAndCRL(t *testing.T) {
 		t.Errorf("certificates %v, want %v", got, want)
 	}
 	for _, c := range snap.Certificates {
-		if c.Status == StatusRevoked && (c.Reason != "keyCompromise" || c.RevokedAt.IsZero()) {
-			t.Errorf("revocation of %s: reason %q at %v", b.Serial, c.Reason, c.RevokedAt)
+		if c.Status == StatusRevoked && (revokedOf(c).Reason != "keyCompromise" || revokedOf(c).At.IsZero()) {
+			t.Errorf("revocation of %s: %+v", b.Serial, revokedOf(c))
 		}
 	}
 	if len(snap.Revocations) != 1 || strings.ToUpper(snap.Revocations[0].Serial.Text(16)) != b.Serial || snap.Revocations[0].Reason != "keyCompromise" {

@@ -30,7 +30,7 @@ func describe(t *testing.T, snap *Snapshot) []string {
 		if c.Cert != nil && !bytes.Equal(c.Cert.Raw, c.DER) {
 			t.Errorf("%s: DER is not Cert.Raw", c.Origin)
 		}
-		out = append(out, fmt.Sprintf("%s %x %s %s %v", c.Origin, c.Hash[:8], c.Status, c.Reason, c.RevokedAt.Unix()))
+		out = append(out, fmt.Sprintf("%s %x %s %s %v", c.Origin, c.Hash[:8], c.Status, revokedOf(c).Reason, revokedOf(c).At.Unix()))
 	}
 	sort.Strings(out)
 	for reason, n := range snap.Problems {
