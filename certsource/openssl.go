@@ -32,9 +32,9 @@ type OpenSSL struct {
 	fullCheckEvery time.Duration
 
 	mu    stdsync.Mutex
-	cache map[string]*cachedFile // by path; a file is read and parsed again only when it changes
-	crls  map[string]*crlRead    // by path, likewise
-	fresh int                    // files read since the cache was last saved or loaded
+	cache *fileTable          // by path; a file is read and parsed again only when it changes
+	crls  map[string]*crlRead // by path, likewise
+	fresh int                 // files read since the cache was last saved or loaded
 }
 
 // cachedFile is what is known of one certificate file while it is unchanged.
@@ -83,7 +83,7 @@ func (f *cachedFile) cert() *x509.Certificate {
 // long as the returned value, so a daemon parses each certificate once.
 func NewOpenSSL(cfg config.OpenSSL, trust *Trust, log logrus.FieldLogger) *OpenSSL {
 	return &OpenSSL{dir: cfg.Dir, layouts: layoutDirsOf(cfg.Dir), crlFiles: cfg.CRLFiles, trust: trust, log: log, now: time.Now,
-		cache: map[string]*cachedFile{}, fullCheckEvery: fullCheckEvery}
+		cache: newFileTable(0), fullCheckEvery: fullCheckEvery}
 }
 
 // Read implements Source.

@@ -63,10 +63,8 @@ func (o *OpenSSL) CacheChanged() bool {
 func (o *OpenSSL) WriteCache(w io.Writer) error {
 	o.mu.Lock()
 	o.fresh = 0
-	files := make([]*cachedFile, 0, len(o.cache))
-	for _, f := range o.cache {
-		files = append(files, f)
-	}
+	files := make([]*cachedFile, 0, o.cache.len())
+	o.cache.each(func(f *cachedFile) { files = append(files, f) })
 	o.mu.Unlock()
 
 	b := binary.BigEndian.AppendUint32(make([]byte, 0, 256), opensslCacheFormat)
@@ -98,7 +96,7 @@ func appendString(b []byte, v string) []byte {
 func (o *OpenSSL) DropCache() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.cache, o.quick, o.crls, o.fresh = map[string]*cachedFile{}, nil, nil, 0
+	o.cache, o.quick, o.crls, o.fresh = newFileTable(0), nil, nil, 0
 }
 
 // UnmarshalCache implements CachingSource.
@@ -111,7 +109,7 @@ func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
 	if n > uint64(size)/(32+4*8) {
 		return 0, errors.New("openssl source cache: more entries than the data holds")
 	}
-	cache := make(map[string]*cachedFile, n)
+	cache := newFileTable(int(n))
 	files := make([]cachedFile, n)
 	for i := range files {
 		f := &files[i]
@@ -130,7 +128,7 @@ func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
 			continue // never read: a file that large is refused
 		}
 		f.size = uint32(size)
-		cache[path] = f
+		cache.put(f)
 	}
 	if err := d.End(); err != nil {
 		return 0, fmt.Errorf("openssl source cache: %w", err)
@@ -138,5 +136,5 @@ func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
 	o.mu.Lock()
 	o.cache, o.fresh = cache, 0
 	o.mu.Unlock()
-	return len(cache), nil
+	return cache.len(), nil
 }

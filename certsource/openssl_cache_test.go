@@ -113,8 +113,8 @@ func TestOpenSSLCacheRefusesDamage(t *testing.T) {
 	if n, err := fresh.UnmarshalCache(r, int64(len(body))); !errors.Is(err, damaged) || n != 0 {
 		t.Errorf("damaged at the end: %d entries, %v", n, err)
 	}
-	if fresh.CacheChanged() || len(fresh.cache) != 0 {
-		t.Errorf("damaged at the end: the source took %d entries", len(fresh.cache))
+	if fresh.CacheChanged() || fresh.cache.len() != 0 {
+		t.Errorf("damaged at the end: the source took %d entries", fresh.cache.len())
 	}
 }
 

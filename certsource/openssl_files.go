@@ -80,7 +80,7 @@ func (o *OpenSSL) parseFile(path string, st fileStat, mode readMode, buf *[]byte
 		return nil, err
 	}
 	o.mu.Lock()
-	o.cache[path] = f
+	o.cache.put(f)
 	o.fresh++
 	o.mu.Unlock()
 	return f, nil
@@ -92,9 +92,9 @@ func (o *OpenSSL) parseFile(path string, st fileStat, mode readMode, buf *[]byte
 // the parsed certificate: a file ReadUnparsed read is read again.
 func (o *OpenSSL) cachedAs(path string, st fileStat, mode readMode) *cachedFile {
 	o.mu.Lock()
-	c, ok := o.cache[path]
+	c := o.cache.get(path)
 	o.mu.Unlock()
-	if !ok || int64(c.size) != st.size || c.mtime != st.mtime || c.ino != st.ino || c.ctime != st.ctime {
+	if c == nil || int64(c.size) != st.size || c.mtime != st.mtime || c.ino != st.ino || c.ctime != st.ctime {
 		return nil
 	}
 	if mode.parsed && c.parsed == nil {
@@ -142,7 +142,7 @@ func (o *OpenSSL) LoadDER(c *Certificate) ([]byte, error) {
 	// this function's time (docs/BENCHMARKS.md, "Figures moved out of code comments (certsource)").
 	// A file changed since reads short or hashes differently below.
 	o.mu.Lock()
-	f := o.cache[c.Origin]
+	f := o.cache.get(c.Origin)
 	o.mu.Unlock()
 	var size int64
 	if f != nil && f.hash == c.Hash {

@@ -53,7 +53,7 @@ func (o *OpenSSL) locate(e indexEntry) (string, fileStat) {
 // each of its files.
 func (o *OpenSSL) cachedPath(p []byte) string {
 	o.mu.Lock()
-	f := o.cache[string(p)]
+	f := o.cache.getBytes(p)
 	o.mu.Unlock()
 	if f != nil {
 		return f.path

@@ -314,8 +314,8 @@ func TestOpenSSLDropCacheForgetsTheStore(t *testing.T) {
 	src, _ := newOpenSSL(t, ca, ca.CRL(t, false))
 	want := describe(t, readUnparsed(t, src))
 	src.DropCache()
-	if len(src.cache) != 0 || src.quick != nil || len(src.crls) != 0 {
-		t.Errorf("after DropCache: %d files, quick read %v, %d CRLs kept", len(src.cache), src.quick != nil, len(src.crls))
+	if src.cache.len() != 0 || src.quick != nil || len(src.crls) != 0 {
+		t.Errorf("after DropCache: %d files, quick read %v, %d CRLs kept", src.cache.len(), src.quick != nil, len(src.crls))
 	}
 	inspected := 0
 	snap, err := src.ReadUnparsed(context.Background(), func(der []byte, _ [32]byte) (string, error) {

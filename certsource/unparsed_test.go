@@ -99,11 +99,11 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 			}
 		}
 	}
-	for path, c := range src.cache {
+	src.cache.each(func(c *cachedFile) {
 		if c.parsed != nil {
-			t.Errorf("%s: ReadUnparsed kept a parsed certificate or its DER", filepath.Base(path))
+			t.Errorf("%s: ReadUnparsed kept a parsed certificate or its DER", filepath.Base(c.path))
 		}
-	}
+	})
 	kept, err := src.ReadUnparsed(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
