@@ -149,12 +149,14 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	}
 	lines, unread := o.addCertificates(entries, files, errs, skip)
 	snap.Certificates = lines.certificates()
-	stamps.add(filePaths(errs))
+	for _, fe := range errs {
+		stamps.add(fe.path)
+	}
 	revs, caFiles, err := o.indexRevocations(ctx, unread, files, skip)
 	if err != nil {
 		return nil, err
 	}
-	stamps.add(caFiles)
+	stamps.add(caFiles...)
 	snap.Revocations = revs
 	o.mu.Lock()
 	o.quick = &quickRead{index: sum, bad: bad, parsed: mode.parsed, stamps: stamps, lines: lines,
@@ -179,14 +181,14 @@ func indexHint(last *quickRead) int {
 // lines, by line (see parseAll), on every core; only the lines whose file is
 // in none of openssl's layouts wait for easy-rsa's issued/ to be read (a
 // file there that does not read is reported with skip).
-func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode readMode, skip func(string, logrus.Fields)) ([]*cachedFile, []*fileError, error) {
+func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode readMode, skip func(string, logrus.Fields)) ([]*cachedFile, []fileError, error) {
 	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, fileStat) { return o.locate(entries[i]) }, mode)
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
 	var missing []int
 	for i := range entries {
-		if errs[i] == nil {
+		if errs[i].path == "" {
 			missing = append(missing, i)
 		}
 	}
@@ -212,7 +214,7 @@ func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode read
 // missing, does not read or holds another serial is skipped, except that a
 // missing file of an R line is no problem: a revoked certificate's file may
 // well be gone (revoked/ cleaned up), and its revocation is used.
-func (o *OpenSSL) addCertificates(entries []indexEntry, files []*cachedFile, errs []*fileError,
+func (o *OpenSSL) addCertificates(entries []indexEntry, files []*cachedFile, errs []fileError,
 	skip func(string, logrus.Fields)) (lines *readLines, unread []indexEntry) {
 	lines = &readLines{lines: make([]readLine, 0, len(entries))}
 	for i, e := range entries {
@@ -234,12 +236,8 @@ func (o *OpenSSL) addCertificates(entries []indexEntry, files []*cachedFile, err
 // lineProblem is why the certificate of index.txt's line e is not used, ""
 // when it is, with the fields to log; f and fe are its file, as readFiles
 // found it.
-func lineProblem(e indexEntry, f *cachedFile, fe *fileError) (reason string, fields logrus.Fields) {
-	var path string
-	var readErr error
-	if fe != nil {
-		path, readErr = fe.path, fe.err
-	}
+func lineProblem(e indexEntry, f *cachedFile, fe fileError) (reason string, fields logrus.Fields) {
+	path, readErr := fe.path, fe.err
 	switch {
 	case path == "":
 		reason = "missing_certificate"
@@ -255,18 +253,6 @@ func lineProblem(e indexEntry, f *cachedFile, fe *fileError) (reason string, fie
 		fields["error"] = readErr.Error()
 	}
 	return reason, fields
-}
-
-// filePaths are the paths of the files readFiles found, "" where it found
-// none.
-func filePaths(errs []*fileError) []string {
-	paths := make([]string, len(errs))
-	for i, fe := range errs {
-		if fe != nil {
-			paths[i] = fe.path
-		}
-	}
-	return paths
 }
 
 // skipBadLines reports index.txt's lines that do not parse.

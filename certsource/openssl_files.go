@@ -16,8 +16,8 @@ import (
 	"github.com/certgal/certgal/internal/parallel"
 )
 
-// fileError is where a certificate file is, and why it could not be read
-// (err nil: found and read).
+// fileError is where a certificate file is ("": nowhere), and why it could
+// not be read (err nil: found and read).
 type fileError struct {
 	path string
 	err  error
@@ -25,11 +25,11 @@ type fileError struct {
 
 // parseAll reads n files on every core, each found by locate (a zero fileStat
 // makes it stat the path itself; "" means no file), using the cache for
-// unchanged files. A file's result is nil with a nil fileError when locate
+// unchanged files. A file's result is nil with a zero fileError when locate
 // found none. With mode.parsed, every result carries its parsed certificate.
-func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fileStat), mode readMode) ([]*cachedFile, []*fileError) {
+func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fileStat), mode readMode) ([]*cachedFile, []fileError) {
 	files := make([]*cachedFile, n)
-	errs := make([]*fileError, n)
+	errs := make([]fileError, n)
 	parallel.For(ctx, n, parallel.Options{Batch: parseBatch}, func() func(int) {
 		var buf []byte // one read buffer per worker: the files are small
 		return func(i int) {
@@ -39,7 +39,7 @@ func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string,
 			}
 			f, err := o.parseFile(path, st, mode, &buf)
 			files[i] = f
-			errs[i] = &fileError{path: path, err: err}
+			errs[i] = fileError{path: path, err: err}
 		}
 	})
 	return files, errs

@@ -125,7 +125,7 @@ func (o *OpenSSL) issuedBySerial(ctx context.Context, skip func(string, logrus.F
 	files, _ := filepath.Glob(filepath.Join(o.dir, "issued", "*.crt"))
 	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, fileStat) { return files[i], fileStat{} }, readMode{})
 	for i, f := range files {
-		if errs[i] != nil && errs[i].err != nil {
+		if errs[i].err != nil {
 			skip("bad_certificate", logrus.Fields{"file": f, "error": errs[i].err.Error()})
 			continue
 		}

@@ -86,7 +86,7 @@ func (o *OpenSSL) stampDirs(s dirStamps) dirStamps {
 
 // add stamps the directories of paths that s has not stamped yet: those of
 // index lines naming a file in a directory of their own.
-func (s dirStamps) add(paths []string) {
+func (s dirStamps) add(paths ...string) {
 	for _, p := range paths {
 		if p == "" {
 			continue
