@@ -35,23 +35,26 @@ type OpenSSL struct {
 	cache *fileTable          // by path; a file is read and parsed again only when it changes
 	crls  map[string]*crlRead // by path, likewise
 	fresh int                 // files read since the cache was last saved or loaded
+	// parsed is what Read keeps of the records of its lines (see
+	// keepParsed); ReadUnparsed adds nothing to it.
+	parsed map[*cachedFile]parsedFile
 }
 
-// cachedFile is what is known of one certificate file while it is unchanged.
-// cert and der are kept only once Read asked for them: ReadUnparsed keeps the
-// hash and serial alone, as a CA's certificates take as much memory as they
-// take disk, and a parsed certificate several times that.
+// cachedFile is what is known of one certificate file while it is unchanged:
+// the hash and serial, as a CA's certificates take as much memory as they
+// take disk, and a parsed certificate several times that; what Read parses is
+// kept beside it (OpenSSL.parsed), never by a daemon's ReadUnparsed.
 // A daemon keeps one for each file of the store (120,000 at 100,000 users):
-// the size and the issuer are packed into one word.
+// the size and the issuer are packed into one word, and the record fits
+// 96 bytes.
 type cachedFile struct {
 	path   string // the cache's key: Origin shares it
 	mtime  int64  // Unix ns
 	ino    uint64 // and ctime: see statFile
 	ctime  int64
 	hash   [32]byte
-	serial string      // SerialHex
-	parsed *parsedFile // Read's; nil after ReadUnparsed
-	size   uint32      // at most maxCertFile: a larger file is not read
+	serial string // SerialHex
+	size   uint32 // at most maxCertFile: a larger file is not read
 
 	// issuer is the trusted CA whose signature on the certificate
 	// verifies, once checked (see fileIssuer): issuerUnchecked,
@@ -65,18 +68,38 @@ type parsedFile struct {
 	cert *x509.Certificate
 }
 
-func (f *cachedFile) der() []byte {
-	if f.parsed == nil {
-		return nil
-	}
-	return f.parsed.der
+// parsedOf is what Read kept of f; zero when nothing.
+func (o *OpenSSL) parsedOf(f *cachedFile) parsedFile {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.parsed[f]
 }
 
-func (f *cachedFile) cert() *x509.Certificate {
-	if f.parsed == nil {
-		return nil
+// certificates are the Certificates of lines, with what Read parsed when
+// mode is Read's.
+func (o *OpenSSL) certificates(lines *readLines, mode readMode) []*Certificate {
+	if !mode.parsed {
+		return lines.certificates(nil)
 	}
-	return f.parsed.cert
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return lines.certificates(o.parsed)
+}
+
+// keepParsed keeps what Read parsed of the records of lines, those of the
+// read that becomes the quick read, and forgets the rest: files gone or
+// changed. Under mu.
+func (o *OpenSSL) keepParsed(lines *readLines) {
+	if len(o.parsed) == 0 {
+		return
+	}
+	kept := map[*cachedFile]parsedFile{}
+	for _, l := range lines.lines {
+		if p, ok := o.parsed[l.file]; ok {
+			kept[l.file] = p
+		}
+	}
+	o.parsed = kept
 }
 
 // NewOpenSSL returns a source for cfg. The cache of parsed certificates lives as
@@ -148,7 +171,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		return nil, err
 	}
 	lines, unread := o.addCertificates(entries, files, errs, skip)
-	snap.Certificates = lines.certificates()
+	snap.Certificates = o.certificates(lines, mode)
 	for _, fe := range errs {
 		stamps.add(fe.path)
 	}
@@ -159,6 +182,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	stamps.add(caFiles...)
 	snap.Revocations = revs
 	o.mu.Lock()
+	o.keepParsed(lines)
 	o.quick = &quickRead{index: sum, bad: bad, parsed: mode.parsed, stamps: stamps, lines: lines,
 		revs: slices.Clone(revs), problems: problems, at: checked}
 	o.mu.Unlock()

@@ -96,7 +96,7 @@ func appendString(b []byte, v string) []byte {
 func (o *OpenSSL) DropCache() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.cache, o.quick, o.crls, o.fresh = newFileTable(0), nil, nil, 0
+	o.cache, o.quick, o.crls, o.fresh, o.parsed = newFileTable(0), nil, nil, 0, nil
 }
 
 // UnmarshalCache implements CachingSource.
@@ -134,7 +134,7 @@ func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
 		return 0, fmt.Errorf("openssl source cache: %w", err)
 	}
 	o.mu.Lock()
-	o.cache, o.fresh = cache, 0
+	o.cache, o.fresh, o.parsed = cache, 0, nil
 	o.mu.Unlock()
 	return cache.len(), nil
 }

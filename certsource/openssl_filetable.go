@@ -5,9 +5,9 @@ import "hash/maphash"
 // fileTable holds the OpenSSL source's record of each file, by path. A daemon
 // keeps one for each file of the store (120,000 at 100,000 users), and a Go
 // map of them takes more than twice the memory of a table of their pointers
-// alone (docs/BENCHMARKS.md, "The OpenSSL source's memory"): open addressing,
-// linear probing, at most three quarters full. A record is replaced in its
-// slot, never removed by itself.
+// alone (docs/BENCHMARKS.md, "The OpenSSL source's memory, issue 17"): open
+// addressing, linear probing, at most three quarters full. A record is
+// replaced in its slot, never removed by itself.
 type fileTable struct {
 	seed  maphash.Seed
 	slots []*cachedFile // a power of two of them, or none

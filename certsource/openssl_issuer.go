@@ -214,7 +214,7 @@ func (o *OpenSSL) fileIssuer(f *cachedFile) (id IssuerID, ok bool) {
 	if code != issuerUnchecked {
 		return o.issuerOf(code), true
 	}
-	cert := f.cert()
+	cert := o.parsedOf(f).cert
 	if cert == nil {
 		// Read by ReadUnparsed: read it again, as a publish would.
 		der, err := o.LoadDER(&Certificate{Origin: f.path, Hash: f.hash})

@@ -31,14 +31,18 @@ func (r *readLines) add(f *cachedFile, e indexEntry) {
 	r.lines = append(r.lines, l)
 }
 
-// certificates are the lines' Certificates, new ones, in one allocation.
-func (r *readLines) certificates() []*Certificate {
+// certificates are the lines' Certificates, new ones, in one allocation, with
+// what Read parsed of their files from parsed (nil: nothing).
+func (r *readLines) certificates(parsed map[*cachedFile]parsedFile) []*Certificate {
 	all := make([]Certificate, len(r.lines))
 	out := make([]*Certificate, len(r.lines))
 	for i, l := range r.lines {
 		f := l.file
 		c := &all[i]
-		*c = Certificate{Cert: f.cert(), DER: f.der(), Hash: f.hash, Origin: f.path, Status: Status(l.status)}
+		*c = Certificate{Hash: f.hash, Origin: f.path, Status: Status(l.status)}
+		if p, ok := parsed[f]; ok {
+			c.Cert, c.DER = p.cert, p.der
+		}
 		if l.rev >= 0 {
 			c.Revoked = &r.revoked[l.rev]
 		}

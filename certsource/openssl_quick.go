@@ -50,7 +50,7 @@ func (o *OpenSSL) unchangedSince(last *quickRead, mode readMode, index string) b
 // are the ones, and index.txt need not even be parsed again.
 func (o *OpenSSL) replay(snap *Snapshot, last *quickRead, index string) {
 	o.skipBadLines(snap, index, last.bad)
-	snap.Certificates = last.lines.certificates()
+	snap.Certificates = o.certificates(last.lines, readMode{parsed: last.parsed})
 	snap.Revocations = slices.Clone(last.revs)
 	for _, p := range last.problems {
 		o.skip(snap, p.reason, p.fields)

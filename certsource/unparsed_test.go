@@ -99,11 +99,9 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 			}
 		}
 	}
-	src.cache.each(func(c *cachedFile) {
-		if c.parsed != nil {
-			t.Errorf("%s: ReadUnparsed kept a parsed certificate or its DER", filepath.Base(c.path))
-		}
-	})
+	if len(src.parsed) != 0 {
+		t.Errorf("ReadUnparsed kept %d parsed certificates or their DER", len(src.parsed))
+	}
 	kept, err := src.ReadUnparsed(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
