@@ -105,12 +105,12 @@ func (c *CFSSL) Read(ctx context.Context) (*Snapshot, error) {
 		case "good":
 		case "revoked":
 			cert.Status = StatusRevoked
-			cert.RevokedAt = row.revokedAt
+			cert.Revoked = &Revoked{At: row.revokedAt}
 			if row.reason >= 0 {
-				cert.Reason = reasonName(row.reason)
+				cert.Revoked.Reason = reasonName(row.reason)
 			}
 			if issuer, ok := c.trust.Issuer(certs[i]); ok {
-				snap.Revocations = append(snap.Revocations, Revocation{Issuer: issuer, Serial: certs[i].SerialNumber, RevokedAt: cert.RevokedAt, Reason: cert.Reason})
+				snap.Revocations = append(snap.Revocations, Revocation{Issuer: issuer, Serial: certs[i].SerialNumber, RevokedAt: cert.Revoked.At, Reason: cert.Revoked.Reason})
 			}
 		default:
 			fields["status"] = row.status

@@ -44,8 +44,8 @@ func TestCFSSLAgainstARealCFSSL(t *testing.T) {
 	ca.Revoke(t, alice.Serial)
 	snap = readSnapshot(t, src)
 	got = bySerial(snap)
-	if a := got[alice.Serial]; a.Status != StatusRevoked || a.Reason != "keyCompromise" || a.RevokedAt.IsZero() {
-		t.Errorf("alice after revoke: %s %q %v", a.Status, a.Reason, a.RevokedAt)
+	if a := got[alice.Serial]; a.Status != StatusRevoked || revokedOf(a).Reason != "keyCompromise" || revokedOf(a).At.IsZero() {
+		t.Errorf("alice after revoke: %s %+v", a.Status, revokedOf(a))
 	}
 	if len(snap.Revocations) != 1 || snap.Revocations[0].Serial.String() != alice.Serial {
 		t.Errorf("revocations %v", snap.Revocations)

@@ -5,23 +5,25 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // indexEntry is what certgal keeps of a line of an OpenSSL CA's index.txt:
 // status, expiry, revocation[,reason], serial, file name, subject — tab
 // separated. The expiry and the subject are checked for form and not kept:
 // the certificate itself says both. Nothing refers to the line's text, which
-// a large index.txt would keep alive.
+// is the reader's buffer (parseIndex). A read holds one for each line while
+// it reads the files: the revocation, of a few lines, is behind a pointer.
 type indexEntry struct {
-	Status    Status
-	RevokedAt time.Time
-	Reason    string
 	SerialHex string // upper case, as written: SERIAL.pem is named so
 	File      string
+	Revoked   *Revoked // an R line's date and reason
+	Status    Status
 }
 
 func parseIndexLine(line string) (indexEntry, error) {
@@ -46,12 +48,13 @@ func parseIndexLine(line string) (indexEntry, error) {
 	}
 	if e.Status == StatusRevoked {
 		date, reason, _ := strings.Cut(f[2], ",")
-		if e.RevokedAt, err = parseIndexTime(date); err != nil {
+		at, err := parseIndexTime(date)
+		if err != nil {
 			return indexEntry{}, fmt.Errorf("revocation date: %w", err)
 		}
 		// openssl may append a hold instruction or invalidity date after the reason.
 		reason, _, _ = strings.Cut(reason, ",")
-		e.Reason = strings.Clone(reason)
+		e.Revoked = &Revoked{At: at, Reason: strings.Clone(reason)}
 	} else if f[2] != "" {
 		return indexEntry{}, fmt.Errorf("revocation field %q on a line that is not revoked", f[2])
 	}
@@ -112,19 +115,30 @@ func canonicalSerial(hex string) string {
 }
 
 // readIndex reads and parses index.txt at path, and returns its SHA-256 too:
-// a later read compares it (quickRead).
-func readIndex(path string) (sum [32]byte, entries []indexEntry, bad []badLine, err error) {
-	data, err := os.ReadFile(path)
+// a later read compares it (quickRead). hint is how many lines it is likely
+// to have, 0 when not known.
+func readIndex(path string, hint int) (sum [32]byte, entries []indexEntry, bad []badLine, err error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return sum, nil, nil, fmt.Errorf("openssl source: %w", err)
 	}
-	sum = sha256.Sum256(data)
-	entries, bad, err = parseIndex(data)
+	defer f.Close()
+	if hint == 0 {
+		if st, err := f.Stat(); err == nil {
+			hint = int(st.Size() / indexLineLen)
+		}
+	}
+	h := sha256.New()
+	entries, bad, err = parseIndex(io.TeeReader(f, h), hint)
 	if err != nil {
 		return sum, nil, nil, fmt.Errorf("openssl source: read %s: %w", path, err)
 	}
-	return sum, entries, bad, nil
+	return [32]byte(h.Sum(nil)), entries, bad, nil
 }
+
+// indexLineLen is about the shortest line `openssl ca` writes: a status, a
+// date, a serial, "unknown" and a subject of a few characters.
+const indexLineLen = 64
 
 // badLine is an index.txt line that does not parse.
 type badLine struct {
@@ -132,18 +146,23 @@ type badLine struct {
 	err  string
 }
 
-// parseIndex parses index.txt. Nothing of it is kept: a read that finds
-// index.txt the same as the last (see quickRead) does not need it.
-func parseIndex(data []byte) (entries []indexEntry, bad []badLine, err error) {
-	entries = make([]indexEntry, 0, bytes.Count(data, []byte{'\n'})+1)
-	sc := bufio.NewScanner(bytes.NewReader(data))
+// parseIndex parses index.txt as it streams from r, room made for hint
+// lines. Neither the text nor a copy of it is held: index.txt is a large
+// file, read while a pass holds its data, and a read that finds it the same
+// as the last (see quickRead) does not need it.
+func parseIndex(r io.Reader, hint int) (entries []indexEntry, bad []badLine, err error) {
+	entries = make([]indexEntry, 0, hint)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSuffix(sc.Text(), "\r")
-		if line == "" {
+		b := bytes.TrimSuffix(sc.Bytes(), []byte{'\r'})
+		if len(b) == 0 {
 			continue
 		}
-		e, err := parseIndexLine(line)
+		// The line is read where the scanner holds it, until its next Scan:
+		// parseIndexLine copies what it keeps, and its error is made a
+		// string here, at once.
+		e, err := parseIndexLine(unsafe.String(unsafe.SliceData(b), len(b)))
 		if err != nil {
 			bad = append(bad, badLine{n, err.Error()})
 			continue

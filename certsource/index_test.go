@@ -1,7 +1,12 @@
 package certsource
 
 import (
+	"crypto/sha256"
+	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -15,11 +20,11 @@ func TestParseIndexLine(t *testing.T) {
 		{line: "V\t271125120000Z\t\t1000\tunknown\t/CN=alice",
 			want: indexEntry{Status: StatusValid, SerialHex: "1000", File: "unknown"}},
 		{line: "R\t271125120000Z\t261101093000Z,keyCompromise\t1A2b\tunknown\t/CN=bob",
-			want: indexEntry{Status: StatusRevoked, RevokedAt: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), Reason: "keyCompromise", SerialHex: "1A2B", File: "unknown"}},
+			want: indexEntry{Status: StatusRevoked, Revoked: &Revoked{At: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), Reason: "keyCompromise"}, SerialHex: "1A2B", File: "unknown"}},
 		{line: "R\t20501125120000Z\t261101093000Z\t01\tunknown\t/CN=c",
-			want: indexEntry{Status: StatusRevoked, RevokedAt: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), SerialHex: "01", File: "unknown"}},
+			want: indexEntry{Status: StatusRevoked, Revoked: &Revoked{At: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)}, SerialHex: "01", File: "unknown"}},
 		{line: "R\t271125120000Z\t261101093000Z,certificateHold,holdInstructionReject\t02\tunknown\t/CN=d",
-			want: indexEntry{Status: StatusRevoked, RevokedAt: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), Reason: "certificateHold", SerialHex: "02", File: "unknown"}},
+			want: indexEntry{Status: StatusRevoked, Revoked: &Revoked{At: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), Reason: "certificateHold"}, SerialHex: "02", File: "unknown"}},
 		{line: "E\t201125120000Z\t\t03\tunknown\t/CN=e",
 			want: indexEntry{Status: StatusExpired, SerialHex: "03", File: "unknown"}},
 		{line: "V 271125120000Z 1000 unknown /CN=x", wantErr: "want 6 tab-separated fields, got 1"},
@@ -46,9 +51,41 @@ func TestParseIndexLine(t *testing.T) {
 			t.Errorf("parseIndexLine(%q): %v", tc.line, err)
 			continue
 		}
-		if got != tc.want {
+		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("parseIndexLine(%q) =\n%+v\nwant\n%+v", tc.line, got, tc.want)
 		}
+	}
+}
+
+// TestReadIndex: index.txt streams through the parser and its hash; CRLF
+// line ends and blank lines are as good as none, and a bad line is reported
+// by its number.
+func TestReadIndex(t *testing.T) {
+	data := "V\t271125120000Z\t\t1000\tunknown\t/CN=alice\r\n" +
+		"\n" +
+		"V 271125120000Z 1000 unknown /CN=x\n" +
+		"R\t271125120000Z\t261101093000Z,keyCompromise\t1A2b\tunknown\t/CN=bob"
+	path := filepath.Join(t.TempDir(), "index.txt")
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, hint := range []int{0, 1, 100} {
+		sum, entries, bad, err := readIndex(path, hint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum != sha256.Sum256([]byte(data)) {
+			t.Errorf("hint %d: sum is not index.txt's SHA-256", hint)
+		}
+		if len(entries) != 2 || entries[0].SerialHex != "1000" || entries[1].SerialHex != "1A2B" || entries[1].Revoked.Reason != "keyCompromise" {
+			t.Errorf("hint %d: entries %+v", hint, entries)
+		}
+		if len(bad) != 1 || bad[0].line != 3 || bad[0].err != "want 6 tab-separated fields, got 1" {
+			t.Errorf("hint %d: bad lines %+v", hint, bad)
+		}
+	}
+	if _, _, _, err := readIndex(filepath.Join(t.TempDir(), "none"), 0); !os.IsNotExist(errors.Unwrap(err)) {
+		t.Errorf("missing index.txt: %v", err)
 	}
 }
 
@@ -65,7 +102,7 @@ func FuzzParseIndexLine(f *testing.F) {
 		if _, ok := new(big.Int).SetString(e.SerialHex, 16); !ok || e.SerialHex == "" || e.SerialHex[0] == '-' {
 			t.Fatalf("accepted %q with serial %q", line, e.SerialHex)
 		}
-		if e.Status == StatusRevoked && e.RevokedAt.IsZero() {
+		if e.Status == StatusRevoked && (e.Revoked == nil || e.Revoked.At.IsZero()) {
 			t.Fatalf("revoked line %q without a date", line)
 		}
 	})

@@ -32,26 +32,29 @@ type OpenSSL struct {
 	fullCheckEvery time.Duration
 
 	mu    stdsync.Mutex
-	cache map[string]*cachedFile // by path; a file is read and parsed again only when it changes
-	crls  map[string]*crlRead    // by path, likewise
-	fresh int                    // files read since the cache was last saved or loaded
+	cache *fileTable          // by path; a file is read and parsed again only when it changes
+	crls  map[string]*crlRead // by path, likewise
+	fresh int                 // files read since the cache was last saved or loaded
+	// parsed is what Read keeps of the records of its lines (see
+	// keepParsed); ReadUnparsed adds nothing to it.
+	parsed map[*cachedFile]parsedFile
 }
 
-// cachedFile is what is known of one certificate file while it is unchanged.
-// cert and der are kept only once Read asked for them: ReadUnparsed keeps the
-// hash and serial alone, as a CA's certificates take as much memory as they
-// take disk, and a parsed certificate several times that.
+// cachedFile is what is known of one certificate file while it is unchanged:
+// the hash and serial, as a CA's certificates take as much memory as they
+// take disk, and a parsed certificate several times that; what Read parses is
+// kept beside it (OpenSSL.parsed), never by a daemon's ReadUnparsed.
 // A daemon keeps one for each file of the store (120,000 at 100,000 users):
-// the size and the issuer are packed into one word.
+// the size and the issuer are packed into one word, and the record fits
+// 96 bytes.
 type cachedFile struct {
 	path   string // the cache's key: Origin shares it
 	mtime  int64  // Unix ns
 	ino    uint64 // and ctime: see statFile
 	ctime  int64
 	hash   [32]byte
-	serial string      // SerialHex
-	parsed *parsedFile // Read's; nil after ReadUnparsed
-	size   uint32      // at most maxCertFile: a larger file is not read
+	serial string // SerialHex
+	size   uint32 // at most maxCertFile: a larger file is not read
 
 	// issuer is the trusted CA whose signature on the certificate
 	// verifies, once checked (see fileIssuer): issuerUnchecked,
@@ -65,25 +68,45 @@ type parsedFile struct {
 	cert *x509.Certificate
 }
 
-func (f *cachedFile) der() []byte {
-	if f.parsed == nil {
-		return nil
-	}
-	return f.parsed.der
+// parsedOf is what Read kept of f; zero when nothing.
+func (o *OpenSSL) parsedOf(f *cachedFile) parsedFile {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.parsed[f]
 }
 
-func (f *cachedFile) cert() *x509.Certificate {
-	if f.parsed == nil {
-		return nil
+// certificates are the Certificates of lines, with what Read parsed when
+// mode is Read's.
+func (o *OpenSSL) certificates(lines *readLines, mode readMode) []*Certificate {
+	if !mode.parsed {
+		return lines.certificates(nil)
 	}
-	return f.parsed.cert
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return lines.certificates(o.parsed)
+}
+
+// keepParsed keeps what Read parsed of the records of lines, those of the
+// read that becomes the quick read, and forgets the rest: files gone or
+// changed. Under mu.
+func (o *OpenSSL) keepParsed(lines *readLines) {
+	if len(o.parsed) == 0 {
+		return
+	}
+	kept := map[*cachedFile]parsedFile{}
+	for _, l := range lines.lines {
+		if p, ok := o.parsed[l.file]; ok {
+			kept[l.file] = p
+		}
+	}
+	o.parsed = kept
 }
 
 // NewOpenSSL returns a source for cfg. The cache of parsed certificates lives as
 // long as the returned value, so a daemon parses each certificate once.
 func NewOpenSSL(cfg config.OpenSSL, trust *Trust, log logrus.FieldLogger) *OpenSSL {
 	return &OpenSSL{dir: cfg.Dir, layouts: layoutDirsOf(cfg.Dir), crlFiles: cfg.CRLFiles, trust: trust, log: log, now: time.Now,
-		cache: map[string]*cachedFile{}, fullCheckEvery: fullCheckEvery}
+		cache: newFileTable(0), fullCheckEvery: fullCheckEvery}
 }
 
 // Read implements Source.
@@ -121,7 +144,7 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		o.readCRLs(snap)
 		return snap, nil
 	}
-	sum, entries, bad, err := readIndex(index)
+	sum, entries, bad, err := readIndex(index, indexHint(last))
 	if err != nil {
 		return nil, err
 	}
@@ -148,15 +171,18 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		return nil, err
 	}
 	lines, unread := o.addCertificates(entries, files, errs, skip)
-	snap.Certificates = lines.certificates()
-	stamps.add(filePaths(errs))
+	snap.Certificates = o.certificates(lines, mode)
+	for _, fe := range errs {
+		stamps.add(fe.path)
+	}
 	revs, caFiles, err := o.indexRevocations(ctx, unread, files, skip)
 	if err != nil {
 		return nil, err
 	}
-	stamps.add(caFiles)
+	stamps.add(caFiles...)
 	snap.Revocations = revs
 	o.mu.Lock()
+	o.keepParsed(lines)
 	o.quick = &quickRead{index: sum, bad: bad, parsed: mode.parsed, stamps: stamps, lines: lines,
 		revs: slices.Clone(revs), problems: problems, at: checked}
 	o.mu.Unlock()
@@ -164,18 +190,29 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	return snap, nil
 }
 
+// indexHint is how many lines index.txt likely has, from the last read, with
+// room for those added since (a CA renewing a tenth of its certificates);
+// 0 when there was none.
+func indexHint(last *quickRead) int {
+	if last == nil {
+		return 0
+	}
+	n := len(last.lines.lines) + len(last.bad)
+	return n + n/8
+}
+
 // readFiles finds and reads the certificate file of each of index.txt's
 // lines, by line (see parseAll), on every core; only the lines whose file is
 // in none of openssl's layouts wait for easy-rsa's issued/ to be read (a
 // file there that does not read is reported with skip).
-func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode readMode, skip func(string, logrus.Fields)) ([]*cachedFile, []*fileError, error) {
+func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode readMode, skip func(string, logrus.Fields)) ([]*cachedFile, []fileError, error) {
 	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, fileStat) { return o.locate(entries[i]) }, mode)
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
 	var missing []int
 	for i := range entries {
-		if errs[i] == nil {
+		if errs[i].path == "" {
 			missing = append(missing, i)
 		}
 	}
@@ -201,7 +238,7 @@ func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode read
 // missing, does not read or holds another serial is skipped, except that a
 // missing file of an R line is no problem: a revoked certificate's file may
 // well be gone (revoked/ cleaned up), and its revocation is used.
-func (o *OpenSSL) addCertificates(entries []indexEntry, files []*cachedFile, errs []*fileError,
+func (o *OpenSSL) addCertificates(entries []indexEntry, files []*cachedFile, errs []fileError,
 	skip func(string, logrus.Fields)) (lines *readLines, unread []indexEntry) {
 	lines = &readLines{lines: make([]readLine, 0, len(entries))}
 	for i, e := range entries {
@@ -223,12 +260,8 @@ func (o *OpenSSL) addCertificates(entries []indexEntry, files []*cachedFile, err
 // lineProblem is why the certificate of index.txt's line e is not used, ""
 // when it is, with the fields to log; f and fe are its file, as readFiles
 // found it.
-func lineProblem(e indexEntry, f *cachedFile, fe *fileError) (reason string, fields logrus.Fields) {
-	var path string
-	var readErr error
-	if fe != nil {
-		path, readErr = fe.path, fe.err
-	}
+func lineProblem(e indexEntry, f *cachedFile, fe fileError) (reason string, fields logrus.Fields) {
+	path, readErr := fe.path, fe.err
 	switch {
 	case path == "":
 		reason = "missing_certificate"
@@ -244,18 +277,6 @@ func lineProblem(e indexEntry, f *cachedFile, fe *fileError) (reason string, fie
 		fields["error"] = readErr.Error()
 	}
 	return reason, fields
-}
-
-// filePaths are the paths of the files readFiles found, "" where it found
-// none.
-func filePaths(errs []*fileError) []string {
-	paths := make([]string, len(errs))
-	for i, fe := range errs {
-		if fe != nil {
-			paths[i] = fe.path
-		}
-	}
-	return paths
 }
 
 // skipBadLines reports index.txt's lines that do not parse.

@@ -20,11 +20,12 @@ type CachingSource interface {
 	// CacheKey names what the cache is of: the same key, the same store.
 	CacheKey() string
 	// CacheChanged reports whether the source read anything since the last
-	// MarshalCache or UnmarshalCache: if not, there is nothing new to keep.
+	// WriteCache or UnmarshalCache: if not, there is nothing new to keep.
 	CacheChanged() bool
-	// MarshalCache returns the cache.
-	MarshalCache() []byte
-	// UnmarshalCache reads a body MarshalCache returned, in this process or
+	// WriteCache writes the cache to w as it goes, never whole in memory:
+	// it is written while a pass holds its data. Its error is w's.
+	WriteCache(w io.Writer) error
+	// UnmarshalCache reads a body WriteCache wrote, in this process or
 	// another, before the first Read, and returns how many entries it holds.
 	// size is the body's length, which bounds what it can hold. The body is
 	// read to its end (io.EOF) before anything of it is used: the keeper's
@@ -44,7 +45,7 @@ func (o *OpenSSL) CacheKey() string {
 	return "openssl:" + dir
 }
 
-// opensslCacheFormat versions MarshalCache's body: per certificate file its
+// opensslCacheFormat versions WriteCache's body: per certificate file its
 // path, size, mtime (Unix ns), inode, ctime (Unix ns), the DER's SHA-256 and
 // the serial number as SerialHex writes it; lengths as uvarints.
 // Neither the DER nor anything of a parsed certificate: the file has the one,
@@ -58,34 +59,36 @@ func (o *OpenSSL) CacheChanged() bool {
 	return o.fresh > 0
 }
 
-// MarshalCache implements CachingSource.
-func (o *OpenSSL) MarshalCache() []byte {
+// WriteCache implements CachingSource.
+func (o *OpenSSL) WriteCache(w io.Writer) error {
 	o.mu.Lock()
 	o.fresh = 0
-	files := make([]*cachedFile, 0, len(o.cache))
-	size := 0
-	for _, f := range o.cache {
-		files = append(files, f)
-		size += len(f.path) + 96
-	}
+	files := make([]*cachedFile, 0, o.cache.len())
+	o.cache.each(func(f *cachedFile) { files = append(files, f) })
 	o.mu.Unlock()
 
-	b := make([]byte, 0, size+8)
-	b = binary.BigEndian.AppendUint32(b, opensslCacheFormat)
+	b := binary.BigEndian.AppendUint32(make([]byte, 0, 256), opensslCacheFormat)
 	b = binary.AppendUvarint(b, uint64(len(files)))
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("openssl source cache: %w", err)
+	}
 	for _, f := range files {
-		b = appendBytes(b, []byte(f.path))
+		b = b[:0]
+		b = appendString(b, f.path)
 		b = binary.BigEndian.AppendUint64(b, uint64(f.size))
 		b = binary.BigEndian.AppendUint64(b, uint64(f.mtime))
 		b = binary.BigEndian.AppendUint64(b, f.ino)
 		b = binary.BigEndian.AppendUint64(b, uint64(f.ctime))
 		b = append(b, f.hash[:]...)
-		b = appendBytes(b, []byte(f.serial))
+		b = appendString(b, f.serial)
+		if _, err := w.Write(b); err != nil {
+			return fmt.Errorf("openssl source cache: %w", err)
+		}
 	}
-	return b
+	return nil
 }
 
-func appendBytes(b, v []byte) []byte {
+func appendString(b []byte, v string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
 }
 
@@ -93,7 +96,7 @@ func appendBytes(b, v []byte) []byte {
 func (o *OpenSSL) DropCache() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.cache, o.quick, o.crls, o.fresh = map[string]*cachedFile{}, nil, nil, 0
+	o.cache, o.quick, o.crls, o.fresh, o.parsed = newFileTable(0), nil, nil, 0, nil
 }
 
 // UnmarshalCache implements CachingSource.
@@ -106,7 +109,7 @@ func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
 	if n > uint64(size)/(32+4*8) {
 		return 0, errors.New("openssl source cache: more entries than the data holds")
 	}
-	cache := make(map[string]*cachedFile, n)
+	cache := newFileTable(int(n))
 	files := make([]cachedFile, n)
 	for i := range files {
 		f := &files[i]
@@ -125,13 +128,13 @@ func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
 			continue // never read: a file that large is refused
 		}
 		f.size = uint32(size)
-		cache[path] = f
+		cache.put(f)
 	}
 	if err := d.End(); err != nil {
 		return 0, fmt.Errorf("openssl source cache: %w", err)
 	}
 	o.mu.Lock()
-	o.cache, o.fresh = cache, 0
+	o.cache, o.fresh, o.parsed = cache, 0, nil
 	o.mu.Unlock()
-	return len(cache), nil
+	return cache.len(), nil
 }

@@ -36,9 +36,9 @@ func TestOpenSSLCacheCarriesOverToAnotherProcess(t *testing.T) {
 	if !first.CacheChanged() || inspected != 3 {
 		t.Fatalf("first read: changed %v, %d inspected", first.CacheChanged(), inspected)
 	}
-	body := first.MarshalCache()
+	body := marshal(t, first)
 	if first.CacheChanged() {
-		t.Error("changed after MarshalCache")
+		t.Error("changed after WriteCache")
 	}
 
 	second, _ := newOpenSSL(t, ca)
@@ -71,7 +71,7 @@ func TestOpenSSLCacheCarriesOverToAnotherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	third, _ := newOpenSSL(t, ca)
-	if _, err := unmarshal(third, second.MarshalCache()); err != nil {
+	if _, err := unmarshal(third, marshal(t, second)); err != nil {
 		t.Fatal(err)
 	}
 	inspected = 0
@@ -94,7 +94,7 @@ func TestOpenSSLCacheRefusesDamage(t *testing.T) {
 	if _, err := src.Read(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	body := src.MarshalCache()
+	body := marshal(t, src)
 	other := append([]byte{0, 0, 0, 9}, body[4:]...)
 	for name, b := range map[string][]byte{"cut": body[:len(body)-5], "empty": {}, "format": other, "trailing": append(body, 0)} {
 		fresh, _ := newOpenSSL(t, ca)
@@ -113,8 +113,8 @@ func TestOpenSSLCacheRefusesDamage(t *testing.T) {
 	if n, err := fresh.UnmarshalCache(r, int64(len(body))); !errors.Is(err, damaged) || n != 0 {
 		t.Errorf("damaged at the end: %d entries, %v", n, err)
 	}
-	if fresh.CacheChanged() || len(fresh.cache) != 0 {
-		t.Errorf("damaged at the end: the source took %d entries", len(fresh.cache))
+	if fresh.CacheChanged() || fresh.cache.len() != 0 {
+		t.Errorf("damaged at the end: the source took %d entries", fresh.cache.len())
 	}
 }
 
@@ -122,6 +122,44 @@ func TestOpenSSLCacheRefusesDamage(t *testing.T) {
 func unmarshal(s *OpenSSL, body []byte) (int, error) {
 	return s.UnmarshalCache(bytes.NewReader(body), int64(len(body)))
 }
+
+func marshal(t testing.TB, s *OpenSSL) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := s.WriteCache(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestOpenSSLWriteCacheEmpty: a source that read nothing writes a cache of
+// nothing, which reads back as such.
+func TestOpenSSLWriteCacheEmpty(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	src, _ := newOpenSSL(t, ca)
+	fresh, _ := newOpenSSL(t, ca)
+	if n, err := unmarshal(fresh, marshal(t, src)); n != 0 || err != nil {
+		t.Fatalf("UnmarshalCache: %d, %v", n, err)
+	}
+}
+
+// TestOpenSSLWriteCacheFails: a writer's error is WriteCache's.
+func TestOpenSSLWriteCacheFails(t *testing.T) {
+	ca := catest.New(t, "Corp S/MIME CA")
+	ca.Issue(t, "a@corp.example")
+	src, _ := newOpenSSL(t, ca)
+	if _, err := src.Read(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	full := errors.New("disk full")
+	if err := src.WriteCache(failingWriter{full}); !errors.Is(err, full) {
+		t.Fatalf("WriteCache: %v, want %v", err, full)
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
 
 // TestOpenSSLQuickReadWhenNothingChanged: with index.txt and the certificate
 // directories unchanged, a read returns the files of the last one without
@@ -196,7 +234,7 @@ func FuzzUnmarshalCache(f *testing.F) {
 	if _, err := src.Read(context.Background()); err != nil {
 		f.Fatal(err)
 	}
-	f.Add(src.MarshalCache())
+	f.Add(marshal(f, src))
 	f.Add([]byte{0, 0, 0, 1, 0})
 	f.Add([]byte{0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -206,7 +244,7 @@ func FuzzUnmarshalCache(f *testing.F) {
 			return
 		}
 		again, _ := newOpenSSL(t, ca)
-		if m, err := unmarshal(again, s.MarshalCache()); err != nil || m != n {
+		if m, err := unmarshal(again, marshal(t, s)); err != nil || m != n {
 			t.Fatalf("re-marshalled: %d entries, %v; first %d", m, err, n)
 		}
 	})

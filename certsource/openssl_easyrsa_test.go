@@ -77,7 +77,7 @@ func TestOpenSSLEasyRSARevokeMovesTheCertificate(t *testing.T) {
 			pki.GenCRL(t)
 			snap = read()
 			moved := filepath.Join(pki.PKI, "revoked", "certs_by_serial", a.Serial+".crt")
-			if c := byOrigin(snap, moved); c == nil || c.Status != StatusRevoked || c.Reason != "keyCompromise" || c.RevokedAt.IsZero() {
+			if c := byOrigin(snap, moved); c == nil || c.Status != StatusRevoked || revokedOf(c).Reason != "keyCompromise" || revokedOf(c).At.IsZero() {
 				t.Errorf("revoked certificate at %s: %+v (all: %v)", moved, c, describe(t, snap))
 			}
 			if c := byOrigin(snap, filepath.Join(pki.PKI, "certs_by_serial", b.Serial+".pem")); c == nil || c.Status != StatusValid {

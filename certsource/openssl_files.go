@@ -16,8 +16,8 @@ import (
 	"github.com/certgal/certgal/internal/parallel"
 )
 
-// fileError is where a certificate file is, and why it could not be read
-// (err nil: found and read).
+// fileError is where a certificate file is ("": nowhere), and why it could
+// not be read (err nil: found and read).
 type fileError struct {
 	path string
 	err  error
@@ -25,11 +25,11 @@ type fileError struct {
 
 // parseAll reads n files on every core, each found by locate (a zero fileStat
 // makes it stat the path itself; "" means no file), using the cache for
-// unchanged files. A file's result is nil with a nil fileError when locate
+// unchanged files. A file's result is nil with a zero fileError when locate
 // found none. With mode.parsed, every result carries its parsed certificate.
-func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fileStat), mode readMode) ([]*cachedFile, []*fileError) {
+func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string, fileStat), mode readMode) ([]*cachedFile, []fileError) {
 	files := make([]*cachedFile, n)
-	errs := make([]*fileError, n)
+	errs := make([]fileError, n)
 	parallel.For(ctx, n, parallel.Options{Batch: parseBatch}, func() func(int) {
 		var buf []byte // one read buffer per worker: the files are small
 		return func(i int) {
@@ -39,7 +39,7 @@ func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) (string,
 			}
 			f, err := o.parseFile(path, st, mode, &buf)
 			files[i] = f
-			errs[i] = &fileError{path: path, err: err}
+			errs[i] = fileError{path: path, err: err}
 		}
 	})
 	return files, errs
@@ -76,11 +76,18 @@ func (o *OpenSSL) parseFile(path string, st fileStat, mode readMode, buf *[]byte
 		return nil, errors.New("empty file")
 	}
 	f := &cachedFile{path: path, size: uint32(st.size), mtime: st.mtime, ino: st.ino, ctime: st.ctime, hash: sha256.Sum256(der)}
-	if err := f.identify(der, data, mode); err != nil {
+	parsed, err := f.identify(der, data, mode)
+	if err != nil {
 		return nil, err
 	}
 	o.mu.Lock()
-	o.cache[path] = f
+	o.cache.put(f)
+	if mode.parsed {
+		if o.parsed == nil {
+			o.parsed = map[*cachedFile]parsedFile{}
+		}
+		o.parsed[f] = parsed
+	}
 	o.fresh++
 	o.mu.Unlock()
 	return f, nil
@@ -92,39 +99,39 @@ func (o *OpenSSL) parseFile(path string, st fileStat, mode readMode, buf *[]byte
 // the parsed certificate: a file ReadUnparsed read is read again.
 func (o *OpenSSL) cachedAs(path string, st fileStat, mode readMode) *cachedFile {
 	o.mu.Lock()
-	c, ok := o.cache[path]
-	o.mu.Unlock()
-	if !ok || int64(c.size) != st.size || c.mtime != st.mtime || c.ino != st.ino || c.ctime != st.ctime {
+	defer o.mu.Unlock()
+	c := o.cache.get(path)
+	if c == nil || int64(c.size) != st.size || c.mtime != st.mtime || c.ino != st.ino || c.ctime != st.ctime {
 		return nil
 	}
-	if mode.parsed && c.parsed == nil {
+	if _, ok := o.parsed[c]; mode.parsed && !ok {
 		return nil
 	}
 	return c
 }
 
 // identify sets f's serial from der, the certificate of f's file read into
-// data, and with mode.parsed keeps der and the parsed certificate.
-func (f *cachedFile) identify(der, data []byte, mode readMode) error {
+// data, and with mode.parsed returns der and the parsed certificate to keep.
+func (f *cachedFile) identify(der, data []byte, mode readMode) (parsedFile, error) {
 	if !mode.parsed && mode.inspect != nil {
 		// The consumer parses, or knows the certificate by its hash already;
 		// nothing of the file is kept but its hash and serial.
 		var err error
 		f.serial, err = mode.inspect(der, f.hash)
-		return err
+		return parsedFile{}, err
 	}
 	if mode.parsed && &der[0] == &data[0] {
 		der = bytes.Clone(der) // kept, and a DER file's data is the reused buffer
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return err
+		return parsedFile{}, err
 	}
 	f.serial = SerialHex(cert.SerialNumber)
-	if mode.parsed {
-		f.parsed = &parsedFile{der: der, cert: cert}
+	if !mode.parsed {
+		return parsedFile{}, nil
 	}
-	return nil
+	return parsedFile{der: der, cert: cert}, nil
 }
 
 // LoadDER implements UnparsedSource: it reads c's file again.
@@ -142,7 +149,7 @@ func (o *OpenSSL) LoadDER(c *Certificate) ([]byte, error) {
 	// this function's time (docs/BENCHMARKS.md, "Figures moved out of code comments (certsource)").
 	// A file changed since reads short or hashes differently below.
 	o.mu.Lock()
-	f := o.cache[c.Origin]
+	f := o.cache.get(c.Origin)
 	o.mu.Unlock()
 	var size int64
 	if f != nil && f.hash == c.Hash {

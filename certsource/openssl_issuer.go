@@ -39,7 +39,7 @@ func (o *OpenSSL) indexRevocations(ctx context.Context, unread []indexEntry, fil
 		if !ok {
 			return nil, nil, fmt.Errorf("openssl source: serial %q", e.SerialHex)
 		}
-		revs = append(revs, Revocation{Issuer: issuer, Serial: serial, RevokedAt: e.RevokedAt, Reason: e.Reason})
+		revs = append(revs, Revocation{Issuer: issuer, Serial: serial, RevokedAt: e.Revoked.At, Reason: e.Revoked.Reason})
 	}
 	return revs, caFiles, nil
 }
@@ -214,7 +214,7 @@ func (o *OpenSSL) fileIssuer(f *cachedFile) (id IssuerID, ok bool) {
 	if code != issuerUnchecked {
 		return o.issuerOf(code), true
 	}
-	cert := f.cert()
+	cert := o.parsedOf(f).cert
 	if cert == nil {
 		// Read by ReadUnparsed: read it again, as a publish would.
 		der, err := o.LoadDER(&Certificate{Origin: f.path, Hash: f.hash})

@@ -32,19 +32,33 @@ func (o *OpenSSL) locate(e indexEntry) (string, fileStat) {
 	}
 	// A serial is hexadecimal (parseIndexLine): SERIAL.pem is inside each
 	// layout as it is, with none of inside's work.
+	var name [128]byte
 	for _, d := range o.layouts.serial {
-		p := d + e.SerialHex + ".pem"
+		p := o.cachedPath(append(append(append(name[:0], d...), e.SerialHex...), ".pem"...))
 		if st, err := statFile(p); err == nil && st.regular {
 			return p, st
 		}
 	}
 	if e.Status == StatusRevoked {
-		p := o.layouts.revoked + e.SerialHex + ".crt"
+		p := o.cachedPath(append(append(append(name[:0], o.layouts.revoked...), e.SerialHex...), ".crt"...))
 		if st, err := statFile(p); err == nil && st.regular {
 			return p, st
 		}
 	}
 	return "", fileStat{}
+}
+
+// cachedPath is the path p as a string: the cache's, when it has a record
+// of the file, so that a full read of a store it knows makes no string for
+// each of its files.
+func (o *OpenSSL) cachedPath(p []byte) string {
+	o.mu.Lock()
+	f := o.cache.getBytes(p)
+	o.mu.Unlock()
+	if f != nil {
+		return f.path
+	}
+	return string(p)
 }
 
 // layoutDirs are the directories locate looks in for SERIAL.pem and
@@ -111,7 +125,7 @@ func (o *OpenSSL) issuedBySerial(ctx context.Context, skip func(string, logrus.F
 	files, _ := filepath.Glob(filepath.Join(o.dir, "issued", "*.crt"))
 	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, fileStat) { return files[i], fileStat{} }, readMode{})
 	for i, f := range files {
-		if errs[i] != nil && errs[i].err != nil {
+		if errs[i].err != nil {
 			skip("bad_certificate", logrus.Fields{"file": f, "error": errs[i].err.Error()})
 			continue
 		}

@@ -50,7 +50,7 @@ func (o *OpenSSL) unchangedSince(last *quickRead, mode readMode, index string) b
 // are the ones, and index.txt need not even be parsed again.
 func (o *OpenSSL) replay(snap *Snapshot, last *quickRead, index string) {
 	o.skipBadLines(snap, index, last.bad)
-	snap.Certificates = last.lines.certificates()
+	snap.Certificates = o.certificates(last.lines, readMode{parsed: last.parsed})
 	snap.Revocations = slices.Clone(last.revs)
 	for _, p := range last.problems {
 		o.skip(snap, p.reason, p.fields)
@@ -86,7 +86,7 @@ func (o *OpenSSL) stampDirs(s dirStamps) dirStamps {
 
 // add stamps the directories of paths that s has not stamped yet: those of
 // index lines naming a file in a directory of their own.
-func (s dirStamps) add(paths []string) {
+func (s dirStamps) add(paths ...string) {
 	for _, p := range paths {
 		if p == "" {
 			continue

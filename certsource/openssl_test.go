@@ -74,8 +74,8 @@ func TestOpenSSLReadsIndexAndCRL(t *testing.T) {
 		t.Errorf("certificates %v, want %v", got, want)
 	}
 	for _, c := range snap.Certificates {
-		if c.Status == StatusRevoked && (c.Reason != "keyCompromise" || c.RevokedAt.IsZero()) {
-			t.Errorf("revocation of %s: reason %q at %v", b.Serial, c.Reason, c.RevokedAt)
+		if c.Status == StatusRevoked && (revokedOf(c).Reason != "keyCompromise" || revokedOf(c).At.IsZero()) {
+			t.Errorf("revocation of %s: %+v", b.Serial, revokedOf(c))
 		}
 	}
 	if len(snap.Revocations) != 1 || strings.ToUpper(snap.Revocations[0].Serial.Text(16)) != b.Serial || snap.Revocations[0].Reason != "keyCompromise" {
@@ -314,8 +314,8 @@ func TestOpenSSLDropCacheForgetsTheStore(t *testing.T) {
 	src, _ := newOpenSSL(t, ca, ca.CRL(t, false))
 	want := describe(t, readUnparsed(t, src))
 	src.DropCache()
-	if len(src.cache) != 0 || src.quick != nil || len(src.crls) != 0 {
-		t.Errorf("after DropCache: %d files, quick read %v, %d CRLs kept", len(src.cache), src.quick != nil, len(src.crls))
+	if src.cache.len() != 0 || src.quick != nil || len(src.crls) != 0 {
+		t.Errorf("after DropCache: %d files, quick read %v, %d CRLs kept", src.cache.len(), src.quick != nil, len(src.crls))
 	}
 	inspected := 0
 	snap, err := src.ReadUnparsed(context.Background(), func(der []byte, _ [32]byte) (string, error) {

@@ -70,13 +70,22 @@ type Certificate struct {
 	Cert *x509.Certificate
 	// DER is the certificate as issued: Cert.Raw when Cert is set; nil in a
 	// snapshot of ReadUnparsed that leaves it in the store (LoadDER).
-	DER       []byte
-	Hash      [32]byte // SHA-256 of DER
-	Status    Status
-	RevokedAt time.Time
-	Reason    string
+	DER    []byte
+	Hash   [32]byte // SHA-256 of DER
+	Status Status
+	// Revoked is when and why, where the CA's database says: of a revoked
+	// certificate only, and shared, never changed. A pass holds one
+	// Certificate for each of the store's, so the few revoked ones' data is
+	// behind a pointer.
+	Revoked *Revoked
 	// Origin tells an admin where it came from (a file path, a table row).
 	Origin string
+}
+
+// Revoked is a CA database's record of a certificate's revocation.
+type Revoked struct {
+	At     time.Time
+	Reason string
 }
 
 // NewCertificate wraps a parsed certificate.

@@ -157,11 +157,11 @@ func (s *StepCA) addCertificates(snap *Snapshot, rows stepcaRows, certs []*x509.
 		known[key] = true
 		c := NewCertificate(certs[i], "stepca:x509_certs/"+key)
 		if r, ok := rows.revoked[key]; ok {
-			c.Status, c.RevokedAt, c.Reason = StatusRevoked, r.RevokedAt, reasonName(r.ReasonCode)
+			c.Status, c.Revoked = StatusRevoked, &Revoked{At: r.RevokedAt, Reason: reasonName(r.ReasonCode)}
 			// Also as a revocation, so that a directory value of this certificate
 			// leaves even if the row were gone one day.
 			if issuer, ok := s.trust.Issuer(certs[i]); ok {
-				snap.Revocations = append(snap.Revocations, Revocation{Issuer: issuer, Serial: certs[i].SerialNumber, RevokedAt: r.RevokedAt, Reason: c.Reason})
+				snap.Revocations = append(snap.Revocations, Revocation{Issuer: issuer, Serial: certs[i].SerialNumber, RevokedAt: r.RevokedAt, Reason: c.Revoked.Reason})
 			}
 		}
 		snap.Certificates = append(snap.Certificates, c)

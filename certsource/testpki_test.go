@@ -104,3 +104,11 @@ func certPEM(certs ...*x509.Certificate) []byte {
 	}
 	return out
 }
+
+// revokedOf is c's revocation, zero when it has none.
+func revokedOf(c *Certificate) Revoked {
+	if c.Revoked == nil {
+		return Revoked{}
+	}
+	return *c.Revoked
+}

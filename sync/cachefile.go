@@ -362,13 +362,10 @@ func uvarintLen(v int) int {
 
 // writeCacheFile writes body as the cache file at path (in dir) for key.
 func writeCacheFile(dir, path string, key [32]byte, body []byte) error {
-	sum := sha256.Sum256(body)
-	head := make([]byte, 0, cacheHeaderLen)
-	head = append(append(append(head, cacheMagic...), key[:]...), sum[:]...)
-	if err := writeAtomic(dir, path, head, body); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeCacheStream(dir, path, key, func(w io.Writer) error {
+		_, err := w.Write(body)
+		return err
+	})
 }
 
 // timeLen is the length of appendTime's encoding.
@@ -388,10 +385,10 @@ const (
 	staleTemp   = 10 * time.Minute
 )
 
-// writeAtomic replaces path, in dir (made 0700 when missing), by parts: they
-// are written to a temporary file (0600) there, synced, and renamed. The
+// writeAtomic replaces path, in dir (made 0700 when missing), by what write
+// writes: to a temporary file (0600) there, synced, and renamed. The
 // temporary files of writers killed before their rename are removed.
-func writeAtomic(dir, path string, parts ...[]byte) error {
+func writeAtomic(dir, path string, write func(*os.File) error) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -407,11 +404,7 @@ func writeAtomic(dir, path string, parts ...[]byte) error {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after the rename there is nothing to remove
-	for _, p := range parts {
-		if err == nil {
-			_, err = tmp.Write(p)
-		}
-	}
+	err = write(tmp)
 	if err == nil {
 		err = tmp.Sync()
 	}

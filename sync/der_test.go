@@ -144,9 +144,13 @@ type cachingSource struct {
 	changed, dropped bool
 }
 
-func (s *cachingSource) CacheKey() string                             { return "test" }
-func (s *cachingSource) CacheChanged() bool                           { return s.changed }
-func (s *cachingSource) MarshalCache() []byte                         { s.changed = false; return []byte("files") }
+func (s *cachingSource) CacheKey() string   { return "test" }
+func (s *cachingSource) CacheChanged() bool { return s.changed }
+func (s *cachingSource) WriteCache(w io.Writer) error {
+	s.changed = false
+	_, err := io.WriteString(w, "files")
+	return err
+}
 func (s *cachingSource) UnmarshalCache(io.Reader, int64) (int, error) { return 0, nil }
 func (s *cachingSource) DropCache()                                   { s.dropped = true }
 

@@ -105,7 +105,7 @@ func (f *fileCaches) save(dir string) <-chan struct{} {
 		if files {
 			src := f.source.(certsource.CachingSource)
 			path, key := sourceCacheFile(dir, src)
-			if err := writeCacheFile(dir, path, key, src.MarshalCache()); err != nil {
+			if err := writeCacheStream(dir, path, key, src.WriteCache); err != nil {
 				f.log.WithField("error", err.Error()).Warn("CA store cache not saved")
 			}
 		}
