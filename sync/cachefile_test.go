@@ -193,11 +193,16 @@ func TestFileCacheDamagedIsIgnored(t *testing.T) {
 	// A bit flipped in the first entry's hash decodes as well as the file
 	// did: the body is read as it decodes, and its checksum, checked at the
 	// end, must still refuse it.
-	body := data[cacheHeaderLen:]
-	_, a := binary.Uvarint(body)
-	n, b := binary.Uvarint(body[a:])
+	off := cacheHeaderLen
+	issuers, k := binary.Uvarint(data[off:])
+	for off += k; issuers > 0; issuers-- {
+		l, k := binary.Uvarint(data[off:])
+		off += k + int(l)
+	}
+	_, a := binary.Uvarint(data[off:])
+	n, b := binary.Uvarint(data[off+a:])
 	inHash := bytes.Clone(data)
-	inHash[cacheHeaderLen+a+b+int(n)+5] ^= 1
+	inHash[off+a+b+int(n)+5] ^= 1
 	if err := os.WriteFile(path, inHash, 0o600); err != nil {
 		t.Fatal(err)
 	}
