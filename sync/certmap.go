@@ -7,19 +7,18 @@ import (
 	"slices"
 )
 
-// certMap finds a Cert by the SHA-256 of its DER. The Certs are held ordered
-// by hash, with the first 8 bytes of each hash in an array of their own that
-// a lookup searches, from where a table of their first bits says the run of
-// them starts (hashes are uniform: a run of a few entries, and a lookup
-// touches two arrays where a binary search over all took twice a map's
-// time): 17 bytes an entry, where a map of 136,000 entries took
-// 5.6 MB, the most of the classifier's memory after the Certs themselves
-// (docs/BENCHMARKS.md, "The classification cache in a dense form"). What is
-// put between two compactions waits in a map, kept small: compact merges it
-// into the order, and put does so when it grows past a part of the whole.
-// Two hashes can share a prefix (anybody who can put two values in the
-// directory can make them do so with 2^32 tries): they sit side by side, and
-// the Cert found is checked against the whole hash.
+// certMap finds a Cert by the SHA-256 of its DER. It is the classifier's
+// largest piece after the Certs themselves, so it is a few arrays rather than
+// a map of every entry: the Certs ordered by hash, the first 8 bytes of each
+// hash in an array of their own, and a table by the hashes' top bits of where
+// each run of those keys starts. Hashes are uniform, so a run holds a few
+// keys and a lookup costs what a map's does, where a binary search over all
+// of them cost more (docs/BENCHMARKS.md, "The classification cache in a dense
+// form"). What is put between two compactions waits in a map, kept small:
+// compact merges it into the order, and put does so when it grows past a
+// part of the whole. Two hashes can share a prefix (anybody who can put two
+// values in the directory can make them do so with 2^32 tries): they sit
+// side by side, and the Cert found is checked against the whole hash.
 type certMap struct {
 	// keys[i] is the prefix of sorted[i]'s hash; a removed Cert leaves a nil
 	// in sorted, its key staying, until the next compaction.
@@ -34,8 +33,8 @@ type certMap struct {
 }
 
 // addedShare is the part of the ordered entries that put lets wait in the
-// map before it merges them; a first pass without a file cache merges
-// 136,000 Certs a few times over instead of holding a map of them all.
+// map before it merges them: a first pass without a file cache merges its
+// Certs a few times over instead of holding a map of them all.
 const (
 	addedShare = 4
 	addedMin   = 4096

@@ -19,7 +19,7 @@ var errNotInStore = errors.New("not in the CA store")
 // does not hold (see Cert.DER): in the snapshot, or read again from the store
 // by an UnparsedSource. It is safe for concurrent use. It outlives its pass
 // while the lookup is built from it: the snapshot's certificates are found by
-// an index of 4 bytes each ordered by hash, not a map of 10 MB at 136,000
+// their indexes ordered by hash, a few bytes each, not a map
 // (docs/BENCHMARKS.md, "The classification cache in a dense form").
 type derSource struct {
 	snap *certsource.Snapshot
