@@ -101,7 +101,8 @@ func TestCertMapAgainstAMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	hash := func() [32]byte {
 		var h [32]byte
-		binary.BigEndian.PutUint64(h[:], rng.Uint64N(3000)) // prefixes repeat
+		// Prefixes repeat, spread over the whole range as hashes are.
+		binary.BigEndian.PutUint64(h[:], rng.Uint64N(3000)*0x9e3779b97f4a7c15)
 		binary.BigEndian.PutUint64(h[24:], rng.Uint64())
 		return h
 	}
