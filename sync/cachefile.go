@@ -40,7 +40,8 @@ import (
 // classification's key is the trust set's fingerprint and cacheFormat; its
 // body the trusted issuers the entries name (their number, then each one's
 // length and IssuerID), the number of entries, the length of the strings, the
-// strings, and per entry, ordered by hash, the certificate's SHA-256,
+// strings, and per entry (SaveFile writes them ordered by hash; a file in
+// another order is sorted when read) the certificate's SHA-256,
 // NotBefore and NotAfter (Unix seconds, uint64, and nanoseconds, uint32,
 // always 0), Size, the length of SerialHex, the issuer (0 for none, else its
 // place in the issuers from 1), the lengths of IssuerName (empty when a
@@ -318,6 +319,7 @@ func (k *Classifier) Fresh() int {
 // Certificates that did not parse are left out: they are few and fail fast.
 func (k *Classifier) SaveFile(dir string) (int, error) {
 	k.mu.Lock()
+	k.certs.compact() // written in order, a file is read back without sorting
 	certs := make([]*Cert, 0, k.certs.len())
 	k.certs.each(func(c *Cert) {
 		if c.pass != 0 {
