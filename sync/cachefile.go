@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -12,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/certgal/certgal/certsource"
@@ -36,22 +38,26 @@ import (
 // A cache file: cacheMagic, the key it was written for (32 bytes: a file read
 // with another key is not used), the SHA-256 of the body, and the body. The
 // classification's key is the trust set's fingerprint and cacheFormat; its
-// body the number of entries, the length of the strings, the strings, and per
-// entry the certificate's SHA-256, NotBefore and NotAfter (Unix seconds,
-// uint64, and nanoseconds, uint32, always 0), Size, then the lengths of SerialHex,
-// Issuer, IssuerName (empty when a trusted CA issued it: the trust set has
-// the name) and Unusable, the number of Emails and the length of each; the
-// strings are those, entry by entry, back to back; counts and lengths as
-// uvarints. The checksum makes a damaged file fail as a whole: a flipped bit
-// in an address must not bind a key to somebody else. The strings are read
-// into one string that the entries' strings are slices of, and the Certs are
-// one array: 136,000 entries load in a few allocations rather than a million,
-// and keep nothing of the file but its text.
+// body the trusted issuers the entries name (their number, then each one's
+// length and IssuerID), the number of entries, the length of the strings, the
+// strings, and per entry (SaveFile writes them ordered by hash; a file in
+// another order is sorted when read) the certificate's SHA-256,
+// NotBefore and NotAfter (Unix seconds, uint64, and nanoseconds, uint32,
+// always 0), Size, the length of SerialHex, the issuer (0 for none, else its
+// place in the issuers from 1), the lengths of IssuerName (empty when a
+// trusted CA issued it: the trust set has the name) and Unusable, the number
+// of Emails and the length of each; the strings are those, entry by entry,
+// back to back; counts and lengths as uvarints. The checksum makes a damaged
+// file fail as a whole: a flipped bit in an address must not bind a key to
+// somebody else. The strings are read into one string that the entries'
+// strings are slices of, and the Certs are one array: 136,000 entries load in
+// a few allocations rather than a million, and keep nothing of the file but
+// its text, in which an issuer is not repeated for each of its certificates.
 
 // cacheFormat is the file's version. Bump it whenever Classify or Cert change
 // what they say of a certificate (TestFileCacheHoldsEveryField fails when
 // Cert gains a field).
-const cacheFormat = 5
+const cacheFormat = 6
 
 const (
 	cacheMagic     = "certgal cache\n"
@@ -96,6 +102,7 @@ func (k *Classifier) LoadFile(dir string) (int, error) {
 			k.certs.put(c)
 		}
 	})
+	k.certs.compact()
 	return n, nil
 }
 
@@ -155,23 +162,21 @@ func (b *cacheBody) Close() error { return b.f.Close() }
 
 func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, error) {
 	d := cacheDecoder{Reader: cacheio.NewReader(body, size)}
+	if err := d.issuerTable(trust); err != nil {
+		return certMap{}, err
+	}
 	count, err := d.header(size)
 	if err != nil {
 		return certMap{}, err
 	}
 	certs := make([]Cert, count)
-	saved := newCertMap(int(count))
+	ptrs := make([]*Cert, count)
 	for i := range certs {
 		c := &certs[i]
 		if err := d.cert(c); err != nil {
 			return certMap{}, err
 		}
-		if c.Owned() {
-			if c.IssuerName = trust.Name(c.Issuer); c.IssuerName == "" {
-				return certMap{}, fmt.Errorf("issuer %s is not in the trust set", c.Issuer)
-			}
-		}
-		saved.put(c)
+		ptrs[i] = c
 	}
 	if d.off != len(d.s) {
 		return certMap{}, errors.New("trailing bytes")
@@ -179,7 +184,31 @@ func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, 
 	if err := d.End(); err != nil {
 		return certMap{}, err
 	}
-	return saved, nil
+	return sortedCertMap(ptrs), nil
+}
+
+// issuerTable reads the trusted issuers the entries name.
+func (d *cacheDecoder) issuerTable(trust *certsource.Trust) error {
+	n := d.Uvarint()
+	// Each takes a length of a byte at least.
+	if d.Err() != nil || n > uint64(d.Left()) {
+		return errors.New("issuer count out of range")
+	}
+	d.issuers = make([]cachedIssuer, n)
+	for i := range d.issuers {
+		l := d.Uvarint()
+		if d.Err() != nil || l > uint64(d.Left()) {
+			return errors.New("issuer out of range")
+		}
+		id := certsource.IssuerID(d.String(int64(l)))
+		if d.Err() != nil {
+			return d.Err()
+		}
+		if d.issuers[i] = (cachedIssuer{id, trust.Name(id)}); d.issuers[i].name == "" {
+			return fmt.Errorf("issuer %s is not in the trust set", id)
+		}
+	}
+	return nil
 }
 
 // header reads the count of entries and the strings they refer to.
@@ -204,8 +233,15 @@ func (d *cacheDecoder) cert(c *Cert) error {
 	c.notAfter = d.time()
 	c.Size = int(min(d.Uvarint(), 1<<30))
 	c.SerialHex = d.str()
-	c.Issuer = certsource.IssuerID(d.str())
+	issuer := d.Uvarint()
 	c.IssuerName = d.str()
+	switch {
+	case d.Err() != nil:
+	case issuer > uint64(len(d.issuers)):
+		d.Fail(errors.New("issuer out of range"))
+	case issuer > 0:
+		c.Issuer, c.IssuerName = d.issuers[issuer-1].id, d.issuers[issuer-1].name
+	}
 	var ok bool
 	if c.unusable, ok = unusableCode(d.str()); !ok {
 		d.Fail(errors.New("unknown reason a certificate is unusable"))
@@ -234,7 +270,14 @@ type cacheDecoder struct {
 	off int
 	// emails is where the entries' address lists are cut from: one
 	// allocation for thousands of certificates.
-	emails []string
+	emails  []string
+	issuers []cachedIssuer
+}
+
+// cachedIssuer is a trusted issuer of a file's entries, with its name.
+type cachedIssuer struct {
+	id   certsource.IssuerID
+	name string
 }
 
 func (d *cacheDecoder) str() string {
@@ -276,6 +319,7 @@ func (k *Classifier) Fresh() int {
 // Certificates that did not parse are left out: they are few and fail fast.
 func (k *Classifier) SaveFile(dir string) (int, error) {
 	k.mu.Lock()
+	k.certs.compact() // written in order, a file is read back without sorting
 	certs := make([]*Cert, 0, k.certs.len())
 	k.certs.each(func(c *Cert) {
 		if c.pass != 0 {
@@ -285,79 +329,106 @@ func (k *Classifier) SaveFile(dir string) (int, error) {
 	k.fresh = 0
 	k.mu.Unlock()
 
-	body, n := encodeCache(certs)
-	if err := writeCacheFile(dir, cacheFileName(dir, k.trust), classificationKey(k.trust), body); err != nil {
+	var n int
+	err := writeCacheStream(dir, cacheFileName(dir, k.trust), classificationKey(k.trust), func(w io.Writer) (err error) {
+		n, err = encodeCache(w, certs)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
 	return n, nil
 }
 
-// encodeCache is the body of a classification file holding certs but the
-// broken ones, and how many it holds. The body is sized exactly before it is
-// written, in one allocation: it is made while a pass that classified new
-// certificates still holds its data, so its size adds to that pass's peak.
-func encodeCache(certs []*Cert) ([]byte, int) {
-	n, strLen, recLen := 0, 0, 0
+// encodeCache writes the body of a classification file holding certs but the
+// broken ones to w, and says how many it holds. It is written as it is made,
+// the strings in one walk over certs and the records in another: it is saved
+// while a pass that classified new certificates still holds its data, and a
+// body made whole in memory first added its size to that pass's peak.
+func encodeCache(w io.Writer, certs []*Cert) (int, error) {
+	n, strLen := 0, 0
 	for _, c := range certs {
 		if c.Broken {
 			continue
 		}
 		n++
-		recLen += len(c.Hash) + 2*timeLen + uvarintLen(c.Size) + uvarintLen(len(c.Emails))
 		for _, s := range cacheStrings(c) {
-			recLen, strLen = recLen+uvarintLen(len(s)), strLen+len(s)
+			strLen += len(s)
 		}
 		for _, e := range c.Emails {
-			recLen, strLen = recLen+uvarintLen(len(e)), strLen+len(e)
+			strLen += len(e)
 		}
 	}
-	head := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(n)), uint64(strLen))
-	body := make([]byte, len(head)+strLen+recLen)
-	copy(body, head)
-	strs := body[len(head) : len(head) : len(head)+strLen]
-	recs := body[len(head)+strLen : len(head)+strLen : len(body)]
-	str := func(s string) {
-		recs = binary.AppendUvarint(recs, uint64(len(s)))
-		strs = append(strs, s...)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	issuers := cacheIssuers(certs)
+	bw.Write(binary.AppendUvarint(nil, uint64(len(issuers))))
+	for _, id := range issuers {
+		bw.Write(binary.AppendUvarint(nil, uint64(len(id))))
+		bw.WriteString(string(id))
 	}
+	bw.Write(binary.AppendUvarint(binary.AppendUvarint(nil, uint64(n)), uint64(strLen)))
 	for _, c := range certs {
 		if c.Broken {
 			continue
 		}
-		recs = append(recs, c.Hash[:]...)
-		recs = appendTime(appendTime(recs, c.notBefore), c.notAfter)
-		recs = binary.AppendUvarint(recs, uint64(c.Size))
 		for _, s := range cacheStrings(c) {
-			str(s)
+			bw.WriteString(s)
 		}
-		recs = binary.AppendUvarint(recs, uint64(len(c.Emails)))
 		for _, e := range c.Emails {
-			str(e)
+			bw.WriteString(e)
 		}
 	}
-	if len(strs) != strLen || len(recs) != recLen {
-		panic(fmt.Sprintf("classification cache: sized %d+%d bytes, wrote %d+%d", strLen, recLen, len(strs), len(recs)))
+	rec := make([]byte, 0, 256)
+	for _, c := range certs {
+		if c.Broken {
+			continue
+		}
+		rec = append(rec[:0], c.Hash[:]...)
+		rec = appendTime(appendTime(rec, c.notBefore), c.notAfter)
+		rec = binary.AppendUvarint(rec, uint64(c.Size))
+		strs := cacheStrings(c)
+		rec = binary.AppendUvarint(rec, uint64(len(strs[0])))
+		rec = binary.AppendUvarint(rec, uint64(issuerNumber(issuers, c)))
+		for _, s := range strs[1:] {
+			rec = binary.AppendUvarint(rec, uint64(len(s)))
+		}
+		rec = binary.AppendUvarint(rec, uint64(len(c.Emails)))
+		for _, e := range c.Emails {
+			rec = binary.AppendUvarint(rec, uint64(len(e)))
+		}
+		bw.Write(rec) // a write's error stays in bw, for Flush
 	}
-	return body, n
+	return n, bw.Flush()
 }
 
 // cacheStrings are the strings of a cache record, in the file's order. An
 // owned certificate's issuer name is the trusted CA's, not written.
-func cacheStrings(c *Cert) [4]string {
+func cacheStrings(c *Cert) [3]string {
 	issuerName := c.IssuerName
 	if c.Owned() {
 		issuerName = ""
 	}
-	return [4]string{c.SerialHex, string(c.Issuer), issuerName, c.Unusable()}
+	return [3]string{c.SerialHex, issuerName, c.Unusable()}
 }
 
-// uvarintLen is the length of binary.AppendUvarint's encoding of v.
-func uvarintLen(v int) int {
-	n := 1
-	for x := uint64(v); x >= 0x80; x >>= 7 {
-		n++
+// cacheIssuers are the trusted issuers of certs, as the file lists them.
+func cacheIssuers(certs []*Cert) []certsource.IssuerID {
+	var out []certsource.IssuerID
+	for _, c := range certs {
+		if c.Owned() && !c.Broken && !slices.Contains(out, c.Issuer) {
+			out = append(out, c.Issuer)
+		}
 	}
-	return n
+	return out
+}
+
+// issuerNumber is c's issuer as a record writes it: 0 for none, else its
+// place in issuers from 1.
+func issuerNumber(issuers []certsource.IssuerID, c *Cert) int {
+	if !c.Owned() {
+		return 0
+	}
+	return slices.Index(issuers, c.Issuer) + 1
 }
 
 // writeCacheFile writes body as the cache file at path (in dir) for key.
@@ -367,9 +438,6 @@ func writeCacheFile(dir, path string, key [32]byte, body []byte) error {
 		return err
 	})
 }
-
-// timeLen is the length of appendTime's encoding.
-const timeLen = 12
 
 // appendTime writes a time in Unix seconds, and the nanoseconds the format
 // has room for, always 0 (Cert.notBefore).
@@ -427,4 +495,5 @@ func (k *Classifier) forgetSaved() {
 			k.certs.remove(c.Hash)
 		}
 	})
+	k.certs.compact()
 }

@@ -7,10 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,11 +193,16 @@ func TestFileCacheDamagedIsIgnored(t *testing.T) {
 	// A bit flipped in the first entry's hash decodes as well as the file
 	// did: the body is read as it decodes, and its checksum, checked at the
 	// end, must still refuse it.
-	body := data[cacheHeaderLen:]
-	_, a := binary.Uvarint(body)
-	n, b := binary.Uvarint(body[a:])
+	off := cacheHeaderLen
+	issuers, k := binary.Uvarint(data[off:])
+	for off += k; issuers > 0; issuers-- {
+		l, k := binary.Uvarint(data[off:])
+		off += k + int(l)
+	}
+	_, a := binary.Uvarint(data[off:])
+	n, b := binary.Uvarint(data[off+a:])
 	inHash := bytes.Clone(data)
-	inHash[cacheHeaderLen+a+b+int(n)+5] ^= 1
+	inHash[off+a+b+int(n)+5] ^= 1
 	if err := os.WriteFile(path, inHash, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -284,11 +289,11 @@ func TestDecodeCacheBoundsCountsByWhatIsLeft(t *testing.T) {
 	// One entry after strs bytes of strings: every field empty but its
 	// count of addresses, followed by tail bytes, each an empty address.
 	entry := func(strs int, addresses uint64, tail int) []byte {
-		b := binary.AppendUvarint(nil, 1)
+		b := binary.AppendUvarint([]byte{0}, 1) // no issuers, one entry
 		b = binary.AppendUvarint(b, uint64(strs))
 		b = append(b, make([]byte, strs)...)
 		b = append(b, make([]byte, 32+12+12)...)
-		b = append(b, 0, 0, 0, 0, 0) // Size and the four strings' lengths
+		b = append(b, 0, 0, 0, 0, 0) // Size, the serial's length, no issuer, two strings' lengths
 		b = binary.AppendUvarint(b, addresses)
 		return append(b, make([]byte, tail)...)
 	}
@@ -324,14 +329,14 @@ func TestDecodeCacheBoundsCountsByWhatIsLeft(t *testing.T) {
 // rather than decoding as something else.
 func TestDecodeCacheRefusesWhatClassifyNeverWrites(t *testing.T) {
 	entry := func(nanos uint32, reason string) []byte {
-		b := binary.AppendUvarint(nil, 1)
+		b := binary.AppendUvarint([]byte{0}, 1) // no issuers, one entry
 		b = binary.AppendUvarint(b, uint64(len(reason)))
 		b = append(b, reason...)
 		b = append(b, make([]byte, 32)...)
 		for range 2 {
 			b = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(b, 1700000000), nanos)
 		}
-		b = append(b, 0, 0, 0, 0) // Size and three strings' lengths
+		b = append(b, 0, 0, 0, 0) // Size, the serial's length, no issuer, the issuer name's length
 		b = binary.AppendUvarint(b, uint64(len(reason)))
 		return append(b, 0) // no addresses
 	}
@@ -371,7 +376,7 @@ func FuzzDecodeCache(f *testing.F) {
 	ca := newTestCA(f, "Corp Issuing CA")
 	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
 	id, _ := trust.Issuer(ca.issue(f, leaf{serial: 1, emails: []string{"a@corp.example"}}))
-	seed, _ := encodeCache([]*Cert{
+	seed := encodedCache(f, []*Cert{
 		{Hash: [32]byte{1}, SerialHex: "0A", Issuer: id, IssuerName: trust.Name(id),
 			Emails: []string{"a@corp.example"}, notBefore: now.Unix(), notAfter: now.Add(time.Hour).Unix()},
 		{Hash: [32]byte{2}, SerialHex: "0B", IssuerName: "CN=Other", notBefore: now.Unix(), notAfter: now.Unix(), unusable: 1}, // no_email_protection
@@ -386,7 +391,7 @@ func FuzzDecodeCache(f *testing.F) {
 		}
 		var certs []*Cert
 		saved.each(func(c *Cert) { certs = append(certs, c) })
-		again, err := decodeCache(func() io.Reader { b, _ := encodeCache(certs); return bytes.NewReader(b) }(), 1<<20, trust)
+		again, err := decodeCache(bytes.NewReader(encodedCache(t, certs)), 1<<20, trust)
 		if err != nil || again.len() != saved.len() {
 			t.Fatalf("re-encoded: %d entries, %v; decoded %d", again.len(), err, saved.len())
 		}
@@ -396,4 +401,43 @@ func FuzzDecodeCache(f *testing.F) {
 			}
 		}
 	})
+}
+
+// encodedCache is encodeCache's body for certs.
+func encodedCache(t testing.TB, certs []*Cert) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if _, err := encodeCache(&b, certs); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestDecodeCacheIssuers: an entry names its trusted issuer by its place in
+// the file's list of them, which must be in the trust set the file is read
+// with, and the entry's place must be in the list.
+func TestDecodeCacheIssuers(t *testing.T) {
+	ca, other := newTestCA(t, "Corp Issuing CA"), newTestCA(t, "Other CA")
+	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
+	id, _ := trust.Issuer(ca.issue(t, leaf{serial: 1, emails: []string{"a@corp.example"}}))
+	body := encodedCache(t, []*Cert{
+		{Hash: [32]byte{1}, SerialHex: "0A", Issuer: id, IssuerName: trust.Name(id), Emails: []string{"a@corp.example"}},
+		{Hash: [32]byte{2}, SerialHex: "0B", IssuerName: "CN=Other"},
+	})
+	saved, err := decodeCache(bytes.NewReader(body), int64(len(body)), trust)
+	if err != nil || saved.len() != 2 || saved.get([32]byte{1}).Issuer != id || saved.get([32]byte{2}).Owned() {
+		t.Fatalf("decoded %d entries, %v", saved.len(), err)
+	}
+	otherTrust := certsource.NewTrust([]*x509.Certificate{other.cert})
+	if _, err := decodeCache(bytes.NewReader(body), int64(len(body)), otherTrust); err == nil || !strings.Contains(err.Error(), "is not in the trust set") {
+		t.Errorf("read with another trust set: %v, want the issuer refused", err)
+	}
+	// No issuers listed, one entry naming the first.
+	b := binary.AppendUvarint([]byte{0}, 1)
+	b = append(b, 0) // no strings
+	b = append(b, make([]byte, 32+12+12)...)
+	b = append(b, 0, 0, 1, 0, 0, 0) // Size, the serial's length, issuer 1, two strings' lengths, no addresses
+	if _, err := decodeCache(bytes.NewReader(b), int64(len(b)), trust); err == nil || err.Error() != "issuer out of range" {
+		t.Errorf("an entry naming an issuer not listed: %v", err)
+	}
 }

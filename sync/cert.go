@@ -190,10 +190,9 @@ func unusable(x *x509.Certificate) uint8 {
 // Classifier caches Classify by the SHA-256 of the DER, so a daemon parses and
 // verifies each directory value once. Entries unused for a whole pass are
 // dropped. What a file cache (LoadFile) holds stays until a pass has read the
-// whole store and directory without meeting it (forgetSaved). One map with a
-// pass number in each entry, not a map per pass: at 136,000 certificates a
-// map takes 5 MB (see certMap). Only a value parsed from the directory keeps
-// its DER (see Cert.DER).
+// whole store and directory without meeting it (forgetSaved). One index with
+// a pass number in each entry, not one per pass (see certMap). Only a value
+// parsed from the directory keeps its DER (see Cert.DER).
 type Classifier struct {
 	trust *certsource.Trust
 	mu    stdsync.Mutex
@@ -358,5 +357,6 @@ func (k *Classifier) EndPass() {
 			k.certs.remove(c.Hash)
 		}
 	})
+	k.certs.compact()
 	k.pass++
 }

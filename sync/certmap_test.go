@@ -1,6 +1,12 @@
 package sync
 
-import "testing"
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
 
 // Hashes that share their first 8 bytes, as two values crafted to collide would.
 func collidingHashes() (a, b, c [32]byte) {
@@ -86,5 +92,78 @@ func TestCertMapEachRemoving(t *testing.T) {
 	m.each(func(c *Cert) { m.remove(c.Hash) })
 	if m.len() != 0 {
 		t.Fatalf("%d left", m.len())
+	}
+}
+
+// Against a plain map, through puts, removals and compactions, with more
+// entries than put lets wait unmerged and hashes sharing prefixes.
+func TestCertMapAgainstAMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	hash := func() [32]byte {
+		var h [32]byte
+		// Prefixes repeat, spread over the whole range as hashes are.
+		binary.BigEndian.PutUint64(h[:], rng.Uint64N(3000)*0x9e3779b97f4a7c15)
+		binary.BigEndian.PutUint64(h[24:], rng.Uint64())
+		return h
+	}
+	m, want := newCertMap(0), map[[32]byte]*Cert{}
+	var hashes [][32]byte
+	check := func(step string) {
+		t.Helper()
+		if m.len() != len(want) {
+			t.Fatalf("%s: len %d, want %d", step, m.len(), len(want))
+		}
+		for _, h := range hashes {
+			if got := m.get(h); got != want[h] {
+				t.Fatalf("%s: get(%x) = %p, want %p", step, h[:8], got, want[h])
+			}
+		}
+		seen := 0
+		m.each(func(c *Cert) {
+			if want[c.Hash] != c {
+				t.Fatalf("%s: each gave %x, which is not held", step, c.Hash[:8])
+			}
+			seen++
+		})
+		if seen != len(want) {
+			t.Fatalf("%s: each saw %d, want %d", step, seen, len(want))
+		}
+	}
+	for round := range 6 {
+		for range 5000 {
+			var h [32]byte
+			if len(hashes) > 0 && rng.IntN(4) == 0 {
+				h = hashes[rng.IntN(len(hashes))] // replaced, or put again after a removal
+			} else {
+				h = hash()
+				hashes = append(hashes, h)
+			}
+			c := &Cert{Hash: h}
+			m.put(c)
+			want[h] = c
+		}
+		check(fmt.Sprintf("round %d, put", round))
+		for _, h := range hashes {
+			if rng.IntN(3) == 0 {
+				m.remove(h)
+				delete(want, h)
+			}
+		}
+		check(fmt.Sprintf("round %d, removed", round))
+		m.compact()
+		check(fmt.Sprintf("round %d, compacted", round))
+		if !slices.IsSorted(m.keys) || len(m.added) != 0 || m.live != len(m.sorted) {
+			t.Fatalf("round %d: compacted into %d keys (sorted %v), %d added, %d live", round, len(m.keys), slices.IsSorted(m.keys), len(m.added), m.live)
+		}
+	}
+}
+
+// sortedCertMap keeps the later of two Certs of the same hash, as put does.
+func TestSortedCertMapKeepsTheLater(t *testing.T) {
+	ha, hb, _ := collidingHashes()
+	a, b, b2 := &Cert{Hash: ha}, &Cert{Hash: hb}, &Cert{Hash: hb, SerialHex: "02"}
+	m := sortedCertMap([]*Cert{b, a, b2})
+	if m.get(hb) != b2 || m.get(ha) != a || m.len() != 2 {
+		t.Fatalf("get = %v, len %d; want the later, 2", m.get(hb), m.len())
 	}
 }
