@@ -76,15 +76,15 @@ func (c *calculator) plan() *Plan {
 	in := c.in
 	p := &Plan{Skips: append([]Change(nil), c.skips...)}
 	taken := 0
-	users := c.planUsers()
+	n := len(in.Users)
 	// Nearly every user of a directory certgal serves has a certificate:
 	// sized up front, the list is not copied as it grows (docs/BENCHMARKS.md,
 	// "Figures moved out of code comments").
-	p.Published = make([]Published, 0, len(users))
+	p.Published = make([]Published, 0, n)
 	if in.Report {
-		p.Report = make([]UserReport, 0, len(users))
+		p.Report = make([]UserReport, 0, n)
 	}
-	for _, r := range users {
+	c.planUsers(func(r *userPlan) {
 		if in.Report {
 			p.Report = append(p.Report, *r.report)
 		}
@@ -104,7 +104,7 @@ func (c *calculator) plan() *Plan {
 		if !r.e.empty() {
 			p.Entries = append(p.Entries, r.e)
 		}
-	}
+	})
 	p.sort()
 	switch {
 	case len(in.Known) == 0 && c.ownedValues > 0:
@@ -127,21 +127,32 @@ type userPlan struct {
 // classify) from which everyCore uses every core.
 var parallelMin = 1000
 
-// planUsers plans every user, in input order. planUser only reads the
-// calculator, so large inputs are planned on every core.
-func (c *calculator) planUsers() []userPlan {
+// planChunk is how many users planUsers plans before it hands them on: a
+// userPlan of every user at once is a large list that is garbage as soon as
+// the plan is built, allocated while the pass holds the most.
+const planChunk = 4096
+
+// planUsers plans every user and calls take with each plan, in input order.
+// planUser only reads the calculator, so large inputs are planned on every
+// core, a chunk at a time.
+func (c *calculator) planUsers(take func(*userPlan)) {
 	users := c.in.Users
-	out := make([]userPlan, len(users))
-	one := func(i int) {
-		r := &out[i]
-		r.e, r.skips = c.planUserWith(users[i], c.candidates[c.canon[i]])
-		if c.in.Report {
-			rep := c.userReport(users[i], &r.e, r.skips)
-			r.report = &rep
+	out := make([]userPlan, min(planChunk, len(users)))
+	for start := 0; start < len(users); start += len(out) {
+		chunk := out[:min(len(out), len(users)-start)]
+		parallel.Each(context.Background(), len(chunk), everyCore(len(chunk)), func(i int) {
+			r, u := &chunk[i], users[start+i]
+			r.e, r.skips = c.planUserWith(u, c.candidates[c.canon[start+i]])
+			r.report = nil
+			if c.in.Report {
+				rep := c.userReport(u, &r.e, r.skips)
+				r.report = &rep
+			}
+		})
+		for i := range chunk {
+			take(&chunk[i])
 		}
 	}
-	parallel.Each(context.Background(), len(users), everyCore(len(users)), one)
-	return out
 }
 
 // everyCore shares out n pieces of work in a chunk per core, or runs them
@@ -249,15 +260,19 @@ func (c *calculator) finish(users []User, idx *userIndex) {
 	c.byDN, c.canon = idx.byDN, idx.canon
 	c.candidates = make([][]*Cert, len(users))
 	// Finding each certificate's user is a map lookup per address, done on
-	// every core; the results are taken in order, as matching in turn would.
-	owners := make([]owner, len(c.eligibles))
-	parallel.Each(context.Background(), len(c.eligibles), everyCore(len(c.eligibles)), func(i int) { owners[i] = c.owner(c.eligibles[i]) })
-	for i, x := range c.eligibles {
-		if o := owners[i]; o.reason != "" {
-			c.skip("", o.email, x, o.reason)
-		} else {
-			k := c.canon[o.user]
-			c.candidates[k] = append(c.candidates[k], x)
+	// every core a chunk at a time (see planChunk); the results are taken in
+	// order, as matching in turn would.
+	owners := make([]owner, min(planChunk, len(c.eligibles)))
+	for start := 0; start < len(c.eligibles); start += len(owners) {
+		chunk := c.eligibles[start:min(start+len(owners), len(c.eligibles))]
+		parallel.Each(context.Background(), len(chunk), everyCore(len(chunk)), func(i int) { owners[i] = c.owner(chunk[i]) })
+		for i, x := range chunk {
+			if o := owners[i]; o.reason != "" {
+				c.skip("", o.email, x, o.reason)
+			} else {
+				k := c.canon[o.user]
+				c.candidates[k] = append(c.candidates[k], x)
+			}
 		}
 	}
 	for _, l := range c.candidates {
