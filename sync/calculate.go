@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"slices"
@@ -193,16 +194,20 @@ func newCalculator(in Input) *calculator {
 // startCalculator applies the rules that need the CA store alone (in.Users
 // is not read): which certificates are known, and which are eligible.
 func startCalculator(in Input) *calculator {
-	c := &calculator{in: in, known: storeStatus{}}
-	seen := make(map[[32]byte]bool, len(in.Known))
-	for _, k := range in.Known {
+	c := &calculator{in: in, known: newStoreStatus(len(in.Known)), eligibles: make([]*Cert, 0, len(in.Known))}
+	// The certificates seen, by hash: a slots index into in.Known rather
+	// than a map keyed by hashes, as the store holds 100,000 of them.
+	seen := newSlots(len(in.Known))
+	for i, k := range in.Known {
 		if k.Cert.Owned() {
 			c.known.set(k.Cert, k.Status)
 		}
-		if seen[k.Cert.Hash] {
+		h := k.Cert.Hash
+		pos, slot := seen.find(binary.LittleEndian.Uint64(h[:8]), func(j int) bool { return in.Known[j].Cert.Hash == h })
+		if pos >= 0 {
 			continue
 		}
-		seen[k.Cert.Hash] = true
+		seen.put(slot, i)
 		if c.eligible(k) {
 			c.eligibles = append(c.eligibles, k.Cert)
 		}
