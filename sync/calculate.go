@@ -287,6 +287,26 @@ func (c *calculator) finish(users []User, idx *userIndex) {
 	}
 }
 
+// keepFor trims c, once the plan is made, to what planUser needs to plan
+// one of entries again (a conflict re-reads the entry): the rules' view of
+// the store and of the addresses, and the candidates of the entries' DNs.
+// The users read, the store's list and every other user's candidates are
+// garbage before the writes begin, which is when the pass holds the most.
+func (c *calculator) keepFor(entries []EntryPlan) {
+	byDN := make(map[string]int, len(entries))
+	var candidates [][]*Cert
+	for _, e := range entries {
+		k, ok := c.byDN[e.DN]
+		if _, kept := byDN[e.DN]; kept || !ok {
+			continue
+		}
+		byDN[e.DN] = len(candidates)
+		candidates = append(candidates, c.candidates[k])
+	}
+	c.byDN, c.candidates = byDN, candidates
+	c.in.Users, c.in.Known, c.canon, c.eligibles, c.skips = nil, nil, nil, nil, nil
+}
+
 // ownAddresses lists u's normalized addresses no other user claims.
 func (c *calculator) ownAddresses(u User) []string {
 	var out []string
