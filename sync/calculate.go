@@ -108,7 +108,7 @@ func (c *calculator) plan() *Plan {
 	})
 	p.sort()
 	switch {
-	case len(in.Known) == 0 && c.ownedValues > 0:
+	case c.storeCerts == 0 && c.ownedValues > 0:
 		p.hold(fmt.Sprintf("the CA store returned no certificates while the directory holds %d values issued by trusted CAs", c.ownedValues), false)
 	case taken > in.Policy.MaxDeletes:
 		c.onlyRevocations = true
@@ -167,6 +167,7 @@ func everyCore(n int) parallel.Options {
 // user re-read after a conflict is planned by the same rules.
 type calculator struct {
 	in          Input
+	storeCerts  int            // len(in.Known), which forgetKnown drops
 	known       storeStatus    // of the store's owned certificates
 	candidates  [][]*Cert      // by canon index, newest first
 	canon       []int          // users[i]'s DN is first held by users[canon[i]]
@@ -194,7 +195,7 @@ func newCalculator(in Input) *calculator {
 // startCalculator applies the rules that need the CA store alone (in.Users
 // is not read): which certificates are known, and which are eligible.
 func startCalculator(in Input) *calculator {
-	c := &calculator{in: in, known: newStoreStatus(len(in.Known)), eligibles: make([]*Cert, 0, len(in.Known))}
+	c := &calculator{in: in, storeCerts: len(in.Known), known: newStoreStatus(len(in.Known)), eligibles: make([]*Cert, 0, len(in.Known))}
 	// The certificates seen, by hash: a slots index into in.Known rather
 	// than a map keyed by hashes, as the store holds 100,000 of them.
 	seen := newSlots(len(in.Known))
@@ -287,6 +288,11 @@ func (c *calculator) finish(users []User, idx *userIndex) {
 	}
 }
 
+// forgetKnown drops the CA store's list once what needs it alone is done
+// (startCalculator, sourceStates): the directory is read and the users are
+// planned without it.
+func (c *calculator) forgetKnown() { c.in.Known = nil }
+
 // keepFor trims c, once the plan is made, to what planUser needs to plan
 // one of entries again (a conflict re-reads the entry): the rules' view of
 // the store and of the addresses, and the candidates of the entries' DNs.
@@ -304,7 +310,7 @@ func (c *calculator) keepFor(entries []EntryPlan) {
 		candidates = append(candidates, c.candidates[k])
 	}
 	c.byDN, c.candidates = byDN, candidates
-	c.in.Users, c.in.Known, c.canon, c.eligibles, c.skips = nil, nil, nil, nil, nil
+	c.in.Users, c.canon, c.eligibles, c.skips = nil, nil, nil, nil
 }
 
 // ownAddresses lists u's normalized addresses no other user claims.

@@ -95,6 +95,7 @@ func (s *Syncer) readStore(ctx context.Context, now time.Time, classesLoaded <-c
 	}
 	r.calc = startCalculator(in)
 	s.metrics.countSource(r.calc.sourceStates())
+	r.calc.forgetKnown()
 	return r
 }
 
