@@ -296,8 +296,8 @@ func (c *calculator) forgetKnown() { c.in.Known = nil }
 // keepFor trims c, once the plan is made, to what planUser needs to plan
 // one of entries again (a conflict re-reads the entry): the rules' view of
 // the store and of the addresses, and the candidates of the entries' DNs.
-// The users read, the store's list and every other user's candidates are
-// garbage before the writes begin, which is when the pass holds the most.
+// The users read and every other user's candidates are garbage before the
+// writes begin, which is when the pass holds the most.
 func (c *calculator) keepFor(entries []EntryPlan) {
 	byDN := make(map[string]int, len(entries))
 	var candidates [][]*Cert
