@@ -167,11 +167,11 @@ func everyCore(n int) parallel.Options {
 // user re-read after a conflict is planned by the same rules.
 type calculator struct {
 	in          Input
-	storeCerts  int            // len(in.Known), which forgetKnown drops
-	known       storeStatus    // of the store's owned certificates
-	candidates  [][]*Cert      // by canon index, newest first
-	canon       []int          // users[i]'s DN is first held by users[canon[i]]
-	byDN        map[string]int // DN → its canon index
+	storeCerts  int         // len(in.Known), which forgetKnown drops
+	known       storeStatus // of the store's owned certificates
+	candidates  [][]*Cert   // by canon index, newest first
+	canon       []int       // users[i]'s DN is first held by users[canon[i]]
+	byDN        *dnIndex    // DN → its canon index
 	skips       []Change
 	ownedValues int
 	byAddress   map[string]int // normalized address → the user claiming it, or manyUsers
@@ -184,7 +184,7 @@ type calculator struct {
 // the first while it reads the directory and the second on each user read.
 func newCalculator(in Input) *calculator {
 	c := startCalculator(in)
-	idx := newUserIndex(len(in.Users))
+	idx := newUserIndex(len(in.Users), func(i int) string { return in.Users[i].DN })
 	for i, u := range in.Users {
 		idx.add(i, u)
 	}
@@ -226,22 +226,19 @@ const manyUsers = -1
 type userIndex struct {
 	byAddress   map[string]int
 	ownedValues int
-	byDN        map[string]int
+	byDN        *dnIndex
 	canon       []int
 }
 
-func newUserIndex(users int) *userIndex {
-	return &userIndex{byAddress: make(map[string]int, users), byDN: make(map[string]int, users), canon: make([]int, 0, users)}
+// newUserIndex is a userIndex for about users users; dnAt reads the DN of
+// a user added (see dnIndex.add).
+func newUserIndex(users int, dnAt func(i int) string) *userIndex {
+	return &userIndex{byAddress: make(map[string]int, users), byDN: newDNIndex(users, dnAt), canon: make([]int, 0, users)}
 }
 
 // add indexes u, the i-th user; users are added in order.
 func (x *userIndex) add(i int, u User) {
-	first, ok := x.byDN[u.DN]
-	if !ok {
-		first = i
-		x.byDN[u.DN] = i
-	}
-	x.canon = append(x.canon, first)
+	x.canon = append(x.canon, x.byDN.add(u.DN, i))
 	for _, a := range u.Addresses {
 		n := mailaddr.Normalize(a)
 		if n == "" {
@@ -299,14 +296,16 @@ func (c *calculator) forgetKnown() { c.in.Known = nil }
 // The users read and every other user's candidates are garbage before the
 // writes begin, which is when the pass holds the most.
 func (c *calculator) keepFor(entries []EntryPlan) {
-	byDN := make(map[string]int, len(entries))
+	var dns []string
 	var candidates [][]*Cert
+	byDN := newDNIndex(len(entries), func(i int) string { return dns[i] })
 	for _, e := range entries {
-		k, ok := c.byDN[e.DN]
-		if _, kept := byDN[e.DN]; kept || !ok {
+		k, ok := c.byDN.first(e.DN)
+		if _, kept := byDN.first(e.DN); kept || !ok {
 			continue
 		}
-		byDN[e.DN] = len(candidates)
+		byDN.add(e.DN, len(dns))
+		dns = append(dns, e.DN)
 		candidates = append(candidates, c.candidates[k])
 	}
 	c.byDN, c.candidates = byDN, candidates
