@@ -164,6 +164,66 @@ func TestPassWritesTheRestWhenAValueIsRefused(t *testing.T) {
 	}
 }
 
+// conflictDir is a memDir where another writer changes an entry between
+// the pass's read and its first modify of it, which then fails as a conflict.
+type conflictDir struct {
+	*memDir
+	meanwhile map[string]func(*Entry)
+}
+
+func (d *conflictDir) Modify(ctx context.Context, m Modification) error {
+	if change, ok := d.meanwhile[m.DN]; ok {
+		delete(d.meanwhile, m.DN)
+		change(d.entries[m.DN])
+		return fmt.Errorf("modify %s: %w", m.DN, ErrConflict)
+	}
+	return d.memDir.Modify(ctx, m)
+}
+
+// An entry that changed after the pass read it is read again and planned
+// once more by the pass's rules, with its candidates, once everything else
+// the pass read is dropped before the writes (calculator.keepFor).
+func TestPassPlansAnEntryAgainAfterAConflict(t *testing.T) {
+	ca := newTestCA(t, "Corp Issuing CA")
+	old := ca.issue(t, leaf{serial: 1, emails: mail(alice), notBefore: time.Now().Add(-48 * time.Hour)})
+	cur := ca.issue(t, leaf{serial: 2, emails: mail(alice), notBefore: time.Now().Add(-time.Hour)})
+	bob := ca.issue(t, leaf{serial: 3, emails: mail("bob@corp.example")})
+	dir := &conflictDir{
+		memDir: &memDir{entries: map[string]*Entry{
+			"cn=alice": {DN: "cn=alice", Addresses: mail(alice), Certificates: [][]byte{old.Raw}},
+			"cn=bob":   {DN: "cn=bob", Addresses: mail("bob@corp.example")},
+		}},
+		// Another writer publishes alice's new certificate first: only
+		// the superseded one is left to remove.
+		meanwhile: map[string]func(*Entry){"cn=alice": func(e *Entry) { e.Certificates = append(e.Certificates, cur.Raw) }},
+	}
+	s := newMemSyncer(t, ca, dir, Policy{MaxValues: 15, MaxDeletes: 10}, old, cur, bob)
+	s.Workers = 1
+
+	res, err := s.Pass(context.Background(), false)
+	if err != nil || res.Err != nil {
+		t.Fatalf("pass: %v, %v", err, res.Err)
+	}
+	if res.Applied != 2 {
+		t.Errorf("%d entries written, want 2", res.Applied)
+	}
+	var again *Modification
+	for i, m := range dir.mods {
+		if m.DN == "cn=alice" {
+			again = &dir.mods[i]
+		}
+	}
+	if again == nil || len(again.Add) != 0 || len(again.Delete) != 1 || !bytes.Equal(again.Delete[0], old.Raw) {
+		t.Fatalf("alice's modify after the conflict: %+v, want the old value's removal alone", again)
+	}
+	if a := dir.entries["cn=alice"]; len(a.Certificates) != 1 || !bytes.Equal(a.Certificates[0], cur.Raw) {
+		t.Errorf("alice holds %d values, want the current one alone", len(a.Certificates))
+	}
+	if b := dir.entries["cn=bob"]; len(b.Certificates) != 1 || !bytes.Equal(b.Certificates[0], bob.Raw) {
+		t.Errorf("bob holds %d values, want his certificate", len(b.Certificates))
+	}
+}
+
 func pkcs7Of(certs ...*x509.Certificate) ([]byte, error) {
 	var cs []*Cert
 	for _, x := range certs {

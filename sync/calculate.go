@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"slices"
@@ -76,15 +77,15 @@ func (c *calculator) plan() *Plan {
 	in := c.in
 	p := &Plan{Skips: append([]Change(nil), c.skips...)}
 	taken := 0
-	users := c.planUsers()
+	n := len(in.Users)
 	// Nearly every user of a directory certgal serves has a certificate:
 	// sized up front, the list is not copied as it grows (docs/BENCHMARKS.md,
 	// "Figures moved out of code comments").
-	p.Published = make([]Published, 0, len(users))
+	p.Published = make([]Published, 0, n)
 	if in.Report {
-		p.Report = make([]UserReport, 0, len(users))
+		p.Report = make([]UserReport, 0, n)
 	}
-	for _, r := range users {
+	c.planUsers(func(r *userPlan) {
 		if in.Report {
 			p.Report = append(p.Report, *r.report)
 		}
@@ -104,10 +105,10 @@ func (c *calculator) plan() *Plan {
 		if !r.e.empty() {
 			p.Entries = append(p.Entries, r.e)
 		}
-	}
+	})
 	p.sort()
 	switch {
-	case len(in.Known) == 0 && c.ownedValues > 0:
+	case c.storeCerts == 0 && c.ownedValues > 0:
 		p.hold(fmt.Sprintf("the CA store returned no certificates while the directory holds %d values issued by trusted CAs", c.ownedValues), false)
 	case taken > in.Policy.MaxDeletes:
 		c.onlyRevocations = true
@@ -127,21 +128,32 @@ type userPlan struct {
 // classify) from which everyCore uses every core.
 var parallelMin = 1000
 
-// planUsers plans every user, in input order. planUser only reads the
-// calculator, so large inputs are planned on every core.
-func (c *calculator) planUsers() []userPlan {
+// planChunk is how many users planUsers plans before it hands them on: a
+// userPlan of every user at once is a large list that is garbage as soon as
+// the plan is built, allocated while the pass holds the most.
+const planChunk = 4096
+
+// planUsers plans every user and calls take with each plan, in input order.
+// planUser only reads the calculator, so large inputs are planned on every
+// core, a chunk at a time.
+func (c *calculator) planUsers(take func(*userPlan)) {
 	users := c.in.Users
-	out := make([]userPlan, len(users))
-	one := func(i int) {
-		r := &out[i]
-		r.e, r.skips = c.planUserWith(users[i], c.candidates[c.canon[i]])
-		if c.in.Report {
-			rep := c.userReport(users[i], &r.e, r.skips)
-			r.report = &rep
+	out := make([]userPlan, min(planChunk, len(users)))
+	for start := 0; start < len(users); start += len(out) {
+		chunk := out[:min(len(out), len(users)-start)]
+		parallel.Each(context.Background(), len(chunk), everyCore(len(chunk)), func(i int) {
+			r, u := &chunk[i], users[start+i]
+			r.e, r.skips = c.planUserWith(u, c.candidates[c.canon[start+i]])
+			r.report = nil
+			if c.in.Report {
+				rep := c.userReport(u, &r.e, r.skips)
+				r.report = &rep
+			}
+		})
+		for i := range chunk {
+			take(&chunk[i])
 		}
 	}
-	parallel.Each(context.Background(), len(users), everyCore(len(users)), one)
-	return out
 }
 
 // everyCore shares out n pieces of work in a chunk per core, or runs them
@@ -155,10 +167,11 @@ func everyCore(n int) parallel.Options {
 // user re-read after a conflict is planned by the same rules.
 type calculator struct {
 	in          Input
-	known       storeStatus    // of the store's owned certificates
-	candidates  [][]*Cert      // by canon index, newest first
-	canon       []int          // users[i]'s DN is first held by users[canon[i]]
-	byDN        map[string]int // DN → its canon index
+	storeCerts  int         // len(in.Known), which forgetKnown drops
+	known       storeStatus // of the store's owned certificates
+	candidates  [][]*Cert   // by canon index, newest first
+	canon       []int       // users[i]'s DN is first held by users[canon[i]]
+	byDN        *dnIndex    // DN → its canon index
 	skips       []Change
 	ownedValues int
 	byAddress   map[string]int // normalized address → the user claiming it, or manyUsers
@@ -171,7 +184,7 @@ type calculator struct {
 // the first while it reads the directory and the second on each user read.
 func newCalculator(in Input) *calculator {
 	c := startCalculator(in)
-	idx := newUserIndex(len(in.Users))
+	idx := newUserIndex(len(in.Users), func(i int) string { return in.Users[i].DN })
 	for i, u := range in.Users {
 		idx.add(i, u)
 	}
@@ -182,16 +195,20 @@ func newCalculator(in Input) *calculator {
 // startCalculator applies the rules that need the CA store alone (in.Users
 // is not read): which certificates are known, and which are eligible.
 func startCalculator(in Input) *calculator {
-	c := &calculator{in: in, known: storeStatus{}}
-	seen := make(map[[32]byte]bool, len(in.Known))
-	for _, k := range in.Known {
+	c := &calculator{in: in, storeCerts: len(in.Known), known: newStoreStatus(len(in.Known)), eligibles: make([]*Cert, 0, len(in.Known))}
+	// The certificates seen, by hash: a slots index into in.Known rather
+	// than a map keyed by hashes, as the store holds 100,000 of them.
+	seen := newSlots(len(in.Known))
+	for i, k := range in.Known {
 		if k.Cert.Owned() {
 			c.known.set(k.Cert, k.Status)
 		}
-		if seen[k.Cert.Hash] {
+		h := k.Cert.Hash
+		pos, slot := seen.find(binary.LittleEndian.Uint64(h[:8]), func(j int) bool { return in.Known[j].Cert.Hash == h })
+		if pos >= 0 {
 			continue
 		}
-		seen[k.Cert.Hash] = true
+		seen.put(slot, i)
 		if c.eligible(k) {
 			c.eligibles = append(c.eligibles, k.Cert)
 		}
@@ -209,22 +226,19 @@ const manyUsers = -1
 type userIndex struct {
 	byAddress   map[string]int
 	ownedValues int
-	byDN        map[string]int
+	byDN        *dnIndex
 	canon       []int
 }
 
-func newUserIndex(users int) *userIndex {
-	return &userIndex{byAddress: make(map[string]int, users), byDN: make(map[string]int, users), canon: make([]int, 0, users)}
+// newUserIndex is a userIndex for about users users; dnAt reads the DN of
+// a user added (see dnIndex.add).
+func newUserIndex(users int, dnAt func(i int) string) *userIndex {
+	return &userIndex{byAddress: make(map[string]int, users), byDN: newDNIndex(users, dnAt), canon: make([]int, 0, users)}
 }
 
 // add indexes u, the i-th user; users are added in order.
 func (x *userIndex) add(i int, u User) {
-	first, ok := x.byDN[u.DN]
-	if !ok {
-		first = i
-		x.byDN[u.DN] = i
-	}
-	x.canon = append(x.canon, first)
+	x.canon = append(x.canon, x.byDN.add(u.DN, i))
 	for _, a := range u.Addresses {
 		n := mailaddr.Normalize(a)
 		if n == "" {
@@ -249,15 +263,19 @@ func (c *calculator) finish(users []User, idx *userIndex) {
 	c.byDN, c.canon = idx.byDN, idx.canon
 	c.candidates = make([][]*Cert, len(users))
 	// Finding each certificate's user is a map lookup per address, done on
-	// every core; the results are taken in order, as matching in turn would.
-	owners := make([]owner, len(c.eligibles))
-	parallel.Each(context.Background(), len(c.eligibles), everyCore(len(c.eligibles)), func(i int) { owners[i] = c.owner(c.eligibles[i]) })
-	for i, x := range c.eligibles {
-		if o := owners[i]; o.reason != "" {
-			c.skip("", o.email, x, o.reason)
-		} else {
-			k := c.canon[o.user]
-			c.candidates[k] = append(c.candidates[k], x)
+	// every core a chunk at a time (see planChunk); the results are taken in
+	// order, as matching in turn would.
+	owners := make([]owner, min(planChunk, len(c.eligibles)))
+	for start := 0; start < len(c.eligibles); start += len(owners) {
+		chunk := c.eligibles[start:min(start+len(owners), len(c.eligibles))]
+		parallel.Each(context.Background(), len(chunk), everyCore(len(chunk)), func(i int) { owners[i] = c.owner(chunk[i]) })
+		for i, x := range chunk {
+			if o := owners[i]; o.reason != "" {
+				c.skip("", o.email, x, o.reason)
+			} else {
+				k := c.canon[o.user]
+				c.candidates[k] = append(c.candidates[k], x)
+			}
 		}
 	}
 	for _, l := range c.candidates {
@@ -265,6 +283,33 @@ func (c *calculator) finish(users []User, idx *userIndex) {
 			sort.Slice(l, func(i, j int) bool { return newer(l[i], l[j]) })
 		}
 	}
+}
+
+// forgetKnown drops the CA store's list once what needs it alone is done
+// (startCalculator, sourceStates): the directory is read and the users are
+// planned without it.
+func (c *calculator) forgetKnown() { c.in.Known = nil }
+
+// keepFor trims c, once the plan is made, to what planUser needs to plan
+// one of entries again (a conflict re-reads the entry): the rules' view of
+// the store and of the addresses, and the candidates of the entries' DNs.
+// The users read and every other user's candidates are garbage before the
+// writes begin, which is when the pass holds the most.
+func (c *calculator) keepFor(entries []EntryPlan) {
+	var dns []string
+	var candidates [][]*Cert
+	byDN := newDNIndex(len(entries), func(i int) string { return dns[i] })
+	for _, e := range entries {
+		k, ok := c.byDN.first(e.DN)
+		if _, kept := byDN.first(e.DN); kept || !ok {
+			continue
+		}
+		byDN.add(e.DN, len(dns))
+		dns = append(dns, e.DN)
+		candidates = append(candidates, c.candidates[k])
+	}
+	c.byDN, c.candidates = byDN, candidates
+	c.in.Users, c.canon, c.eligibles, c.skips = nil, nil, nil, nil
 }
 
 // ownAddresses lists u's normalized addresses no other user claims.

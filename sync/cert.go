@@ -93,28 +93,6 @@ func unusableCode(reason string) (uint8, bool) {
 // Owned reports whether a trusted CA issued c, which makes its values certgal's.
 func (c *Cert) Owned() bool { return c.Issuer != "" }
 
-// storeStatus is the CA store's status of each certificate it holds, by
-// issuer and serial. A map per issuer keyed by the serial alone, as a key of
-// both takes a larger slot, held while a pass reads the directory; the maps
-// grow as they fill rather than being sized up front, as a map sized for all
-// takes twice the slots at once (docs/BENCHMARKS.md, "Figures moved out of
-// code comments").
-type storeStatus map[certsource.IssuerID]map[string]certsource.Status
-
-func (s storeStatus) set(c *Cert, st certsource.Status) {
-	m := s[c.Issuer]
-	if m == nil {
-		m = map[string]certsource.Status{}
-		s[c.Issuer] = m
-	}
-	m[c.SerialHex] = st
-}
-
-func (s storeStatus) get(c *Cert) (certsource.Status, bool) {
-	st, ok := s[c.Issuer][c.SerialHex]
-	return st, ok
-}
-
 // Classify reduces a parsed certificate to a Cert.
 func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
 	c := &Cert{

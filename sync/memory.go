@@ -45,6 +45,16 @@ func (m memory) directoryRead() {
 	}
 }
 
+// writing is called before a pass writes its entries, once the calculator
+// is trimmed to what a write needs (calculator.keepFor): the users read and
+// the planning's lists are garbage, and the writes allocate more than any
+// other phase, so the heap's next goal had better not count what was.
+func (m memory) writing(entries int) {
+	if entries > 0 {
+		collect()
+	}
+}
+
 // passDone is called at the end of every pass: for a daemon, what the pass
 // read and planned is garbage now.
 func (m memory) passDone() {

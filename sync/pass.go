@@ -117,8 +117,13 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 		return res, nil
 	}
 	// A blocked plan's entries are what is written all the same: the
-	// removals of revoked keys (or nothing).
-	a := s.apply(ctx, r, res.Plan.Entries)
+	// removals of revoked keys (or nothing). Of what read gathered, the
+	// writes need the DER and the rules for an entry planned again: the
+	// users and the rest go before them (calculator.keepFor).
+	ders, calc := r.ders, r.calc
+	calc.keepFor(res.Plan.Entries)
+	s.memory().writing(len(res.Plan.Entries))
+	a := s.apply(ctx, ders, calc, res.Plan.Entries)
 	errs = append(errs, a.errs...)
 	res.Applied, res.Failed = a.entries, len(errs)
 	res.Err = errors.Join(append(errs, interrupted(ctx))...)

@@ -95,6 +95,7 @@ func (s *Syncer) readStore(ctx context.Context, now time.Time, classesLoaded <-c
 	}
 	r.calc = startCalculator(in)
 	s.metrics.countSource(r.calc.sourceStates())
+	r.calc.forgetKnown()
 	return r
 }
 
@@ -136,7 +137,7 @@ func revokedSerials(revs []certsource.Revocation) map[certsource.IssuerID]map[st
 // of 100k entries rehashes them over and over.
 func (s *Syncer) readDirectory(ctx context.Context, classesLoaded, storeDone <-chan struct{}) ([]User, *userIndex, error) {
 	users := make([]User, 0, s.lastUsers)
-	idx := newUserIndex(s.lastUsers)
+	idx := newUserIndex(s.lastUsers, func(i int) string { return users[i].DN })
 	err := s.dir.Users(ctx, func(e Entry) error {
 		<-classesLoaded
 		u := s.user(e, storeDone)

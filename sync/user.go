@@ -106,7 +106,7 @@ func (c *calculator) judge(x *Cert, u view) fate {
 // The skips it returns are reports about this user (unknown values, max_values, blobs).
 func (c *calculator) planUser(u User) (EntryPlan, []Change) {
 	var candidates []*Cert
-	if k, ok := c.byDN[u.DN]; ok {
+	if k, ok := c.byDN.first(u.DN); ok {
 		candidates = c.candidates[k]
 	}
 	e, skips := c.planUserWith(u, candidates)
