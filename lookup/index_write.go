@@ -1,7 +1,7 @@
 package lookup
 
 import (
-	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"slices"
 	"strings"
@@ -27,7 +27,7 @@ func (b *builder) compact() {
 	for n, k := range b.kept {
 		c := b.rec(k)
 		var err error
-		buf, err = old.load(buf[:0], c, true)
+		buf, err = old.loadAll(buf[:0], c)
 		var at int64
 		if err == nil {
 			at, err = next.append(buf)
@@ -63,8 +63,10 @@ func (b *builder) build() *Index {
 		next.addSelf(uint32(n))
 	}
 	setOf := b.addSets(next)
-	next.addSearchKeys()
 	next.byAddr = b.addresses(setOf)
+	// What only the phases needed goes before the search keys are sorted.
+	b.src, b.owner, b.cands, b.entryStart, b.entryCands, b.served, b.number = nil, nil, nil, nil, nil, nil, nil
+	next.addSearchKeys()
 	next.lengths = next.lengthsServed()
 	next.stats.Addresses = len(next.byAddr)
 	next.stats.Certificates = len(next.certs)
@@ -74,15 +76,15 @@ func (b *builder) build() *Index {
 // addSets adds the sets of the entries with several certificates and returns each served
 // entry's set.
 func (b *builder) addSets(next *Index) []uint32 {
-	setOf := make([]uint32, len(b.entries))
-	for i := range b.entries {
+	setOf := make([]uint32, b.src.Len())
+	for i := range setOf {
 		switch {
 		case !b.served[i]:
-		case len(b.ofEntry[i]) == 1:
-			setOf[i] = uint32(b.number[b.ofEntry[i][0]])
+		case len(b.ofEntry(i)) == 1:
+			setOf[i] = uint32(b.number[b.ofEntry(i)[0]])
 		default:
-			certs := make([]uint32, len(b.ofEntry[i]))
-			for j, k := range b.ofEntry[i] {
+			certs := make([]uint32, len(b.ofEntry(i)))
+			for j, k := range b.ofEntry(i) {
 				certs[j] = uint32(b.number[k])
 			}
 			setOf[i] = next.addSet(certs)
@@ -95,7 +97,15 @@ func (b *builder) addSets(next *Index) []uint32 {
 // of one string, so that they are one object rather than one each.
 func (b *builder) addresses(setOf []uint32) map[string]uint32 {
 	var text strings.Builder
-	var sets []uint32
+	n, size := 0, 0
+	for a, i := range b.owner {
+		if i >= 0 {
+			n++
+			size += len(a) + 1
+		}
+	}
+	text.Grow(size)
+	sets := make([]uint32, 0, n)
 	for a, i := range b.owner {
 		if i >= 0 {
 			text.WriteString(a)
@@ -114,8 +124,8 @@ func (b *builder) addresses(setOf []uint32) map[string]uint32 {
 }
 
 // records is the records of the certificates kept, by number. A first build has no previous
-// index: every record is in fresh, which is put in order in place rather than copied, so that
-// the records are not held twice.
+// index: every record is in fresh, in the order of the candidates, and those kept are moved
+// down in place rather than copied, so that the records are not held twice.
 func (b *builder) records() []cert {
 	if b.prev != nil {
 		certs := make([]cert, len(b.kept))
@@ -124,23 +134,8 @@ func (b *builder) records() []cert {
 		}
 		return certs
 	}
-	// to[i] is the number of fresh[i]; those not kept go after the kept ones.
-	to := make([]int32, len(b.fresh))
-	next := int32(len(b.kept))
-	for k := range b.cands {
-		if n := b.number[k]; n >= 0 {
-			to[b.cands[k].rec] = int32(n)
-		} else {
-			to[b.cands[k].rec] = next
-			next++
-		}
-	}
-	for i := range to {
-		for int(to[i]) != i { // follow the cycle through i, putting each record in place
-			j := to[i]
-			b.fresh[i], b.fresh[j] = b.fresh[j], b.fresh[i]
-			to[i], to[j] = to[j], j
-		}
+	for n, k := range b.kept { // k >= n: the kept are in order
+		b.fresh[n] = b.fresh[b.cands[k].rec]
 	}
 	certs := slices.Clip(b.fresh[:len(b.kept)])
 	b.fresh = nil
@@ -185,8 +180,9 @@ func (ix *Index) lengthsServed() lengthTable {
 }
 
 // addSearchKeys indexes every certificate by its RFC 4387 keys: per key, the certificates
-// that have one, by key, newest first among those of one key (a subject renewed, every
-// certificate of one issuer).
+// that have one, by the start of the key, newest first among those of one start (a subject
+// renewed, every certificate of one issuer; and the rare keys that start alike, which
+// lookupKey tells apart).
 func (ix *Index) addSearchKeys() {
 	for k := range numKeys {
 		by := make([]uint32, 0, len(ix.certs))
@@ -196,7 +192,7 @@ func (ix *Index) addSearchKeys() {
 			}
 		}
 		slices.SortFunc(by, func(a, b uint32) int {
-			if c := bytes.Compare(ix.certs[a].keys[k][:], ix.certs[b].keys[k][:]); c != 0 {
+			if c := cmp.Compare(ix.certs[a].keys[k], ix.certs[b].keys[k]); c != 0 {
 				return c
 			}
 			return ix.newerFirst(a, b)
