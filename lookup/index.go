@@ -53,7 +53,7 @@ type Index struct {
 	members []uint32   // certificate numbers of the sets, newest first
 	lengths lengthTable
 
-	byAddr map[string]uint32 // folded address → set; keys are substrings of one string
+	byAddr addrTable // folded address → set
 	// search holds, per RFC 4387 key, the numbers of the certificates that have one, in the
 	// order of their key and newest first among those of one key: a search is a binary
 	// search, and its answer a run of it.
@@ -102,8 +102,7 @@ func (ix *Index) find(sum [32]byte) (uint32, bool) {
 
 // lookupAddr finds the set of certificates published under an address (folded first).
 func (ix *Index) lookupAddr(addr string) (uint32, bool) {
-	n, ok := ix.byAddr[mailaddr.Key(addr)]
-	return n, ok
+	return ix.byAddr.find(mailaddr.Key(addr))
 }
 
 // lookupKey appends to dst the certificates with an RFC 4387 search key, newest first, at

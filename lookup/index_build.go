@@ -103,8 +103,9 @@ type builder struct {
 	entryStart []int32
 	entryCands []int32
 
-	// Each plausible address's entry, -1 when several entries have it (assignAddresses).
-	owner map[string]int32
+	// Each plausible address's entry, noSet when several entries have it (assignAddresses);
+	// once the sets are made, its set: the next index's table.
+	owner addrTable
 
 	// The records of the candidates not taken over, at set once their bytes are in the store.
 	fresh []cert
@@ -294,7 +295,16 @@ func (b *builder) fetch(cand *candidate, sum [32]byte) []byte {
 // assignAddresses gives each address its entry. An address of several entries is ambiguous
 // and left out: never guess. Entries with no certificate that parsed give none.
 func (b *builder) assignAddresses() {
-	b.owner = make(map[string]int32, b.src.Len())
+	n, size := 0, 0
+	for i := range b.src.Len() {
+		if len(b.ofEntry(i)) > 0 {
+			for _, a := range b.src.Addresses(i) {
+				n++
+				size += len(a)
+			}
+		}
+	}
+	b.owner = newAddrTable(n, size)
 	for i := range b.src.Len() {
 		if len(b.ofEntry(i)) == 0 {
 			continue
@@ -304,14 +314,10 @@ func (b *builder) assignAddresses() {
 			if !plausibleAddress(a) {
 				continue
 			}
-			if prev, dup := b.owner[a]; dup {
-				if prev >= 0 {
-					b.stats.Ambiguous++
-					b.owner[a] = -1
-				}
-				continue
+			if k, dup := b.owner.insert(a, uint32(i)); dup && b.owner.vals[k] != noSet {
+				b.stats.Ambiguous++
+				b.owner.vals[k] = noSet
 			}
-			b.owner[a] = int32(i)
 		}
 	}
 }
@@ -325,8 +331,8 @@ func (b *builder) keepReached() {
 	for k := range b.number {
 		b.number[k] = unreached
 	}
-	for _, i := range b.owner {
-		if i >= 0 {
+	for _, i := range b.owner.vals {
+		if i != noSet {
 			b.served[i] = true
 			for _, k := range b.ofEntry(int(i)) {
 				b.number[k] = reached

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"slices"
-	"strings"
 
 	"github.com/sirupsen/logrus"
 )
@@ -64,11 +63,11 @@ func (b *builder) build() *Index {
 	}
 	setOf := b.addSets(next)
 	next.byAddr = b.addresses(setOf)
+	next.stats.Addresses = b.stats.Addresses
 	// What only the phases needed goes before the search keys are sorted.
-	b.src, b.owner, b.cands, b.entryStart, b.entryCands, b.served, b.number = nil, nil, nil, nil, nil, nil, nil
+	b.src, b.owner, b.cands, b.entryStart, b.entryCands, b.served, b.number = nil, addrTable{}, nil, nil, nil, nil, nil
 	next.addSearchKeys()
 	next.lengths = next.lengthsServed()
-	next.stats.Addresses = len(next.byAddr)
 	next.stats.Certificates = len(next.certs)
 	return next
 }
@@ -93,34 +92,17 @@ func (b *builder) addSets(next *Index) []uint32 {
 	return setOf
 }
 
-// addresses maps each address that has an entry to the entry's set. The keys are substrings
-// of one string, so that they are one object rather than one each.
-func (b *builder) addresses(setOf []uint32) map[string]uint32 {
-	var text strings.Builder
-	n, size := 0, 0
-	for a, i := range b.owner {
-		if i >= 0 {
-			n++
-			size += len(a) + 1
+// addresses turns the table of each address's entry into the next index's, of each
+// address's set, and counts the addresses served.
+func (b *builder) addresses(setOf []uint32) addrTable {
+	t := b.owner
+	for a, i := range t.vals {
+		if i != noSet {
+			t.vals[a] = setOf[i]
+			b.stats.Addresses++
 		}
 	}
-	text.Grow(size)
-	sets := make([]uint32, 0, n)
-	for a, i := range b.owner {
-		if i >= 0 {
-			text.WriteString(a)
-			text.WriteByte(0) // no address holds one: plausibleAddress
-			sets = append(sets, setOf[i])
-		}
-	}
-	all := text.String()
-	byAddr := make(map[string]uint32, len(sets))
-	for _, n := range sets {
-		end := strings.IndexByte(all, 0)
-		byAddr[all[:end]] = n
-		all = all[end+1:]
-	}
-	return byAddr
+	return t
 }
 
 // records is the records of the certificates kept, by number. A first build has no previous
