@@ -71,6 +71,9 @@ func (ix *Index) RebuildFrom(src Entries, opt Options) *Index {
 	b.collect()
 	b.prepareNew()
 	b.assignAddresses()
+	// The entries are read: what they are part of (in the daemon, the whole pass's result)
+	// need not outlive them.
+	b.n, b.src = src.Len(), nil
 	b.keepReached()
 	b.compact()
 	next := b.build()
@@ -86,7 +89,8 @@ func (ix *Index) RebuildFrom(src Entries, opt Options) *Index {
 // served and, in the daemon, beside the pass's results, so what it holds at once counts in
 // the process's peak (docs/BENCHMARKS.md, "Lookup memory, issue 17").
 type builder struct {
-	src   Entries
+	src   Entries // nil once read (assignAddresses)
+	n     int     // how many entries src has
 	opt   Options
 	prev  *Index // the index rebuilt from, or nil
 	store *bodyStore
@@ -326,7 +330,7 @@ func (b *builder) assignAddresses() {
 // SHA-256 (the candidates' order): the RFC 4387 interface must not serve what /certs does not.
 func (b *builder) keepReached() {
 	const unreached, reached = -1, 0
-	b.served = make([]bool, b.src.Len())
+	b.served = make([]bool, b.n)
 	b.number = make([]int32, len(b.cands))
 	for k := range b.number {
 		b.number[k] = unreached

@@ -65,7 +65,7 @@ func (b *builder) build() *Index {
 	next.byAddr = b.addresses(setOf)
 	next.stats.Addresses = b.stats.Addresses
 	// What only the phases needed goes before the search keys are sorted.
-	b.src, b.owner, b.cands, b.entryStart, b.entryCands, b.served, b.number = nil, addrTable{}, nil, nil, nil, nil, nil
+	b.owner, b.cands, b.entryStart, b.entryCands, b.served, b.number = addrTable{}, nil, nil, nil, nil, nil
 	next.addSearchKeys()
 	next.lengths = next.lengthsServed()
 	next.stats.Certificates = len(next.certs)
@@ -75,7 +75,7 @@ func (b *builder) build() *Index {
 // addSets adds the sets of the entries with several certificates and returns each served
 // entry's set.
 func (b *builder) addSets(next *Index) []uint32 {
-	setOf := make([]uint32, b.src.Len())
+	setOf := make([]uint32, b.n)
 	for i := range setOf {
 		switch {
 		case !b.served[i]:
