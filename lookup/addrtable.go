@@ -12,7 +12,7 @@ const noSet = ^uint32(0)
 // is built, then its set. It is an open-addressing hash table of plain numbers, the addresses
 // back to back in one slice: a map of 100,000 strings took twice the memory and gave the
 // collector a pointer per address to follow in every cycle (docs/BENCHMARKS.md, "Lookup
-// memory, issue 17"). The seed is random, so that a client cannot choose addresses that
+// memory in the daemon, issue 17"). The seed is random, so that a client cannot choose addresses that
 // collide. Read-only once built.
 type addrTable struct {
 	seed  maphash.Seed

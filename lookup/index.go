@@ -55,8 +55,9 @@ type Index struct {
 
 	byAddr addrTable // folded address → set
 	// search holds, per RFC 4387 key, the numbers of the certificates that have one, in the
-	// order of their key and newest first among those of one key: a search is a binary
-	// search, and its answer a run of it.
+	// order of the start of their key and newest first among those of one start: a search is
+	// a binary search, and its answer the certificates of that run whose whole key is the one
+	// asked for (lookupKey).
 	search [numKeys][]uint32
 	stats  Stats
 	live   int64 // bytes of the store the index reads

@@ -87,7 +87,7 @@ func (ix *Index) RebuildFrom(src Entries, opt Options) *Index {
 // collect, prepareNew, assignAddresses, keepReached, compact, build. Its tables are flat and
 // numbered by int32, with no map but the addresses': a rebuild runs beside the index being
 // served and, in the daemon, beside the pass's results, so what it holds at once counts in
-// the process's peak (docs/BENCHMARKS.md, "Lookup memory, issue 17").
+// the process's peak (docs/BENCHMARKS.md, "Lookup memory in the daemon, issue 17").
 type builder struct {
 	src   Entries // nil once read (assignAddresses)
 	n     int     // how many entries src has
