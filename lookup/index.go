@@ -46,11 +46,13 @@ type Stats struct {
 // cycles short (docs/BENCHMARKS.md, "What changed: the index is a few objects without
 // pointers" and "Lookup memory, issue 17").
 type Index struct {
-	body    storeView
-	certs   []cert     // by certificate number, in the order of their SHA-256: found by binary search
-	sets    []span     // members of each set; certificate n's set of itself is set n, sets of several follow
-	setSums [][32]byte // of the sets of several, by set number less len(certs)
-	members []uint32   // certificate numbers of the sets, newest first
+	body  storeView
+	certs []cert // by certificate number, in the order of their SHA-256: found by binary search
+	// Certificate n's set of itself is set n, members[n]; the sets of several follow, each
+	// a span of members, newest first.
+	sets    []span     // of the sets of several, by set number less len(certs)
+	setSums [][32]byte // of the sets of several, the same
+	members []uint32
 	lengths lengthTable
 
 	byAddr addrTable // folded address → set
@@ -128,7 +130,10 @@ func (ix *Index) lookupKey(dst []uint32, buf []byte, k int, key [20]byte) ([]uin
 
 // setCerts is the certificates of set sn, newest first.
 func (ix *Index) setCerts(sn uint32) []uint32 {
-	s := ix.sets[sn]
+	if int(sn) < len(ix.certs) {
+		return ix.members[sn : sn+1 : sn+1]
+	}
+	s := ix.sets[int(sn)-len(ix.certs)]
 	return ix.members[s.off : s.off+s.n]
 }
 

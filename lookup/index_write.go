@@ -51,7 +51,6 @@ func (b *builder) build() *Index {
 	next := &Index{
 		body:    b.store.view(),
 		certs:   b.records(),
-		sets:    make([]span, 0, len(b.kept)),
 		members: make([]uint32, 0, len(b.kept)),
 		stats:   b.stats,
 	}
@@ -127,7 +126,6 @@ func (b *builder) records() []cert {
 // addSelf adds the set of certificate n, whose record is in place.
 func (ix *Index) addSelf(n uint32) {
 	ix.members = append(ix.members, n)
-	ix.sets = append(ix.sets, span{uint32(len(ix.members) - 1), 1})
 	ix.live += int64(ix.certs[n].size())
 }
 
@@ -143,14 +141,14 @@ func (ix *Index) addSet(certs []uint32) uint32 {
 	ix.sets = append(ix.sets, span{uint32(len(ix.members)), uint32(len(certs))})
 	ix.members = append(ix.members, certs...)
 	ix.setSums = append(ix.setSums, sum)
-	return uint32(len(ix.sets) - 1)
+	return uint32(len(ix.certs) + len(ix.sets) - 1)
 }
 
 // lengthsServed is the table of every Content-Length the index's sets are served with.
 func (ix *Index) lengthsServed() lengthTable {
 	var ns []int
 	seen := map[int]bool{}
-	for sn := range ix.sets {
+	for sn := range len(ix.certs) + len(ix.sets) {
 		for f := range numFormats {
 			if n := ix.bodyLen(uint32(sn), f); !seen[n] {
 				seen[n] = true
