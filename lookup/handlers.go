@@ -144,9 +144,15 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request) int {
 	if err != nil {
 		return writeText(w, http.StatusBadRequest, err.Error()+"\n")
 	}
+	var found [maxSearchResults + 1]uint32
 	var certs []uint32
 	if q.byKey {
-		certs = ix.lookupKey(q.key, q.hash)
+		buf := s.bufs.Get().(*[]byte)
+		certs, *buf, err = ix.lookupKey(found[:0], (*buf)[:0], q.key, q.hash)
+		s.bufs.Put(buf)
+		if err != nil {
+			return s.storeFailed(w, ix, err)
+		}
 	} else if sn, ok := ix.lookupAddr(q.email); ok {
 		certs = ix.setCerts(sn)
 	}

@@ -46,17 +46,20 @@ type Stats struct {
 // cycles short (docs/BENCHMARKS.md, "What changed: the index is a few objects without
 // pointers" and "Lookup memory, issue 17").
 type Index struct {
-	body    storeView
-	certs   []cert     // by certificate number, in the order of their SHA-256: found by binary search
-	sets    []span     // members of each set; certificate n's set of itself is set n, sets of several follow
-	setSums [][32]byte // of the sets of several, by set number less len(certs)
-	members []uint32   // certificate numbers of the sets, newest first
+	body  storeView
+	certs []cert // by certificate number, in the order of their SHA-256: found by binary search
+	// Certificate n's set of itself is set n, members[n]; the sets of several follow, each
+	// a span of members, newest first.
+	sets    []span     // of the sets of several, by set number less len(certs)
+	setSums [][32]byte // of the sets of several, the same
+	members []uint32
 	lengths lengthTable
 
-	byAddr map[string]uint32 // folded address → set; keys are substrings of one string
+	byAddr addrTable // folded address → set
 	// search holds, per RFC 4387 key, the numbers of the certificates that have one, in the
-	// order of their key and newest first among those of one key: a search is a binary
-	// search, and its answer a run of it.
+	// order of the start of their key and newest first among those of one start: a search is
+	// a binary search, and its answer the certificates of that run whose whole key is the one
+	// asked for (lookupKey).
 	search [numKeys][]uint32
 	stats  Stats
 	live   int64 // bytes of the store the index reads
@@ -70,18 +73,23 @@ type Index struct {
 type span struct{ off, n uint32 }
 
 // cert is one certificate: what sorting, search and Rebuild need, and where its bytes are in
-// the store: its DER, then the fields of its JSON element before the PEM.
+// the store: its DER, then the fields of its JSON element before the PEM, then its RFC 4387
+// search keys. The record holds the first bytes of each key, to sort and search by, and the
+// store the whole keys, read to tell apart the few certificates whose first bytes are alike:
+// a search is rare beside /certs, and the whole keys took more than half the record.
 type cert struct {
 	sum                 [32]byte
-	fieldsSum           [8]byte // of the JSON fields, the start of their SHA-256
-	notBefore, notAfter int64   // Unix seconds (a time.Time holds a pointer)
-	keys                [numKeys][20]byte
+	fieldsSum           [8]byte         // of the JSON fields, the start of their SHA-256
+	keysSum             [8]byte         // of the search keys, the same
+	notBefore, notAfter int64           // Unix seconds (a time.Time holds a pointer)
+	at                  int64           // where its bytes start in the store
+	der, fields         uint32          // lengths
+	keys                [numKeys]uint32 // the first bytes of each search key (keyPrefix)
 	hasSKID             bool
-	der, fields         uint32 // lengths
-	at                  int64  // where its bytes start in the store
 }
 
-func (c *cert) size() int { return int(c.der) + int(c.fields) }
+// size is how many bytes of the store c takes.
+func (c *cert) size() int { return int(c.der) + int(c.fields) + keysLen }
 
 // Stats describes the index.
 func (ix *Index) Stats() Stats { return ix.stats }
@@ -97,25 +105,35 @@ func (ix *Index) find(sum [32]byte) (uint32, bool) {
 
 // lookupAddr finds the set of certificates published under an address (folded first).
 func (ix *Index) lookupAddr(addr string) (uint32, bool) {
-	n, ok := ix.byAddr[mailaddr.Key(addr)]
-	return n, ok
+	return ix.byAddr.find(mailaddr.Key(addr))
 }
 
-// lookupKey finds the certificates with an RFC 4387 search key, newest first, at most
-// maxSearchResults+1 (more are refused anyway; one more says so).
-func (ix *Index) lookupKey(k int, key [20]byte) []uint32 {
+// lookupKey appends to dst the certificates with an RFC 4387 search key, newest first, at
+// most maxSearchResults+1 (more are refused anyway; one more says so). The certificates whose
+// key starts alike are found by binary search; the whole key of each is read from the store,
+// into buf, and compared.
+func (ix *Index) lookupKey(dst []uint32, buf []byte, k int, key [20]byte) ([]uint32, []byte, error) {
 	by := ix.search[k]
-	lo := sort.Search(len(by), func(i int) bool { return bytes.Compare(ix.certs[by[i]].keys[k][:], key[:]) >= 0 })
-	hi := lo
-	for hi < len(by) && hi-lo <= maxSearchResults && ix.certs[by[hi]].keys[k] == key {
-		hi++
+	p := keyPrefix(key)
+	lo := sort.Search(len(by), func(i int) bool { return ix.certs[by[i]].keys[k] >= p })
+	for i := lo; i < len(by) && ix.certs[by[i]].keys[k] == p && len(dst) <= maxSearchResults; i++ {
+		var err error
+		if buf, err = ix.body.loadKeys(buf[:0], &ix.certs[by[i]]); err != nil {
+			return dst, buf, err
+		}
+		if [20]byte(buf[k*keyLen:]) == key {
+			dst = append(dst, by[i])
+		}
 	}
-	return by[lo:hi:hi]
+	return dst, buf, nil
 }
 
 // setCerts is the certificates of set sn, newest first.
 func (ix *Index) setCerts(sn uint32) []uint32 {
-	s := ix.sets[sn]
+	if int(sn) < len(ix.certs) {
+		return ix.members[sn : sn+1 : sn+1]
+	}
+	s := ix.sets[int(sn)-len(ix.certs)]
 	return ix.members[s.off : s.off+s.n]
 }
 

@@ -2,9 +2,9 @@ package lookup
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"io"
 	"slices"
@@ -38,14 +38,21 @@ func Build(entries []Entry, opt Options) *Index { return (*Index)(nil).RebuildWi
 func (ix *Index) Rebuild(entries []Entry) *Index { return ix.RebuildWith(entries, Options{}) }
 
 // RebuildWith builds the index of entries reusing the work of ix (which may be nil) for every
+// certificate it already holds: RebuildFrom, with the entries as a slice.
+func (ix *Index) RebuildWith(entries []Entry, opt Options) *Index {
+	return ix.RebuildFrom(newEntrySlice(entries, opt.Fetch), opt)
+}
+
+// RebuildFrom builds the index of src reusing the work of ix (which may be nil) for every
 // certificate it already holds, found by SHA-256: a pass that changed a few certificates out
 // of 100,000 parses, fetches and writes only those few; the others keep their bytes where
 // they are in ix's store, which the next index shares (appending what is new). ix itself is
 // not changed and may still be serving. When the store holds more dead bytes than live ones,
 // the next index gets a compacted store; ix's store stays open until the index after the next
 // is built, so a request must be answered from the newest index or the one before it.
-func (ix *Index) RebuildWith(entries []Entry, opt Options) *Index {
-	sums, fp := entrySums(entries)
+// opt.Fetch is not used: src gives the DER.
+func (ix *Index) RebuildFrom(src Entries, opt Options) *Index {
+	fp := fingerprint(src)
 	if ix != nil && ix.entries == fp && !ix.body.store.hasBad() {
 		return ix
 	}
@@ -53,7 +60,7 @@ func (ix *Index) RebuildWith(entries []Entry, opt Options) *Index {
 		opt.Log = logrus.New()
 		opt.Log.(*logrus.Logger).SetOutput(io.Discard)
 	}
-	b := &builder{entries: entries, opt: opt, prev: ix}
+	b := &builder{src: src, opt: opt, prev: ix}
 	if ix != nil {
 		b.store = ix.body.store
 		b.store.closeRetired()
@@ -61,9 +68,12 @@ func (ix *Index) RebuildWith(entries []Entry, opt Options) *Index {
 	} else {
 		b.store = newBodyStore(opt.Dir, opt.Log)
 	}
-	b.collect(ix, sums)
+	b.collect()
 	b.prepareNew()
 	b.assignAddresses()
+	// The entries are read: what they are part of (in the daemon, the whole pass's result)
+	// need not outlive them.
+	b.n, b.src = src.Len(), nil
 	b.keepReached()
 	b.compact()
 	next := b.build()
@@ -73,57 +83,33 @@ func (ix *Index) RebuildWith(entries []Entry, opt Options) *Index {
 	return next
 }
 
-// entrySums returns the SHA-256 of each certificate of entries, and one over the entries:
-// their addresses as the index folds them and their certificates' sums, in order.
-func entrySums(entries []Entry) ([][][32]byte, [32]byte) {
-	h := sha256.New()
-	sums := make([][][32]byte, len(entries))
-	var n [8]byte
-	for i, e := range entries {
-		sums[i] = e.Sums
-		if e.DER != nil {
-			sums[i] = make([][32]byte, len(e.DER))
-			for j, der := range e.DER {
-				sums[i][j] = sha256.Sum256(der)
-			}
-		}
-		binary.BigEndian.PutUint32(n[:4], uint32(len(e.Addresses)))
-		binary.BigEndian.PutUint32(n[4:], uint32(len(sums[i])))
-		h.Write(n[:])
-		for _, a := range e.Addresses {
-			binary.BigEndian.PutUint32(n[:4], uint32(len(a)))
-			h.Write(n[:4])
-			h.Write([]byte(mailaddr.ASCIILower(a)))
-		}
-		for _, s := range sums[i] {
-			h.Write(s[:])
-		}
-	}
-	var fp [32]byte
-	h.Sum(fp[:0])
-	return sums, fp
-}
-
 // builder is what RebuildWith works out, phase by phase, before it writes the next index:
-// collect, prepareNew, assignAddresses, keepReached, compact, build.
+// collect, prepareNew, assignAddresses, keepReached, compact, build. Its tables are flat and
+// numbered by int32, with no map but the addresses': a rebuild runs beside the index being
+// served and, in the daemon, beside the pass's results, so what it holds at once counts in
+// the process's peak (docs/BENCHMARKS.md, "Lookup memory in the daemon, issue 17").
 type builder struct {
-	entries []Entry
-	opt     Options
-	prev    *Index // the index rebuilt from, or nil
-	store   *bodyStore
-	bad     map[[32]byte]bool // certificates of prev whose bytes were found wrong: not reused
-	stats   Stats
+	src   Entries // nil once read (assignAddresses)
+	n     int     // how many entries src has
+	opt   Options
+	prev  *Index // the index rebuilt from, or nil
+	store *bodyStore
+	bad   map[[32]byte]bool // certificates of prev whose bytes were found wrong: not reused
+	stats Stats
 	// fetchFailed is set when a certificate could not be fetched: the index is not the
 	// entries', and the same entries must build again.
 	fetchFailed bool
 
-	// Every distinct certificate of the entries (collect), and the candidates each entry holds,
+	// Every distinct certificate of the entries in the order of their SHA-256 (collect), and
+	// the candidates each entry holds: entry i's are entryCands[entryStart[i]:entryStart[i+1]],
 	// which once prepared are only those that parsed.
-	cands   []candidate
-	ofEntry [][]int
+	cands      []candidate
+	entryStart []int32
+	entryCands []int32
 
-	// Each plausible address's entry, -1 when several entries have it (assignAddresses).
-	owner map[string]int
+	// Each plausible address's entry, noSet when several entries have it (assignAddresses);
+	// once the sets are made, its set: the next index's table.
+	owner addrTable
 
 	// The records of the candidates not taken over, at set once their bytes are in the store.
 	fresh []cert
@@ -131,8 +117,8 @@ type builder struct {
 	// keepReached: the entries some address reaches, each candidate's certificate number in
 	// the next index (-1 for one no address reaches), and the candidates kept by number.
 	served []bool
-	number []int
-	kept   []int
+	number []int32
+	kept   []int32
 	// moved is where compact put the bytes of each certificate kept; nil when it did not.
 	moved []int64
 }
@@ -146,52 +132,95 @@ type candidate struct {
 	reused   bool
 }
 
+// place is certificate j of entry i.
+type place struct{ entry, j int32 }
+
 // rec is candidate k's record.
-func (b *builder) rec(k int) *cert {
+func (b *builder) rec(k int32) *cert {
 	if c := &b.cands[k]; c.reused {
 		return &b.prev.certs[c.rec]
 	}
 	return &b.fresh[b.cands[k].rec]
 }
 
-// collect finds every distinct certificate of the entries and takes over from ix (which may
-// be nil) the records of those it holds.
-func (b *builder) collect(ix *Index, sums [][][32]byte) {
-	bySum := make(map[[32]byte]int, len(b.entries))
-	b.ofEntry = make([][]int, len(b.entries))
+// ofEntry is the candidates of entry i.
+func (b *builder) ofEntry(i int) []int32 { return b.entryCands[b.entryStart[i]:b.entryStart[i+1]] }
+
+// collect finds every distinct certificate of the entries, in the order of their SHA-256,
+// and takes over from prev (which may be nil) the records of those it holds. The places of
+// the certificates are sorted by SHA-256: the distinct certificates are the runs, and prev's
+// records, in the same order, are matched by one walk beside them, with no map.
+func (b *builder) collect() {
+	n := b.src.Len()
+	b.entryStart = make([]int32, n+1)
+	total := 0
+	for i := range n {
+		total += b.src.NumCerts(i)
+		b.entryStart[i+1] = int32(total)
+	}
+	places := make([]place, 0, total)
+	for i := range n {
+		for j := range b.src.NumCerts(i) {
+			places = append(places, place{int32(i), int32(j)})
+		}
+	}
+	sumAt := func(p place) [32]byte { return b.src.Sum(int(p.entry), int(p.j)) }
+	slices.SortFunc(places, func(x, y place) int {
+		sx, sy := sumAt(x), sumAt(y)
+		if c := bytes.Compare(sx[:], sy[:]); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(x.entry, y.entry), cmp.Compare(x.j, y.j))
+	})
+	b.cands = make([]candidate, 0, total)
 	if b.prev == nil {
-		// Every certificate is new, and its record becomes the index's (records): no slack.
-		total := 0
-		for _, ss := range sums {
-			total += len(ss)
-		}
-		b.fresh = make([]cert, 0, total)
+		b.fresh = make([]cert, 0, total) // every record is new and becomes the index's
 	}
-	for i := range b.entries {
-		for j, sum := range sums[i] {
-			k, seen := bySum[sum]
-			if !seen {
-				k = len(b.cands)
-				bySum[sum] = k
-				b.cands = append(b.cands, b.candidate(sum, i, j))
-			}
-			if !slices.Contains(b.ofEntry[i], k) {
-				b.ofEntry[i] = append(b.ofEntry[i], k)
-			}
+	// entryCands is first by place, entry by entry; each entry's duplicates go below.
+	b.entryCands = make([]int32, total)
+	next := 0 // prev's first record not below the sums seen so far
+	for x, p := range places {
+		if sum := sumAt(p); x == 0 || sumAt(places[x-1]) != sum {
+			b.cands = append(b.cands, b.candidate(sum, p, &next))
 		}
+		b.entryCands[b.entryStart[p.entry]+p.j] = int32(len(b.cands) - 1)
 	}
+	b.keepCands(func(int32) bool { return true })
 }
 
-// candidate is certificate j of entry i, whose SHA-256 is sum, with the record of ix when it
+// candidate is the certificate at p, whose SHA-256 is sum, with the record of prev when it
 // holds the certificate and its bytes were not found wrong; else still to be prepared.
-func (b *builder) candidate(sum [32]byte, i, j int) candidate {
+// prev's records from *next on are those not below sum.
+func (b *builder) candidate(sum [32]byte, p place, next *int) candidate {
 	if b.prev != nil {
-		if n, ok := b.prev.find(sum); ok && !b.bad[sum] {
-			return candidate{entry: int32(i), j: int32(j), rec: int32(n), ok: true, reused: true}
+		certs := b.prev.certs
+		for *next < len(certs) && bytes.Compare(certs[*next].sum[:], sum[:]) < 0 {
+			*next++
+		}
+		if *next < len(certs) && certs[*next].sum == sum && !b.bad[sum] {
+			return candidate{entry: p.entry, j: p.j, rec: int32(*next), ok: true, reused: true}
 		}
 	}
 	b.fresh = append(b.fresh, cert{sum: sum})
-	return candidate{entry: int32(i), j: int32(j), rec: int32(len(b.fresh) - 1)}
+	return candidate{entry: p.entry, j: p.j, rec: int32(len(b.fresh) - 1)}
+}
+
+// keepCands keeps, of each entry's candidates, the first of each that keep accepts, in order.
+func (b *builder) keepCands(keep func(k int32) bool) {
+	w := int32(0)
+	n := b.src.Len()
+	for i := range n {
+		start, end := b.entryStart[i], b.entryStart[i+1]
+		b.entryStart[i] = w
+		for _, k := range b.entryCands[start:end] { // w never passes what is read
+			if keep(k) && !slices.Contains(b.entryCands[b.entryStart[i]:w], k) {
+				b.entryCands[w] = k
+				w++
+			}
+		}
+	}
+	b.entryStart[n] = w
+	b.entryCands = b.entryCands[:w]
 }
 
 // prepareBatch is how many new certificates are fetched before they are parsed, on every
@@ -201,9 +230,9 @@ const prepareBatch = 256
 // prepareNew fetches, parses and writes to the store the candidates not taken over, a batch
 // at a time. Each entry keeps the candidates that parsed.
 func (b *builder) prepareNew() {
-	var batch []int
+	var batch []int32
 	ders := make([][]byte, 0, prepareBatch)
-	for k := range b.cands {
+	for k := range int32(len(b.cands)) {
 		if b.cands[k].reused {
 			b.stats.Reused++
 			continue
@@ -215,14 +244,12 @@ func (b *builder) prepareNew() {
 		}
 	}
 	b.prepareBatch(batch, ders)
-	for i := range b.ofEntry {
-		b.ofEntry[i] = slices.DeleteFunc(b.ofEntry[i], func(k int) bool { return !b.cands[k].ok })
-	}
+	b.keepCands(func(k int32) bool { return b.cands[k].ok })
 }
 
 // prepareBatch fetches the candidates of batch one after the other, parses them in parallel,
 // and appends their bytes to the store.
-func (b *builder) prepareBatch(batch []int, ders [][]byte) {
+func (b *builder) prepareBatch(batch []int32, ders [][]byte) {
 	ders = ders[:0]
 	for _, k := range batch {
 		ders = append(ders, b.fetch(&b.cands[k], b.rec(k).sum))
@@ -257,15 +284,7 @@ func (b *builder) prepareBatch(batch []int, ders [][]byte) {
 
 // fetch is the DER of cand, nil when it could not be had.
 func (b *builder) fetch(cand *candidate, sum [32]byte) []byte {
-	e := &b.entries[cand.entry]
-	if e.DER != nil {
-		return e.DER[cand.j]
-	}
-	if b.opt.Fetch == nil {
-		b.fetchFailed = true
-		return nil
-	}
-	der, err := b.opt.Fetch(int(cand.entry), int(cand.j))
+	der, err := b.src.DER(int(cand.entry), int(cand.j))
 	if err == nil && sha256.Sum256(der) != sum {
 		err = errors.New("the CA store gave other bytes than the pass published")
 		b.opt.Log.WithField("error", err.Error()).Warn("lookup: certificate left out")
@@ -280,50 +299,61 @@ func (b *builder) fetch(cand *candidate, sum [32]byte) []byte {
 // assignAddresses gives each address its entry. An address of several entries is ambiguous
 // and left out: never guess. Entries with no certificate that parsed give none.
 func (b *builder) assignAddresses() {
-	b.owner = make(map[string]int, len(b.entries))
-	for i, e := range b.entries {
-		if len(b.ofEntry[i]) == 0 {
+	n, size := 0, 0
+	for i := range b.src.Len() {
+		if len(b.ofEntry(i)) > 0 {
+			for _, a := range b.src.Addresses(i) {
+				n++
+				size += len(a)
+			}
+		}
+	}
+	b.owner = newAddrTable(n, size)
+	for i := range b.src.Len() {
+		if len(b.ofEntry(i)) == 0 {
 			continue
 		}
-		for _, a := range e.Addresses {
+		for _, a := range b.src.Addresses(i) {
 			a = mailaddr.ASCIILower(a)
 			if !plausibleAddress(a) {
 				continue
 			}
-			if prev, dup := b.owner[a]; dup {
-				if prev >= 0 {
-					b.stats.Ambiguous++
-					b.owner[a] = -1
-				}
-				continue
+			if k, dup := b.owner.insert(a, uint32(i)); dup && b.owner.vals[k] != noSet {
+				b.stats.Ambiguous++
+				b.owner.vals[k] = noSet
 			}
-			b.owner[a] = i
 		}
 	}
 }
 
 // keepReached numbers the certificates some address still reaches, in the order of their
-// SHA-256: the RFC 4387 interface must not serve what /certs does not.
+// SHA-256 (the candidates' order): the RFC 4387 interface must not serve what /certs does not.
 func (b *builder) keepReached() {
-	b.served = make([]bool, len(b.entries))
-	reached := make([]bool, len(b.cands))
-	for _, i := range b.owner {
-		if i >= 0 {
+	const unreached, reached = -1, 0
+	b.served = make([]bool, b.n)
+	b.number = make([]int32, len(b.cands))
+	for k := range b.number {
+		b.number[k] = unreached
+	}
+	for _, i := range b.owner.vals {
+		if i != noSet {
 			b.served[i] = true
-			for _, k := range b.ofEntry[i] {
-				reached[k] = true
+			for _, k := range b.ofEntry(int(i)) {
+				b.number[k] = reached
 			}
 		}
 	}
-	b.number = make([]int, len(b.cands))
-	for k := range b.cands {
-		b.number[k] = -1
-		if reached[k] {
-			b.kept = append(b.kept, k)
+	n := 0
+	for k := range b.number {
+		if b.number[k] == reached {
+			n++
 		}
 	}
-	slices.SortFunc(b.kept, func(x, y int) int { return bytes.Compare(b.rec(x).sum[:], b.rec(y).sum[:]) })
-	for n, k := range b.kept {
-		b.number[k] = n
+	b.kept = make([]int32, 0, n)
+	for k := range b.number {
+		if b.number[k] == reached {
+			b.number[k] = int32(len(b.kept))
+			b.kept = append(b.kept, int32(k))
+		}
 	}
 }

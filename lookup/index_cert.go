@@ -34,8 +34,8 @@ func newCertJSON(x *x509.Certificate, sum [32]byte) certJSON {
 }
 
 // prepare parses a certificate and returns its record (but where it is) and the bytes the
-// store keeps of it: its DER, then the fields of its JSON element before the PEM. false when
-// der is no certificate.
+// store keeps of it: its DER, then the fields of its JSON element before the PEM, then its
+// search keys. false when der is no certificate.
 func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
 	x, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -55,8 +55,17 @@ func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
 		panic("lookup: certJSON does not end in its pem field") // appendJSON depends on it
 	}
 	fields := elem[:len(elem)-len(jsonPEMEnd)]
+	region := append(append(make([]byte, 0, len(der)+len(fields)+keysLen), der...), fields...)
+	for _, key := range keys {
+		region = append(region, key[:]...)
+	}
 	fs := sha256.Sum256(fields)
-	c := cert{sum: sum, fieldsSum: [8]byte(fs[:8]), notBefore: x.NotBefore.Unix(), notAfter: x.NotAfter.Unix(),
-		keys: keys, hasSKID: hasSKID, der: uint32(len(der)), fields: uint32(len(fields))}
-	return c, append(append(make([]byte, 0, len(der)+len(fields)), der...), fields...), true
+	ks := sha256.Sum256(region[len(der)+len(fields):])
+	c := cert{sum: sum, fieldsSum: [8]byte(fs[:8]), keysSum: [8]byte(ks[:8]),
+		notBefore: x.NotBefore.Unix(), notAfter: x.NotAfter.Unix(),
+		hasSKID: hasSKID, der: uint32(len(der)), fields: uint32(len(fields))}
+	for k, key := range keys {
+		c.keys[k] = keyPrefix(key)
+	}
+	return c, region, true
 }

@@ -188,8 +188,8 @@ func TestIndexRebuildReusesPreparedCertificates(t *testing.T) {
 		t.Error("Bob is still served")
 	}
 	bx, _ := x509.ParseCertificate(b)
-	if got := second.lookupKey(keyCert, sha1.Sum(bx.Raw)); len(got) != 0 {
-		t.Error("Bob's certificate is still searchable")
+	if got, _, err := second.lookupKey(nil, nil, keyCert, sha1.Sum(bx.Raw)); len(got) != 0 || err != nil {
+		t.Errorf("Bob's certificate is still searchable: %v, %v", got, err)
 	}
 	if lookupView(first, "bob@corp.example") == nil {
 		t.Error("Rebuild changed the previous index")

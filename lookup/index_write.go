@@ -1,10 +1,9 @@
 package lookup
 
 import (
-	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"slices"
-	"strings"
 
 	"github.com/sirupsen/logrus"
 )
@@ -27,7 +26,7 @@ func (b *builder) compact() {
 	for n, k := range b.kept {
 		c := b.rec(k)
 		var err error
-		buf, err = old.load(buf[:0], c, true)
+		buf, err = old.loadAll(buf[:0], c)
 		var at int64
 		if err == nil {
 			at, err = next.append(buf)
@@ -52,7 +51,6 @@ func (b *builder) build() *Index {
 	next := &Index{
 		body:    b.store.view(),
 		certs:   b.records(),
-		sets:    make([]span, 0, len(b.kept)),
 		members: make([]uint32, 0, len(b.kept)),
 		stats:   b.stats,
 	}
@@ -63,10 +61,12 @@ func (b *builder) build() *Index {
 		next.addSelf(uint32(n))
 	}
 	setOf := b.addSets(next)
-	next.addSearchKeys()
 	next.byAddr = b.addresses(setOf)
+	next.stats.Addresses = b.stats.Addresses
+	// What only the phases needed goes before the search keys are sorted.
+	b.owner, b.cands, b.entryStart, b.entryCands, b.served, b.number = addrTable{}, nil, nil, nil, nil, nil
+	next.addSearchKeys()
 	next.lengths = next.lengthsServed()
-	next.stats.Addresses = len(next.byAddr)
 	next.stats.Certificates = len(next.certs)
 	return next
 }
@@ -74,15 +74,15 @@ func (b *builder) build() *Index {
 // addSets adds the sets of the entries with several certificates and returns each served
 // entry's set.
 func (b *builder) addSets(next *Index) []uint32 {
-	setOf := make([]uint32, len(b.entries))
-	for i := range b.entries {
+	setOf := make([]uint32, b.n)
+	for i := range setOf {
 		switch {
 		case !b.served[i]:
-		case len(b.ofEntry[i]) == 1:
-			setOf[i] = uint32(b.number[b.ofEntry[i][0]])
+		case len(b.ofEntry(i)) == 1:
+			setOf[i] = uint32(b.number[b.ofEntry(i)[0]])
 		default:
-			certs := make([]uint32, len(b.ofEntry[i]))
-			for j, k := range b.ofEntry[i] {
+			certs := make([]uint32, len(b.ofEntry(i)))
+			for j, k := range b.ofEntry(i) {
 				certs[j] = uint32(b.number[k])
 			}
 			setOf[i] = next.addSet(certs)
@@ -91,31 +91,22 @@ func (b *builder) addSets(next *Index) []uint32 {
 	return setOf
 }
 
-// addresses maps each address that has an entry to the entry's set. The keys are substrings
-// of one string, so that they are one object rather than one each.
-func (b *builder) addresses(setOf []uint32) map[string]uint32 {
-	var text strings.Builder
-	var sets []uint32
-	for a, i := range b.owner {
-		if i >= 0 {
-			text.WriteString(a)
-			text.WriteByte(0) // no address holds one: plausibleAddress
-			sets = append(sets, setOf[i])
+// addresses turns the table of each address's entry into the next index's, of each
+// address's set, and counts the addresses served.
+func (b *builder) addresses(setOf []uint32) addrTable {
+	t := b.owner
+	for a, i := range t.vals {
+		if i != noSet {
+			t.vals[a] = setOf[i]
+			b.stats.Addresses++
 		}
 	}
-	all := text.String()
-	byAddr := make(map[string]uint32, len(sets))
-	for _, n := range sets {
-		end := strings.IndexByte(all, 0)
-		byAddr[all[:end]] = n
-		all = all[end+1:]
-	}
-	return byAddr
+	return t
 }
 
 // records is the records of the certificates kept, by number. A first build has no previous
-// index: every record is in fresh, which is put in order in place rather than copied, so that
-// the records are not held twice.
+// index: every record is in fresh, in the order of the candidates, and those kept are moved
+// down in place rather than copied, so that the records are not held twice.
 func (b *builder) records() []cert {
 	if b.prev != nil {
 		certs := make([]cert, len(b.kept))
@@ -124,23 +115,8 @@ func (b *builder) records() []cert {
 		}
 		return certs
 	}
-	// to[i] is the number of fresh[i]; those not kept go after the kept ones.
-	to := make([]int32, len(b.fresh))
-	next := int32(len(b.kept))
-	for k := range b.cands {
-		if n := b.number[k]; n >= 0 {
-			to[b.cands[k].rec] = int32(n)
-		} else {
-			to[b.cands[k].rec] = next
-			next++
-		}
-	}
-	for i := range to {
-		for int(to[i]) != i { // follow the cycle through i, putting each record in place
-			j := to[i]
-			b.fresh[i], b.fresh[j] = b.fresh[j], b.fresh[i]
-			to[i], to[j] = to[j], j
-		}
+	for n, k := range b.kept { // k >= n: the kept are in order
+		b.fresh[n] = b.fresh[b.cands[k].rec]
 	}
 	certs := slices.Clip(b.fresh[:len(b.kept)])
 	b.fresh = nil
@@ -150,7 +126,6 @@ func (b *builder) records() []cert {
 // addSelf adds the set of certificate n, whose record is in place.
 func (ix *Index) addSelf(n uint32) {
 	ix.members = append(ix.members, n)
-	ix.sets = append(ix.sets, span{uint32(len(ix.members) - 1), 1})
 	ix.live += int64(ix.certs[n].size())
 }
 
@@ -166,14 +141,14 @@ func (ix *Index) addSet(certs []uint32) uint32 {
 	ix.sets = append(ix.sets, span{uint32(len(ix.members)), uint32(len(certs))})
 	ix.members = append(ix.members, certs...)
 	ix.setSums = append(ix.setSums, sum)
-	return uint32(len(ix.sets) - 1)
+	return uint32(len(ix.certs) + len(ix.sets) - 1)
 }
 
 // lengthsServed is the table of every Content-Length the index's sets are served with.
 func (ix *Index) lengthsServed() lengthTable {
 	var ns []int
 	seen := map[int]bool{}
-	for sn := range ix.sets {
+	for sn := range len(ix.certs) + len(ix.sets) {
 		for f := range numFormats {
 			if n := ix.bodyLen(uint32(sn), f); !seen[n] {
 				seen[n] = true
@@ -185,8 +160,9 @@ func (ix *Index) lengthsServed() lengthTable {
 }
 
 // addSearchKeys indexes every certificate by its RFC 4387 keys: per key, the certificates
-// that have one, by key, newest first among those of one key (a subject renewed, every
-// certificate of one issuer).
+// that have one, by the start of the key, newest first among those of one start (a subject
+// renewed, every certificate of one issuer; and the rare keys that start alike, which
+// lookupKey tells apart).
 func (ix *Index) addSearchKeys() {
 	for k := range numKeys {
 		by := make([]uint32, 0, len(ix.certs))
@@ -196,7 +172,7 @@ func (ix *Index) addSearchKeys() {
 			}
 		}
 		slices.SortFunc(by, func(a, b uint32) int {
-			if c := bytes.Compare(ix.certs[a].keys[k][:], ix.certs[b].keys[k][:]); c != 0 {
+			if c := cmp.Compare(ix.certs[a].keys[k], ix.certs[b].keys[k]); c != 0 {
 				return c
 			}
 			return ix.newerFirst(a, b)

@@ -89,7 +89,7 @@ func (ix *Index) bodyLen(sn uint32, f int) int {
 // loaded is how many bytes load reads of c: its DER, and its JSON fields when fields is set.
 func (c *cert) loaded(fields bool) int {
 	if fields {
-		return c.size()
+		return int(c.der) + int(c.fields)
 	}
 	return int(c.der)
 }
@@ -133,6 +133,32 @@ func (v storeView) load(dst []byte, c *cert, fields bool) ([]byte, error) {
 	return dst, nil
 }
 
+// loadKeys appends c's search keys to dst, checked.
+func (v storeView) loadKeys(dst []byte, c *cert) ([]byte, error) {
+	start := len(dst)
+	dst, err := v.readAt(dst, c.at+int64(c.loaded(true)), keysLen)
+	if err != nil {
+		return dst, err
+	}
+	if ks := sha256.Sum256(dst[start:]); [8]byte(ks[:8]) != c.keysSum {
+		return dst, &corruptError{sum: c.sum, part: "search keys"}
+	}
+	return dst, nil
+}
+
+// loadAll appends all of c's bytes to dst, checked.
+func (v storeView) loadAll(dst []byte, c *cert) ([]byte, error) {
+	start := len(dst)
+	dst, err := v.load(dst, c, true)
+	if err != nil {
+		return dst, err
+	}
+	if dst, err = v.loadKeys(dst, c); err != nil {
+		return dst[:start], err
+	}
+	return dst, nil
+}
+
 // appendBody appends set sn's body in format f to buf, read from the store; body is the
 // body, in buf. buf is grown once to hold the bytes read and the body after them.
 func (ix *Index) appendBody(buf []byte, sn uint32, f int) (_, body []byte, err error) {
@@ -171,10 +197,10 @@ func (ix *Index) appendJSON(dst []byte, certs []uint32, loaded []byte) []byte {
 			dst = append(dst, ',')
 		}
 		c := &ix.certs[k]
-		dst = append(dst, loaded[c.der:c.size()]...)
+		dst = append(dst, loaded[c.der:c.loaded(true)]...)
 		dst = appendPEM(dst, loaded[:c.der], `\n`)
 		dst = append(dst, jsonPEMEnd...)
-		loaded = loaded[c.size():]
+		loaded = loaded[c.loaded(true):]
 	}
 	return append(dst, jsonTail...)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -20,6 +21,16 @@ const (
 	keySKID           // sKIDHash: the subjectKeyIdentifier's key identifier octets
 	numKeys
 )
+
+// keyLen is the length of a search key, a SHA-1; keysLen of a certificate's keys in the store,
+// in key order (a certificate without a subjectKeyIdentifier has zeros for it).
+const (
+	keyLen  = 20
+	keysLen = numKeys * keyLen
+)
+
+// keyPrefix is the first bytes of a search key, which an index record holds.
+func keyPrefix(key [20]byte) uint32 { return binary.BigEndian.Uint32(key[:4]) }
 
 // searchAttrs are the query attribute names, in key order.
 var searchAttrs = [numKeys]string{"certHash", "sHash", "iHash", "iAndSHash", "sKIDHash"}

@@ -239,14 +239,14 @@ func TestLookupEntries(t *testing.T) {
 		return nil, errors.New("not in the store")
 	}
 	log, hook := test.NewNullLogger()
-	got, fetch := lookupEntries([]sync.Published{
+	got := lookupEntries([]sync.Published{
 		{Addresses: []string{"alice@corp.example", "a.smith@corp.example"}, Certs: []*sync.Cert{cert(held.DER), cert([]byte("c")), cert(b)}},
 		{Addresses: []string{"carol@corp.example"}},            // nothing to publish
 		{Addresses: nil, Certs: []*sync.Cert{cert(a)}},         // no address of its own
 		{Addresses: []string{"dave@corp.example"}, Certs: nil}, // nothing either
 	}, der, log)
-	if len(got) != 1 || len(got[0].Addresses) != 2 || len(got[0].Sums) != 3 || got[0].DER != nil ||
-		got[0].Sums[0] != sha256.Sum256(held.DER) || got[0].Sums[2] != sha256.Sum256(b) {
+	if got.Len() != 1 || len(got.Addresses(0)) != 2 || got.NumCerts(0) != 3 ||
+		got.Sum(0, 0) != sha256.Sum256(held.DER) || got.Sum(0, 2) != sha256.Sum256(b) {
 		t.Fatalf("lookupEntries = %+v", got)
 	}
 	if asked != 0 {
@@ -254,7 +254,7 @@ func TestLookupEntries(t *testing.T) {
 	}
 	// held's certificate is the index's already; c, which nobody has, is logged; b, which is
 	// no certificate, is left out by the index.
-	next := index.RebuildWith(got, lookup.Options{Fetch: fetch, Log: log})
+	next := index.RebuildFrom(got, lookup.Options{Log: log})
 	if asked != 2 {
 		t.Errorf("the store was asked %d times, want 2 (c and b)", asked)
 	}

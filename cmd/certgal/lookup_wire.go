@@ -9,35 +9,47 @@ import (
 	"github.com/certgal/certgal/sync"
 )
 
-// lookupEntries turns what a pass published into the lookup index's entries: each user's
-// desired certificates, by SHA-256, under the addresses that are that user's alone. Users
-// with nothing to publish are left out, so the lookup cannot tell them from addresses nobody
-// has. A pass does not keep the certificates' DER: the index builder fetches those it does not
-// hold, one at a time, with fetch, which reads them from the CA store (der); one it cannot
-// read is left out and logged.
-func lookupEntries(pub []sync.Published, der func(*sync.Cert) ([]byte, error), log logrus.FieldLogger) ([]lookup.Entry, func(i, j int) ([]byte, error)) {
-	out := make([]lookup.Entry, 0, len(pub))
-	of := make([]int, 0, len(pub)) // the Published of each entry
+// publishedEntries is what a pass published as the lookup index's entries, read in place:
+// each user's desired certificates, by SHA-256, under the addresses that are that user's
+// alone. Users with nothing to publish are left out, so the lookup cannot tell them from
+// addresses nobody has. A pass does not keep the certificates' DER: the index builder asks
+// for those it does not hold, one at a time, and they are read from the CA store (der); one
+// that cannot be read is left out and logged.
+type publishedEntries struct {
+	pub []sync.Published
+	of  []int32 // the Published of each entry
+	der func(*sync.Cert) ([]byte, error)
+	log logrus.FieldLogger
+}
+
+func lookupEntries(pub []sync.Published, der func(*sync.Cert) ([]byte, error), log logrus.FieldLogger) *publishedEntries {
+	n := 0
+	for _, p := range pub {
+		if len(p.Addresses) > 0 && len(p.Certs) > 0 {
+			n++
+		}
+	}
+	of := make([]int32, 0, n)
 	for k, p := range pub {
-		if len(p.Addresses) == 0 || len(p.Certs) == 0 {
-			continue
+		if len(p.Addresses) > 0 && len(p.Certs) > 0 {
+			of = append(of, int32(k))
 		}
-		e := lookup.Entry{Addresses: p.Addresses, Sums: make([][32]byte, len(p.Certs))}
-		for j, c := range p.Certs {
-			e.Sums[j] = c.Hash
-		}
-		out = append(out, e)
-		of = append(of, k)
 	}
-	fetch := func(i, j int) ([]byte, error) {
-		c := pub[of[i]].Certs[j]
-		v, err := der(c)
-		if err != nil {
-			log.WithFields(logrus.Fields{"serial": c.SerialHex, "error": err.Error()}).Warn("lookup: certificate left out")
-		}
-		return v, err
+	return &publishedEntries{pub: pub, of: of, der: der, log: log}
+}
+
+func (e *publishedEntries) Len() int                 { return len(e.of) }
+func (e *publishedEntries) Addresses(i int) []string { return e.pub[e.of[i]].Addresses }
+func (e *publishedEntries) NumCerts(i int) int       { return len(e.pub[e.of[i]].Certs) }
+func (e *publishedEntries) Sum(i, j int) [32]byte    { return e.pub[e.of[i]].Certs[j].Hash }
+
+func (e *publishedEntries) DER(i, j int) ([]byte, error) {
+	c := e.pub[e.of[i]].Certs[j]
+	v, err := e.der(c)
+	if err != nil {
+		e.log.WithFields(logrus.Fields{"serial": c.SerialHex, "error": err.Error()}).Warn("lookup: certificate left out")
 	}
-	return out, fetch
+	return v, err
 }
 
 // publishLookup gives the lookup service the index of a finished pass, reusing the work of
@@ -48,8 +60,7 @@ func publishLookup(srv *lookup.Server, res *sync.Result, dir string, log logrus.
 		return
 	}
 	cur := srv.Current()
-	entries, fetch := lookupEntries(res.Plan.Published, res.DER, log)
-	next := cur.RebuildWith(entries, lookup.Options{Dir: dir, Fetch: fetch, Log: log})
+	next := cur.RebuildFrom(lookupEntries(res.Plan.Published, res.DER, log), lookup.Options{Dir: dir, Log: log})
 	if next == cur {
 		return // the same certificates: Rebuild gave the served index back
 	}
