@@ -431,14 +431,6 @@ func issuerNumber(issuers []certsource.IssuerID, c *Cert) int {
 	return slices.Index(issuers, c.Issuer) + 1
 }
 
-// writeCacheFile writes body as the cache file at path (in dir) for key.
-func writeCacheFile(dir, path string, key [32]byte, body []byte) error {
-	return writeCacheStream(dir, path, key, func(w io.Writer) error {
-		_, err := w.Write(body)
-		return err
-	})
-}
-
 // appendTime writes a time in Unix seconds, and the nanoseconds the format
 // has room for, always 0 (Cert.notBefore).
 func appendTime(b []byte, unix int64) []byte {
