@@ -1,99 +1,65 @@
 package certsource
 
-import "hash/maphash"
+import (
+	"hash/maphash"
 
-// fileTable holds the OpenSSL source's record of each file, by path. A daemon
-// keeps one for each file of the store (120,000 at 100,000 users), and a Go
-// map of them takes more than twice the memory of a table of their pointers
-// alone (docs/BENCHMARKS.md, "The OpenSSL source's memory, issue 17"): open
-// addressing, linear probing, at most three quarters full. A record is
-// replaced in its slot, never removed by itself.
+	"github.com/certgal/certgal/internal/slots"
+)
+
+// fileTable holds the OpenSSL source's record of each file, by path: the
+// records in a list with a slots index of them. A daemon keeps one for each
+// file of the store (120,000 at 100,000 users), and a Go map of them takes
+// more than twice the memory (docs/BENCHMARKS.md, "The OpenSSL source's
+// memory, issue 17"). A record is replaced in its place, never removed by
+// itself.
 type fileTable struct {
 	seed  maphash.Seed
-	slots []*cachedFile // a power of two of them, or none
-	n     int
+	files []*cachedFile
+	index slots.Index
 }
 
 func newFileTable(n int) *fileTable {
-	t := &fileTable{seed: maphash.MakeSeed()}
-	if n > 0 {
-		t.slots = make([]*cachedFile, tableSize(n))
-	}
-	return t
+	return &fileTable{seed: maphash.MakeSeed(), files: make([]*cachedFile, 0, n), index: slots.New(n)}
 }
 
-// tableSize is the number of slots that holds n records at most three
-// quarters full.
-func tableSize(n int) int {
-	size := 64
-	for size/4*3 < n {
-		size *= 2
-	}
-	return size
-}
-
-func (t *fileTable) len() int { return t.n }
+func (t *fileTable) len() int { return len(t.files) }
 
 // get is the record of path, nil when there is none.
 func (t *fileTable) get(path string) *cachedFile {
-	if t.n == 0 {
+	pos, _ := t.find(path)
+	if pos < 0 {
 		return nil
 	}
-	mask := len(t.slots) - 1
-	for i := int(maphash.String(t.seed, path)) & mask; ; i = (i + 1) & mask {
-		if f := t.slots[i]; f == nil || f.path == path {
-			return f
-		}
-	}
+	return t.files[pos]
+}
+
+func (t *fileTable) find(path string) (int, slots.Free) {
+	return t.index.Find(maphash.String(t.seed, path), func(i int) bool { return t.files[i].path == path })
 }
 
 // getBytes is get of a path the caller has as bytes, making no string of it.
 func (t *fileTable) getBytes(path []byte) *cachedFile {
-	if t.n == 0 {
+	pos, _ := t.index.Find(maphash.Bytes(t.seed, path), func(i int) bool { return t.files[i].path == string(path) })
+	if pos < 0 {
 		return nil
 	}
-	mask := len(t.slots) - 1
-	for i := int(maphash.Bytes(t.seed, path)) & mask; ; i = (i + 1) & mask {
-		if f := t.slots[i]; f == nil || f.path == string(path) {
-			return f
-		}
-	}
+	return t.files[pos]
 }
 
 // put makes f the record of its path, in place of the one it had.
 func (t *fileTable) put(f *cachedFile) {
-	if (t.n+1)*4 > len(t.slots)*3 {
-		t.grow()
+	pos, free := t.find(f.path)
+	if pos >= 0 {
+		t.files[pos] = f
+		return
 	}
-	mask := len(t.slots) - 1
-	for i := int(maphash.String(t.seed, f.path)) & mask; ; i = (i + 1) & mask {
-		switch old := t.slots[i]; {
-		case old == nil:
-			t.slots[i] = f
-			t.n++
-			return
-		case old.path == f.path:
-			t.slots[i] = f
-			return
-		}
-	}
+	t.index.Put(free, len(t.files), func(i int) uint64 { return maphash.String(t.seed, t.files[i].path) })
+	t.files = append(t.files, f)
 }
 
-func (t *fileTable) grow() {
-	old := t.slots
-	t.slots, t.n = make([]*cachedFile, max(2*len(old), 64)), 0
-	for _, f := range old {
-		if f != nil {
-			t.put(f)
-		}
-	}
-}
-
-// each calls fn with every record.
+// each calls fn with every record, in the order their paths were first put.
 func (t *fileTable) each(fn func(*cachedFile)) {
-	for _, f := range t.slots {
-		if f != nil {
-			fn(f)
-		}
+	for _, f := range t.files {
+		fn(f)
 	}
 }

@@ -35,6 +35,10 @@ func TestFileTable(t *testing.T) {
 				t.Fatalf("hint %d: %s: %+v, by bytes %+v", hint, p, f, g)
 			}
 		}
+		b := []byte("/ca/newcerts/0007.pem")
+		if allocs := testing.AllocsPerRun(100, func() { tab.getBytes(b) }); allocs != 0 {
+			t.Errorf("hint %d: getBytes allocates %v times", hint, allocs)
+		}
 		if tab.get("/ca/newcerts/FFFF.pem") != nil {
 			t.Errorf("hint %d: found a path never put", hint)
 		}
@@ -48,8 +52,8 @@ func TestFileTable(t *testing.T) {
 				t.Errorf("hint %d: each visited %s %d times", hint, p, k)
 			}
 		}
-		if len(tab.slots)/4*3 < tab.len() {
-			t.Errorf("hint %d: %d records in %d slots", hint, tab.len(), len(tab.slots))
+		if tab.index.Len() != tab.len() {
+			t.Errorf("hint %d: %d records, %d in the index", hint, tab.len(), tab.index.Len())
 		}
 	}
 }

@@ -2,38 +2,35 @@ package lookup
 
 import (
 	"hash/maphash"
-	"math/bits"
+
+	"github.com/certgal/certgal/internal/slots"
 )
 
 // noSet is the value of an address that several entries have: it is not served.
 const noSet = ^uint32(0)
 
 // addrTable maps the folded addresses to numbers: first each address's entry while an index
-// is built, then its set. It is an open-addressing hash table of plain numbers, the addresses
-// back to back in one slice: a map of 100,000 strings took twice the memory and gave the
-// collector a pointer per address to follow in every cycle (docs/BENCHMARKS.md, "Lookup
-// memory in the daemon, issue 17"). The seed is random, so that a client cannot choose addresses that
-// collide. Read-only once built.
+// is built, then its set. It is the addresses back to back in one slice with a slots index of
+// them: a map of 100,000 strings took twice the memory and gave the collector a pointer per
+// address to follow in every cycle (docs/BENCHMARKS.md, "Lookup memory in the daemon, issue
+// 17"). The seed is random, so that a client cannot choose addresses that collide. Read-only
+// once built.
 type addrTable struct {
 	seed  maphash.Seed
 	text  []byte   // the addresses, back to back
 	ends  []uint32 // address a is text[ends[a-1]:ends[a]], the first from 0
 	vals  []uint32 // address a's number; noSet when several entries have it
-	slots []uint32 // 1 + an address, 0 for none; at most half of them used
+	index slots.Index
 }
 
-// newAddrTable makes a table for at most n addresses of size bytes in all.
+// newAddrTable makes a table for about n addresses of size bytes in all.
 func newAddrTable(n, size int) addrTable {
-	slots := 0
-	if n > 0 {
-		slots = 1 << bits.Len(uint(2*n-1)) // a power of two, at least 2n
-	}
 	return addrTable{
 		seed:  maphash.MakeSeed(),
 		text:  make([]byte, 0, size),
 		ends:  make([]uint32, 0, n),
 		vals:  make([]uint32, 0, n),
-		slots: make([]uint32, slots),
+		index: slots.New(n),
 	}
 }
 
@@ -46,38 +43,33 @@ func (t *addrTable) addr(a uint32) []byte {
 	return t.text[start:t.ends[a]]
 }
 
-// slot is where s is, or the empty slot where it would go.
-func (t *addrTable) slot(s string) int {
-	mask := uint64(len(t.slots) - 1)
-	for i := maphash.String(t.seed, s) & mask; ; i = (i + 1) & mask {
-		if a := t.slots[i]; a == 0 || string(t.addr(a-1)) == s {
-			return int(i)
-		}
-	}
+// lookFor is the address that is s, or -1 and where it would go.
+func (t *addrTable) lookFor(s string) (int, slots.Free) {
+	return t.index.Find(maphash.String(t.seed, s), func(a int) bool { return string(t.addr(uint32(a))) == s })
 }
 
 // find is the number of address s.
 func (t *addrTable) find(s string) (uint32, bool) {
-	if len(t.slots) == 0 {
+	if t.index.Len() == 0 { // and the zero table has no seed
 		return 0, false
 	}
-	a := t.slots[t.slot(s)]
-	if a == 0 || t.vals[a-1] == noSet {
+	a, _ := t.lookFor(s)
+	if a < 0 || t.vals[a] == noSet {
 		return 0, false
 	}
-	return t.vals[a-1], true
+	return t.vals[a], true
 }
 
 // insert adds s with the number v and returns it; when s is there already it returns it
-// unchanged, and true. The table must have room (newAddrTable's n).
+// unchanged, and true.
 func (t *addrTable) insert(s string, v uint32) (a uint32, found bool) {
-	i := t.slot(s)
-	if a := t.slots[i]; a != 0 {
-		return a - 1, true
+	at, free := t.lookFor(s)
+	if at >= 0 {
+		return uint32(at), true
 	}
 	t.text = append(t.text, s...)
 	t.ends = append(t.ends, uint32(len(t.text)))
 	t.vals = append(t.vals, v)
-	t.slots[i] = uint32(len(t.vals))
+	t.index.Put(free, len(t.vals)-1, func(a int) uint64 { return maphash.Bytes(t.seed, t.addr(uint32(a))) })
 	return uint32(len(t.vals) - 1), false
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/certgal/certgal/certsource"
 	"github.com/certgal/certgal/internal/mailaddr"
 	"github.com/certgal/certgal/internal/parallel"
+	"github.com/certgal/certgal/internal/slots"
 )
 
 // Policy is the part of the configuration the reconcile rules read.
@@ -198,17 +199,18 @@ func startCalculator(in Input) *calculator {
 	c := &calculator{in: in, storeCerts: len(in.Known), known: newStoreStatus(len(in.Known)), eligibles: make([]*Cert, 0, len(in.Known))}
 	// The certificates seen, by hash: a slots index into in.Known rather
 	// than a map keyed by hashes, as the store holds 100,000 of them.
-	seen := newSlots(len(in.Known))
+	seen := slots.New(len(in.Known))
+	hashAt := func(j int) uint64 { return binary.LittleEndian.Uint64(in.Known[j].Cert.Hash[:8]) }
 	for i, k := range in.Known {
 		if k.Cert.Owned() {
 			c.known.set(k.Cert, k.Status)
 		}
 		h := k.Cert.Hash
-		pos, slot := seen.find(binary.LittleEndian.Uint64(h[:8]), func(j int) bool { return in.Known[j].Cert.Hash == h })
+		pos, free := seen.Find(hashAt(i), func(j int) bool { return in.Known[j].Cert.Hash == h })
 		if pos >= 0 {
 			continue
 		}
-		seen.put(slot, i)
+		seen.Put(free, i, hashAt)
 		if c.eligible(k) {
 			c.eligibles = append(c.eligibles, k.Cert)
 		}
