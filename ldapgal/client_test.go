@@ -270,3 +270,17 @@ func TestCancelledContextStopsTheRead(t *testing.T) {
 		t.Errorf("Users with a cancelled context: %v, want context.Canceled", err)
 	}
 }
+
+// aliceOnSlapd starts slapd with one user, alice, and opens a Client to it,
+// closed when the test ends.
+func aliceOnSlapd(tb testing.TB) (*ldaptest.Slapd, string, *Client) {
+	tb.Helper()
+	s := ldaptest.StartSlapd(tb)
+	dn := s.AddUser(tb, "people", "alice", "alice@corp.example")
+	c, err := Open(context.Background(), dirConfig(s), quiet())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	return s, dn, c
+}

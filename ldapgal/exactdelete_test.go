@@ -111,13 +111,7 @@ func TestModifyAssertsTheCSNOnOpenLDAP(t *testing.T) {
 // userSMIMECertificate is replaced whole on OpenLDAP; the replace asserts the
 // CSN, so a blob written since the read is not overwritten.
 func TestSMIMEReplaceAssertsTheCSNOnOpenLDAP(t *testing.T) {
-	s := ldaptest.StartSlapd(t)
-	dn := s.AddUser(t, "people", "alice", "alice@corp.example")
-	c, err := Open(context.Background(), dirConfig(s), quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	s, dn, c := aliceOnSlapd(t)
 	ctx := context.Background()
 	ours, theirs, managed := []byte("\x30\x03our"), []byte("\x30\x05their"), []byte("\x30\x03new")
 	if err := c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true, SMIMEAdd: [][]byte{ours}, CSN: readCSN(t, c, dn)}); err != nil {
@@ -132,7 +126,7 @@ func TestSMIMEReplaceAssertsTheCSNOnOpenLDAP(t *testing.T) {
 	if err := other.Modify(req); err != nil {
 		t.Fatal(err)
 	}
-	err = c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true, SMIMEAdd: [][]byte{managed}, CSN: read})
+	err := c.Modify(ctx, sync.Modification{DN: dn, SMIMEReplace: true, SMIMEAdd: [][]byte{managed}, CSN: read})
 	if !errors.Is(err, sync.ErrConflict) || !ldap.IsErrorWithCode(err, ldap.LDAPResultAssertionFailed) {
 		t.Errorf("replace with the CSN of the read: %v, want ErrConflict wrapping result 122", err)
 	}

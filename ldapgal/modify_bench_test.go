@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/certgal/certgal/ldapgal/ldaptest"
 	"github.com/certgal/certgal/sync"
 )
 
@@ -14,13 +13,7 @@ import (
 // CSN. Three round trips per iteration; B/op and allocs/op are certgal's
 // side of them.
 func BenchmarkRenewal(b *testing.B) {
-	s := ldaptest.StartSlapd(b)
-	dn := s.AddUser(b, "people", "alice", "alice@corp.example")
-	c, err := Open(context.Background(), dirConfig(s), quiet())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	_, dn, c := aliceOnSlapd(b)
 	ctx := context.Background()
 	certs := [2][]byte{selfSigned(b, "alice@corp.example"), selfSigned(b, "alice@corp.example")}
 	if err := c.Modify(ctx, sync.Modification{DN: dn, Add: [][]byte{certs[0]}}); err != nil {

@@ -84,15 +84,9 @@ func TestModifySMIMEOnOpenLDAP(t *testing.T) {
 // A value the server refuses is reported as sync.ErrValueRejected only when
 // the modify adds something; the message names the attributes.
 func TestModifyErrorsNameTheAttributes(t *testing.T) {
-	s := ldaptest.StartSlapd(t)
-	dn := s.AddUser(t, "people", "alice", "alice@corp.example")
-	c, err := Open(context.Background(), dirConfig(s), quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, dn, c := aliceOnSlapd(t)
 	// slapd checks the certificate syntax: junk is result 21.
-	err = c.Modify(context.Background(), sync.Modification{DN: dn, Add: [][]byte{[]byte("not a certificate")}})
+	err := c.Modify(context.Background(), sync.Modification{DN: dn, Add: [][]byte{[]byte("not a certificate")}})
 	if !errors.Is(err, sync.ErrValueRejected) || !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidAttributeSyntax) ||
 		!strings.Contains(err.Error(), "userCertificate;binary") {
 		t.Errorf("junk certificate: %v, want ErrValueRejected wrapping result 21", err)
