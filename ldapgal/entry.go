@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/go-ldap/ldap/v3"
-
 	"github.com/certgal/certgal/sync"
 )
 
 // entryMapper is the one set of rules that turns a directory entry into a
-// sync.Entry, for the streaming reader (Users) and go-ldap's entries (User)
-// alike: which attributes a search asks for, and which field each one's
+// sync.Entry, for every read (Users, User): which attributes a search asks for, and which field each one's
 // values go to.
 type entryMapper struct {
 	// cert, smime and csn are the dialect's attribute names without options:
@@ -42,21 +39,16 @@ func withoutOptions(attr string) string {
 	return name
 }
 
-// values is one attribute's values: those go-ldap decoded, or the content
-// of the SET OF AttributeValue that the streaming reader decodes in place.
-// A struct rather than a func, so that the compiler sees the values handed
-// on do not escape: a closure would cost the streaming reader allocations
-// per entry.
+// values is one attribute's values: the content of the SET OF
+// AttributeValue that the streaming reader decodes in place. A struct rather
+// than a func, so that the compiler sees the values handed on do not escape:
+// a closure would cost the streaming reader allocations per entry.
 type values struct {
-	decoded [][]byte
-	set     []byte
+	set []byte
 }
 
 // each calls fn with every value in turn.
 func (vs values) each(fn func(v []byte)) error {
-	for _, v := range vs.decoded {
-		fn(v)
-	}
 	return eachValue(vs.set, fn)
 }
 
@@ -88,15 +80,6 @@ func (m *entryMapper) add(out *sync.Entry, name string, vs values) error {
 		}
 	}
 	return nil
-}
-
-// fromLDAP maps an entry go-ldap decoded.
-func (m *entryMapper) fromLDAP(e *ldap.Entry) sync.Entry {
-	out := sync.Entry{DN: e.DN}
-	for _, a := range e.Attributes {
-		_ = m.add(&out, a.Name, values{decoded: a.ByteValues}) // decoded values are never malformed
-	}
-	return out
 }
 
 // fromStream maps a SearchResultEntry the streaming reader decoded in place:

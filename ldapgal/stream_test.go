@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/cryptobyte"
+
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
@@ -32,7 +34,7 @@ func goLDAPUsers(t *testing.T, c *Client) map[string]sync.Entry {
 			return err
 		}
 		for _, e := range res.Entries {
-			out[e.DN] = c.entries.fromLDAP(e)
+			out[e.DN] = fromGoLDAP(t, &c.entries, e)
 		}
 		return nil
 	})
@@ -298,4 +300,22 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fromGoLDAP maps an entry go-ldap decoded by the same rules: each
+// attribute's values, as go-ldap decoded them, are encoded again as the SET
+// OF content the streaming reader hands on.
+func fromGoLDAP(t testing.TB, m *entryMapper, e *ldap.Entry) sync.Entry {
+	t.Helper()
+	out := sync.Entry{DN: e.DN}
+	for _, a := range e.Attributes {
+		var set cryptobyte.Builder
+		for _, v := range a.ByteValues {
+			set.AddASN1OctetString(v)
+		}
+		if err := m.add(&out, a.Name, values{set: set.BytesOrPanic()}); err != nil {
+			t.Fatalf("%s %s: %v", e.DN, a.Name, err)
+		}
+	}
+	return out
 }
