@@ -55,12 +55,4 @@ func (m memory) writing(entries int) {
 	}
 }
 
-// passDone is called at the end of every pass: for a daemon, what the pass
-// read and planned is garbage now.
-func (m memory) passDone() {
-	if !m.onePass {
-		collect()
-	}
-}
-
 func collect() { runtime.GC() }

@@ -83,7 +83,6 @@ func (s *Syncer) Pass(ctx context.Context, dryRun bool) (*Result, error) {
 	res, err := s.pass(ctx, dryRun)
 	s.metrics.countPass(res, time.Since(start))
 	s.logPass(res, err, start)
-	s.memory().passDone()
 	return res, err
 }
 

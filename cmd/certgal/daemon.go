@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	stdsync "sync"
@@ -240,6 +241,11 @@ func (d *daemon) pass(ctx context.Context, cfg *config.Config, p *pipeline, why 
 		log.WithError(err).Error("pass failed")
 	}
 	d.finished(res)
+	// What the pass read and planned, and what the lookup's rebuild took
+	// from it, is garbage now: the collector's next heap goal is set by
+	// what lives between passes, not by a pass whose plan was still held
+	// (docs/BENCHMARKS.md, "Issue 17, session 10").
+	runtime.GC()
 	return p
 }
 

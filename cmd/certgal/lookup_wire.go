@@ -1,8 +1,6 @@
 package main
 
 import (
-	"runtime"
-
 	"github.com/sirupsen/logrus"
 
 	"github.com/certgal/certgal/lookup"
@@ -64,9 +62,5 @@ func publishLookup(srv *lookup.Server, res *sync.Result, dir string, log logrus.
 	if next == cur {
 		return // the same certificates: Rebuild gave the served index back
 	}
-	srv.Swap(next)
-	// The collector set its heap goal while both indexes' records (and the entries) were live;
-	// without a cycle now the heap grows to twice that before the next one (the daemon's peak
-	// RSS with and without it: docs/BENCHMARKS.md, "Lookup memory").
-	runtime.GC()
+	srv.Swap(next) // the daemon collects once the pass is done (daemon.pass)
 }
