@@ -227,7 +227,7 @@ func TestPassPlansAnEntryAgainAfterAConflict(t *testing.T) {
 func pkcs7Of(certs ...*x509.Certificate) ([]byte, error) {
 	var cs []*Cert
 	for _, x := range certs {
-		cs = append(cs, &Cert{DER: x.Raw})
+		cs = append(cs, certFields{DER: x.Raw}.cert())
 	}
 	return EncodeSMIME(cs)
 }

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,26 +39,26 @@ import (
 // A cache file: cacheMagic, the key it was written for (32 bytes: a file read
 // with another key is not used), the SHA-256 of the body, and the body. The
 // classification's key is the trust set's fingerprint and cacheFormat; its
-// body the trusted issuers the entries name (their number, then each one's
-// length and IssuerID), the number of entries, the length of the strings, the
-// strings, and per entry (SaveFile writes them ordered by hash; a file in
-// another order is sorted when read) the certificate's SHA-256,
-// NotBefore and NotAfter (Unix seconds, uint64, and nanoseconds, uint32,
-// always 0), Size, the length of SerialHex, the issuer (0 for none, else its
-// place in the issuers from 1), the lengths of IssuerName (empty when a
-// trusted CA issued it: the trust set has the name) and Unusable, the number
-// of Emails and the length of each; the strings are those, entry by entry,
-// back to back; counts and lengths as uvarints. The checksum makes a damaged
-// file fail as a whole: a flipped bit in an address must not bind a key to
-// somebody else. The strings are read into one string that the entries'
-// strings are slices of, and the Certs are one array: 136,000 entries load in
-// a few allocations rather than a million, and keep nothing of the file but
-// its text, in which an issuer is not repeated for each of its certificates.
+// body the issuers the entries name (the number of trusted ones, then each
+// one's length and IssuerID; the number of foreign ones, then each one's
+// length and DN), the number of entries, the length of the texts, the texts
+// (Cert.text: the serial and the addresses), and per entry (SaveFile writes
+// them ordered by hash; a file in another order is sorted when read) the
+// certificate's SHA-256, NotBefore and NotAfter (Unix seconds, uint64, and
+// nanoseconds, uint32, always 0), Size, the issuer (its place in the
+// issuers from 1, the trusted ones first), Unusable (its place in
+// unusableReasons) and the length of its text; counts and lengths as
+// uvarints. The checksum makes a damaged file fail as a whole: a flipped
+// bit in an address must not bind a key to somebody else. The texts are
+// read into one string that the entries' texts are slices of, and the Certs
+// are one array: 136,000 entries load in a few allocations rather than a
+// million, and keep nothing of the file but its texts, in which an issuer is
+// not repeated for each of its certificates.
 
 // cacheFormat is the file's version. Bump it whenever Classify or Cert change
 // what they say of a certificate (TestFileCacheHoldsEveryField fails when
 // Cert gains a field).
-const cacheFormat = 6
+const cacheFormat = 7
 
 const (
 	cacheMagic     = "certgal cache\n"
@@ -187,25 +188,32 @@ func decodeCache(body io.Reader, size int64, trust *certsource.Trust) (certMap, 
 	return sortedCertMap(ptrs), nil
 }
 
-// issuerTable reads the trusted issuers the entries name.
+// issuerTable reads the issuers the entries name: the trusted ones, then
+// the foreign ones.
 func (d *cacheDecoder) issuerTable(trust *certsource.Trust) error {
-	n := d.Uvarint()
-	// Each takes a length of a byte at least.
-	if d.Err() != nil || n > uint64(d.Left()) {
-		return errors.New("issuer count out of range")
-	}
-	d.issuers = make([]cachedIssuer, n)
-	for i := range d.issuers {
-		l := d.Uvarint()
-		if d.Err() != nil || l > uint64(d.Left()) {
-			return errors.New("issuer out of range")
+	for _, trusted := range []bool{true, false} {
+		n := d.Uvarint()
+		// Each takes a length of a byte at least.
+		if d.Err() != nil || n > uint64(d.Left()) {
+			return errors.New("issuer count out of range")
 		}
-		id := certsource.IssuerID(d.String(int64(l)))
-		if d.Err() != nil {
-			return d.Err()
-		}
-		if d.issuers[i] = (cachedIssuer{id, trust.Name(id)}); d.issuers[i].name == "" {
-			return fmt.Errorf("issuer %s is not in the trust set", id)
+		for range n {
+			l := d.Uvarint()
+			if d.Err() != nil || l > uint64(d.Left()) {
+				return errors.New("issuer out of range")
+			}
+			s := d.String(int64(l))
+			if d.Err() != nil {
+				return d.Err()
+			}
+			is := &certIssuer{name: s}
+			if trusted {
+				is.id = certsource.IssuerID(s)
+				if is.name = trust.Name(is.id); is.name == "" {
+					return fmt.Errorf("issuer %s is not in the trust set", is.id)
+				}
+			}
+			d.issuers = append(d.issuers, is)
 		}
 	}
 	return nil
@@ -231,33 +239,20 @@ func (d *cacheDecoder) cert(c *Cert) error {
 	c.Hash = [32]byte(d.Next(32))
 	c.notBefore = d.time()
 	c.notAfter = d.time()
-	c.Size = int(min(d.Uvarint(), 1<<30))
-	c.SerialHex = d.str()
+	c.size = uint32(min(d.Uvarint(), math.MaxUint32))
 	issuer := d.Uvarint()
-	c.IssuerName = d.str()
+	unusable := d.Uvarint()
+	c.text = d.str()
 	switch {
 	case d.Err() != nil:
-	case issuer > uint64(len(d.issuers)):
+	case issuer == 0 || issuer > uint64(len(d.issuers)):
 		d.Fail(errors.New("issuer out of range"))
-	case issuer > 0:
-		c.Issuer, c.IssuerName = d.issuers[issuer-1].id, d.issuers[issuer-1].name
-	}
-	var ok bool
-	if c.unusable, ok = unusableCode(d.str()); !ok {
+	case unusable >= uint64(len(unusableReasons)):
 		d.Fail(errors.New("unknown reason a certificate is unusable"))
-	}
-	if n := d.Uvarint(); n > 0 && d.Err() == nil {
-		// Each address takes a length of a byte at least.
-		if n > uint64(d.Left()) {
-			return errors.New("address count out of range")
-		}
-		if len(d.emails) < int(n) {
-			d.emails = make([]string, max(int(n), 4096))
-		}
-		c.Emails, d.emails = d.emails[:n:n], d.emails[n:]
-		for j := range c.Emails {
-			c.Emails[j] = d.str()
-		}
+	case !validText(c.text):
+		d.Fail(errors.New("a serial or an address out of range"))
+	default:
+		c.issuer, c.unusable = d.issuers[issuer-1], uint8(unusable)
 	}
 	return d.Err()
 }
@@ -266,18 +261,9 @@ func (d *cacheDecoder) cert(c *Cert) error {
 // off being how much of s they took.
 type cacheDecoder struct {
 	*cacheio.Reader
-	s   string
-	off int
-	// emails is where the entries' address lists are cut from: one
-	// allocation for thousands of certificates.
-	emails  []string
-	issuers []cachedIssuer
-}
-
-// cachedIssuer is a trusted issuer of a file's entries, with its name.
-type cachedIssuer struct {
-	id   certsource.IssuerID
-	name string
+	s       string
+	off     int
+	issuers []*certIssuer
 }
 
 func (d *cacheDecoder) str() string {
@@ -342,93 +328,81 @@ func (k *Classifier) SaveFile(dir string) (int, error) {
 
 // encodeCache writes the body of a classification file holding certs but the
 // broken ones to w, and says how many it holds. It is written as it is made,
-// the strings in one walk over certs and the records in another: it is saved
+// the texts in one walk over certs and the records in another: it is saved
 // while a pass that classified new certificates still holds its data, and a
 // body made whole in memory first added its size to that pass's peak.
 func encodeCache(w io.Writer, certs []*Cert) (int, error) {
-	n, strLen := 0, 0
+	n, textLen := 0, 0
 	for _, c := range certs {
-		if c.Broken {
-			continue
-		}
-		n++
-		for _, s := range cacheStrings(c) {
-			strLen += len(s)
-		}
-		for _, e := range c.Emails {
-			strLen += len(e)
+		if !c.Broken {
+			n++
+			textLen += len(c.text)
 		}
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	issuers := cacheIssuers(certs)
-	bw.Write(binary.AppendUvarint(nil, uint64(len(issuers))))
-	for _, id := range issuers {
-		bw.Write(binary.AppendUvarint(nil, uint64(len(id))))
-		bw.WriteString(string(id))
-	}
-	bw.Write(binary.AppendUvarint(binary.AppendUvarint(nil, uint64(n)), uint64(strLen)))
-	for _, c := range certs {
-		if c.Broken {
-			continue
-		}
-		for _, s := range cacheStrings(c) {
+	issuers := newCacheIssuers(certs)
+	for _, names := range [][]string{issuers.trusted, issuers.foreign} {
+		bw.Write(binary.AppendUvarint(nil, uint64(len(names))))
+		for _, s := range names {
+			bw.Write(binary.AppendUvarint(nil, uint64(len(s))))
 			bw.WriteString(s)
 		}
-		for _, e := range c.Emails {
-			bw.WriteString(e)
+	}
+	bw.Write(binary.AppendUvarint(binary.AppendUvarint(nil, uint64(n)), uint64(textLen)))
+	for _, c := range certs {
+		if !c.Broken {
+			bw.WriteString(c.text)
 		}
 	}
-	rec := make([]byte, 0, 256)
+	rec := make([]byte, 0, 64)
 	for _, c := range certs {
 		if c.Broken {
 			continue
 		}
 		rec = append(rec[:0], c.Hash[:]...)
 		rec = appendTime(appendTime(rec, c.notBefore), c.notAfter)
-		rec = binary.AppendUvarint(rec, uint64(c.Size))
-		strs := cacheStrings(c)
-		rec = binary.AppendUvarint(rec, uint64(len(strs[0])))
-		rec = binary.AppendUvarint(rec, uint64(issuerNumber(issuers, c)))
-		for _, s := range strs[1:] {
-			rec = binary.AppendUvarint(rec, uint64(len(s)))
-		}
-		rec = binary.AppendUvarint(rec, uint64(len(c.Emails)))
-		for _, e := range c.Emails {
-			rec = binary.AppendUvarint(rec, uint64(len(e)))
-		}
+		rec = binary.AppendUvarint(rec, uint64(c.size))
+		rec = binary.AppendUvarint(rec, uint64(issuers.number(c)))
+		rec = binary.AppendUvarint(rec, uint64(c.unusable))
+		rec = binary.AppendUvarint(rec, uint64(len(c.text)))
 		bw.Write(rec) // a write's error stays in bw, for Flush
 	}
 	return n, bw.Flush()
 }
 
-// cacheStrings are the strings of a cache record, in the file's order. An
-// owned certificate's issuer name is the trusted CA's, not written.
-func cacheStrings(c *Cert) [3]string {
-	issuerName := c.IssuerName
-	if c.Owned() {
-		issuerName = ""
-	}
-	return [3]string{c.SerialHex, issuerName, c.Unusable()}
+// cacheIssuers are the issuers of a file's entries: the trusted ones by
+// IssuerID, the others by name.
+type cacheIssuers struct {
+	trusted, foreign []string
+	place            map[string]int // of a foreign name in foreign
 }
 
-// cacheIssuers are the trusted issuers of certs, as the file lists them.
-func cacheIssuers(certs []*Cert) []certsource.IssuerID {
-	var out []certsource.IssuerID
+func newCacheIssuers(certs []*Cert) cacheIssuers {
+	out := cacheIssuers{place: map[string]int{}}
 	for _, c := range certs {
-		if c.Owned() && !c.Broken && !slices.Contains(out, c.Issuer) {
-			out = append(out, c.Issuer)
+		switch {
+		case c.Broken:
+		case c.Owned():
+			if id := string(c.Issuer()); !slices.Contains(out.trusted, id) {
+				out.trusted = append(out.trusted, id)
+			}
+		default:
+			if _, ok := out.place[c.IssuerName()]; !ok {
+				out.place[c.IssuerName()] = len(out.foreign)
+				out.foreign = append(out.foreign, c.IssuerName())
+			}
 		}
 	}
 	return out
 }
 
-// issuerNumber is c's issuer as a record writes it: 0 for none, else its
-// place in issuers from 1.
-func issuerNumber(issuers []certsource.IssuerID, c *Cert) int {
-	if !c.Owned() {
-		return 0
+// number is c's issuer as a record writes it: its place in the issuers
+// from 1, the trusted ones first.
+func (is *cacheIssuers) number(c *Cert) int {
+	if c.Owned() {
+		return slices.Index(is.trusted, string(c.Issuer())) + 1
 	}
-	return slices.Index(issuers, c.Issuer) + 1
+	return len(is.trusted) + is.place[c.IssuerName()] + 1
 }
 
 // appendTime writes a time in Unix seconds, and the nanoseconds the format

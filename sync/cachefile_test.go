@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,7 +242,7 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 	for i := range ct.NumField() {
 		fields = append(fields, ct.Field(i).Name)
 	}
-	if got, want := fmt.Sprint(fields), "[Hash DER Size SerialHex Issuer IssuerName Emails notBefore notAfter unusable Broken pass]"; got != want {
+	if got, want := fmt.Sprint(fields), "[Hash notBefore notAfter text issuer size pass unusable Broken]"; got != want {
 		t.Fatalf("Cert has the fields %s; the file cache knows %s: add the new ones to SaveFile and decodeCache, and bump cacheFormat", got, want)
 	}
 	ca := newTestCA(t, "Corp Issuing CA")
@@ -251,13 +252,13 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 		t.Fatal("the test CA's certificate does not verify")
 	}
 	k := NewClassifier(trust)
-	certs := []*Cert{
-		{Hash: [32]byte{1}, DER: []byte{0x30}, Size: 1234, SerialHex: "0A1B", Issuer: id, IssuerName: trust.Name(id),
+	certs := certsOf(
+		certFields{Hash: [32]byte{1}, DER: []byte{0x30}, Size: 1234, SerialHex: "0A1B", Issuer: id, IssuerName: trust.Name(id),
 			Emails: []string{"alice@corp.example", "Alice.Smith@corp.example"}, notBefore: now.Add(-time.Hour).Unix(), notAfter: now.Add(time.Hour).Unix()},
-		{Hash: [32]byte{2}, SerialHex: "-5", IssuerName: "CN=Partner CA", Emails: nil,
+		certFields{Hash: [32]byte{2}, SerialHex: "-5", IssuerName: "CN=Partner CA", Emails: nil,
 			notBefore: 0, notAfter: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix(), unusable: 1}, // no_email_protection
-		{Hash: [32]byte{3}, Broken: true},
-	}
+		certFields{Hash: [32]byte{3}, Broken: true},
+	)
 	for _, c := range certs {
 		k.store(c)
 	}
@@ -272,7 +273,7 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 	for _, want := range certs[:2] {
 		got := back.known(want.Hash)
 		wantSaved := *want
-		wantSaved.DER = nil // the directory or the store has it
+		wantSaved.issuer = &certIssuer{id: want.Issuer(), name: want.IssuerName()} // no DER: the directory or the store has it
 		wantSaved.pass = back.pass
 		if !reflect.DeepEqual(*got, wantSaved) {
 			t.Errorf("after a round trip\n%+v\nwant\n%+v", got, want)
@@ -280,45 +281,51 @@ func TestFileCacheHoldsEveryField(t *testing.T) {
 	}
 }
 
-// TestDecodeCacheBoundsCountsByWhatIsLeft: the checksum is checked at the
-// body's end, so a count decoded before it may be damage. A count of
-// addresses larger than the bytes left (each takes one at least) is refused
-// before anything is allocated for it; as many as there are bytes left is a
-// body that decodes.
-func TestDecodeCacheBoundsCountsByWhatIsLeft(t *testing.T) {
-	// One entry after strs bytes of strings: every field empty but its
-	// count of addresses, followed by tail bytes, each an empty address.
-	entry := func(strs int, addresses uint64, tail int) []byte {
-		b := binary.AppendUvarint([]byte{0}, 1) // no issuers, one entry
-		b = binary.AppendUvarint(b, uint64(strs))
-		b = append(b, make([]byte, strs)...)
-		b = append(b, make([]byte, 32+12+12)...)
-		b = append(b, 0, 0, 0, 0, 0) // Size, the serial's length, no issuer, two strings' lengths
-		b = binary.AppendUvarint(b, addresses)
-		return append(b, make([]byte, tail)...)
+// cacheEntry is a body with no trusted issuer, one foreign one, and one
+// entry: its times' nanoseconds, its reason to be unusable, and its text
+// after texts, of the length given.
+func cacheEntry(nanos uint32, reason uint64, texts string, textLen uint64) []byte {
+	b := []byte{0, 1, 8}
+	b = append(b, "CN=Other"...)
+	b = binary.AppendUvarint(b, 1) // one entry
+	b = binary.AppendUvarint(b, uint64(len(texts)))
+	b = append(b, texts...)
+	b = append(b, make([]byte, 32)...)
+	for range 2 {
+		b = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(b, 1700000000), nanos)
 	}
+	b = append(b, 0, 1) // Size, issuer 1
+	b = binary.AppendUvarint(b, reason)
+	return binary.AppendUvarint(b, textLen)
+}
+
+// TestDecodeCacheBoundsTextsByWhatIsLeft: the checksum is checked at the
+// body's end, so a length decoded before it may be damage. A count of
+// issuers larger than the bytes left, a text longer than the texts, and a
+// text whose serial or addresses run past its end are refused; a text of
+// many addresses, each whole, decodes.
+func TestDecodeCacheBoundsTextsByWhatIsLeft(t *testing.T) {
 	trust := certsource.NewTrust(nil)
+	many := certText("0A", slices.Repeat([]string{"a@corp.example"}, 1000)...)
 	for _, tc := range []struct {
-		strs      int
-		addresses uint64
-		tail      int
-		wantErr   string
+		name    string
+		body    []byte
+		wantErr string
 	}{
-		{0, 1000, 1000, ""},
-		{0, 1001, 1000, "address count out of range"},
-		// Within the body's size but not within what is left of it: refused
-		// before 16 MB are allocated for the addresses, not when the body
-		// runs out after.
-		{1 << 20, 1 << 20, 10, "address count out of range"},
-		{0, 1 << 40, 1000, "address count out of range"},
+		{"many addresses", cacheEntry(0, 0, many, uint64(len(many))), ""},
+		{"an empty address", cacheEntry(0, 0, certText("0A", ""), 4), ""},
+		{"a text past the texts", cacheEntry(0, 0, many, uint64(len(many))+1), "truncated string"},
+		{"an address past the text", cacheEntry(0, 0, many[:len(many)-1], uint64(len(many))-1), "a serial or an address out of range"},
+		{"no serial", cacheEntry(0, 0, "", 0), "a serial or an address out of range"},
+		{"a length of more than 64 bits", cacheEntry(0, 0, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 10), "a serial or an address out of range"},
+		{"issuers beyond the body", binary.AppendUvarint(nil, 1<<40), "issuer count out of range"},
 	} {
-		body := entry(tc.strs, tc.addresses, tc.tail)
-		saved, err := decodeCache(bytes.NewReader(body), int64(len(body)), trust)
+		saved, err := decodeCache(bytes.NewReader(tc.body), int64(len(tc.body)), trust)
 		switch {
 		case tc.wantErr == "" && (err != nil || saved.len() != 1):
-			t.Errorf("%d addresses in %d bytes: %d entries, %v", tc.addresses, tc.tail, saved.len(), err)
+			t.Errorf("%s: %d entries, %v", tc.name, saved.len(), err)
 		case tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr):
-			t.Errorf("%d addresses in %d bytes: error %v, want %q", tc.addresses, tc.tail, err, tc.wantErr)
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.wantErr)
 		}
 	}
 }
@@ -328,42 +335,31 @@ func TestDecodeCacheBoundsCountsByWhatIsLeft(t *testing.T) {
 // entry with a fraction of a second or another reason does not decode
 // rather than decoding as something else.
 func TestDecodeCacheRefusesWhatClassifyNeverWrites(t *testing.T) {
-	entry := func(nanos uint32, reason string) []byte {
-		b := binary.AppendUvarint([]byte{0}, 1) // no issuers, one entry
-		b = binary.AppendUvarint(b, uint64(len(reason)))
-		b = append(b, reason...)
-		b = append(b, make([]byte, 32)...)
-		for range 2 {
-			b = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(b, 1700000000), nanos)
-		}
-		b = append(b, 0, 0, 0, 0) // Size, the serial's length, no issuer, the issuer name's length
-		b = binary.AppendUvarint(b, uint64(len(reason)))
-		return append(b, 0) // no addresses
-	}
 	trust := certsource.NewTrust(nil)
+	text := certText("0A")
 	for _, tc := range []struct {
 		nanos   uint32
-		reason  string
+		reason  uint64
 		wantErr string
 	}{
-		{0, "", ""},
-		{0, "no_key_agreement", ""},
-		{1, "", "a certificate's time with a fraction of a second"},
-		{0, "no_reason_at_all", "unknown reason a certificate is unusable"},
+		{0, 0, ""},
+		{0, uint64(noKeyAgreement), ""},
+		{1, 0, "a certificate's time with a fraction of a second"},
+		{0, uint64(len(unusableReasons)), "unknown reason a certificate is unusable"},
 	} {
-		body := entry(tc.nanos, tc.reason)
+		body := cacheEntry(tc.nanos, tc.reason, text, uint64(len(text)))
 		saved, err := decodeCache(bytes.NewReader(body), int64(len(body)), trust)
 		switch {
 		case tc.wantErr == "" && (err != nil || saved.len() != 1):
-			t.Errorf("%d ns, %q: %d entries, %v", tc.nanos, tc.reason, saved.len(), err)
+			t.Errorf("%d ns, %d: %d entries, %v", tc.nanos, tc.reason, saved.len(), err)
 		case tc.wantErr == "":
 			saved.each(func(c *Cert) {
-				if c.Unusable() != tc.reason || !c.NotAfter().Equal(time.Unix(1700000000, 0)) {
-					t.Errorf("%q: decoded as %q, %v", tc.reason, c.Unusable(), c.NotAfter())
+				if c.Unusable() != unusableReasons[tc.reason] || !c.NotAfter().Equal(time.Unix(1700000000, 0)) {
+					t.Errorf("%d: decoded as %q, %v", tc.reason, c.Unusable(), c.NotAfter())
 				}
 			})
 		case err == nil || err.Error() != tc.wantErr:
-			t.Errorf("%d ns, %q: error %v, want %q", tc.nanos, tc.reason, err, tc.wantErr)
+			t.Errorf("%d ns, %d: error %v, want %q", tc.nanos, tc.reason, err, tc.wantErr)
 		}
 	}
 }
@@ -376,11 +372,12 @@ func FuzzDecodeCache(f *testing.F) {
 	ca := newTestCA(f, "Corp Issuing CA")
 	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
 	id, _ := trust.Issuer(ca.issue(f, leaf{serial: 1, emails: []string{"a@corp.example"}}))
-	seed := encodedCache(f, []*Cert{
-		{Hash: [32]byte{1}, SerialHex: "0A", Issuer: id, IssuerName: trust.Name(id),
+	seed := encodedCache(f, certsOf(
+		certFields{Hash: [32]byte{1}, SerialHex: "0A", Issuer: id, IssuerName: trust.Name(id),
 			Emails: []string{"a@corp.example"}, notBefore: now.Unix(), notAfter: now.Add(time.Hour).Unix()},
-		{Hash: [32]byte{2}, SerialHex: "0B", IssuerName: "CN=Other", notBefore: now.Unix(), notAfter: now.Unix(), unusable: 1}, // no_email_protection
-	})
+		certFields{Hash: [32]byte{2}, SerialHex: "0B", IssuerName: "CN=Other", notBefore: now.Unix(), notAfter: now.Unix(), unusable: 1}, // no_email_protection
+		certFields{Hash: [32]byte{3}, SerialHex: "0C", IssuerName: "CN=Other", Emails: []string{"", "b@other.example"}},
+	))
 	f.Add(seed)
 	f.Add([]byte{})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
@@ -420,12 +417,12 @@ func TestDecodeCacheIssuers(t *testing.T) {
 	ca, other := newTestCA(t, "Corp Issuing CA"), newTestCA(t, "Other CA")
 	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
 	id, _ := trust.Issuer(ca.issue(t, leaf{serial: 1, emails: []string{"a@corp.example"}}))
-	body := encodedCache(t, []*Cert{
-		{Hash: [32]byte{1}, SerialHex: "0A", Issuer: id, IssuerName: trust.Name(id), Emails: []string{"a@corp.example"}},
-		{Hash: [32]byte{2}, SerialHex: "0B", IssuerName: "CN=Other"},
-	})
+	body := encodedCache(t, certsOf(
+		certFields{Hash: [32]byte{1}, SerialHex: "0A", Issuer: id, IssuerName: trust.Name(id), Emails: []string{"a@corp.example"}},
+		certFields{Hash: [32]byte{2}, SerialHex: "0B", IssuerName: "CN=Other"},
+	))
 	saved, err := decodeCache(bytes.NewReader(body), int64(len(body)), trust)
-	if err != nil || saved.len() != 2 || saved.get([32]byte{1}).Issuer != id || saved.get([32]byte{2}).Owned() {
+	if err != nil || saved.len() != 2 || saved.get([32]byte{1}).Issuer() != id || saved.get([32]byte{2}).Owned() {
 		t.Fatalf("decoded %d entries, %v", saved.len(), err)
 	}
 	otherTrust := certsource.NewTrust([]*x509.Certificate{other.cert})
@@ -433,10 +430,10 @@ func TestDecodeCacheIssuers(t *testing.T) {
 		t.Errorf("read with another trust set: %v, want the issuer refused", err)
 	}
 	// No issuers listed, one entry naming the first.
-	b := binary.AppendUvarint([]byte{0}, 1)
-	b = append(b, 0) // no strings
+	b := binary.AppendUvarint([]byte{0, 0}, 1)
+	b = append(b, 1, 0) // one text: an empty serial
 	b = append(b, make([]byte, 32+12+12)...)
-	b = append(b, 0, 0, 1, 0, 0, 0) // Size, the serial's length, issuer 1, two strings' lengths, no addresses
+	b = append(b, 0, 1, 0, 1) // Size, issuer 1, usable, the text's length
 	if _, err := decodeCache(bytes.NewReader(b), int64(len(b)), trust); err == nil || err.Error() != "issuer out of range" {
 		t.Errorf("an entry naming an issuer not listed: %v", err)
 	}

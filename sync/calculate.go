@@ -341,7 +341,7 @@ func (c *calculator) eligible(k Known) bool {
 	case !s.usable:
 		c.skip("", firstEmail(x), x, ReasonUnusablePrefix+x.Unusable())
 		return false
-	case c.in.Policy.MaxValueBytes > 0 && x.Size > c.in.Policy.MaxValueBytes:
+	case c.in.Policy.MaxValueBytes > 0 && x.Size() > c.in.Policy.MaxValueBytes:
 		c.skip("", firstEmail(x), x, ReasonTooLarge)
 		return false
 	}
@@ -359,7 +359,7 @@ type owner struct {
 // no user: never guess.
 func (c *calculator) owner(x *Cert) owner {
 	user := -1
-	for _, e := range x.Emails {
+	for e := range x.Emails() {
 		claimed, ok := c.byAddress[mailaddr.Key(e)]
 		switch {
 		case !ok:
@@ -391,9 +391,4 @@ func newer(a, b *Cert) bool {
 	return string(a.Hash[:]) < string(b.Hash[:])
 }
 
-func firstEmail(x *Cert) string {
-	if len(x.Emails) > 0 {
-		return x.Emails[0]
-	}
-	return ""
-}
+func firstEmail(x *Cert) string { return x.FirstEmail() }

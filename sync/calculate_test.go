@@ -47,10 +47,10 @@ func (f *fx) revokedInIndex(l leaf) *Cert {
 }
 
 func (f *fx) crl(c *Cert) {
-	if f.in.Revoked[c.Issuer] == nil {
-		f.in.Revoked[c.Issuer] = map[string]bool{}
+	if f.in.Revoked[c.Issuer()] == nil {
+		f.in.Revoked[c.Issuer()] = map[string]bool{}
 	}
-	f.in.Revoked[c.Issuer][c.SerialHex] = true
+	f.in.Revoked[c.Issuer()][c.SerialHex()] = true
 }
 
 func (f *fx) user(dn string, addrs []string, values ...*Cert) {
@@ -324,7 +324,7 @@ func TestCalculate(t *testing.T) {
 			gone := f.revokedInIndex(leaf{serial: 0x79, emails: mail(alice)})
 			byCRL := f.valid(leaf{serial: 0x81, emails: mail(alice), notBefore: now.Add(-20 * day)})
 			f.crl(byCRL)
-			f.in.Frozen = map[certsource.IssuerID]string{old.Issuer: "stale CRL"}
+			f.in.Frozen = map[certsource.IssuerID]string{old.Issuer(): "stale CRL"}
 			f.user("cn=alice", mail(alice), old, gone, byCRL)
 		}, []string{"remove cn=alice alice@corp.example 79 revoked", "remove cn=alice alice@corp.example 81 revoked", "skip cn=alice alice@corp.example 78 issuer_frozen"}, ""},
 		{"other certificates of the CA on the user are not superseded by a mail key", func(f *fx) {

@@ -72,7 +72,7 @@ func TestCertMapTellsApartHashesSharingAPrefix(t *testing.T) {
 // A newer Cert of the same hash replaces the older, wherever that one is.
 func TestCertMapReplaces(t *testing.T) {
 	ha, hb, _ := collidingHashes()
-	a, b, b2 := &Cert{Hash: ha}, &Cert{Hash: hb}, &Cert{Hash: hb, SerialHex: "02"}
+	a, b, b2 := &Cert{Hash: ha}, &Cert{Hash: hb}, certFields{Hash: hb, SerialHex: "02"}.cert()
 	m := newCertMap(0)
 	m.put(a)
 	m.put(b)
@@ -161,7 +161,7 @@ func TestCertMapAgainstAMap(t *testing.T) {
 // sortedCertMap keeps the later of two Certs of the same hash, as put does.
 func TestSortedCertMapKeepsTheLater(t *testing.T) {
 	ha, hb, _ := collidingHashes()
-	a, b, b2 := &Cert{Hash: ha}, &Cert{Hash: hb}, &Cert{Hash: hb, SerialHex: "02"}
+	a, b, b2 := &Cert{Hash: ha}, &Cert{Hash: hb}, certFields{Hash: hb, SerialHex: "02"}.cert()
 	m := sortedCertMap([]*Cert{b, a, b2})
 	if m.get(hb) != b2 || m.get(ha) != a || m.len() != 2 {
 		t.Fatalf("get = %v, len %d; want the later, 2", m.get(hb), m.len())

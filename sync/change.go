@@ -85,7 +85,7 @@ type Change struct {
 }
 
 func newChange(a Action, dn, email string, c *Cert, reason string) Change {
-	return Change{Action: a, DN: dn, Email: email, Serial: c.SerialHex, Issuer: c.IssuerName,
+	return Change{Action: a, DN: dn, Email: email, Serial: c.SerialHex(), Issuer: c.IssuerName(),
 		Reason: reason, SHA256: hex.EncodeToString(c.Hash[:]), cert: c}
 }
 
@@ -95,7 +95,7 @@ func newBlobChange(a Action, dn string, b *Blob, reason string) Change {
 		c.SHA256 = hex.EncodeToString(b.Hash[:])
 	}
 	if first := b.first(); first != nil {
-		c.Email, c.Serial, c.Issuer = firstEmail(first), first.SerialHex, first.IssuerName
+		c.Email, c.Serial, c.Issuer = firstEmail(first), first.SerialHex(), first.IssuerName()
 	}
 	return c
 }

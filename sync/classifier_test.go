@@ -112,7 +112,7 @@ func TestClassifierForgetsWhatTwoPassesDidNotUse(t *testing.T) {
 	trust := certsource.NewTrust([]*x509.Certificate{ca.cert})
 	a := ca.issue(t, leaf{serial: 1, emails: []string{"a@corp.example"}})
 	b := ca.issue(t, leaf{serial: 2, emails: []string{"b@corp.example"}})
-	fromFile := &Cert{Hash: [32]byte{7}, SerialHex: "07"}
+	fromFile := certFields{Hash: [32]byte{7}, SerialHex: "07"}.cert()
 
 	k := NewClassifier(trust)
 	k.certs.put(fromFile) // as LoadFile leaves it: used by no pass

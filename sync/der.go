@@ -35,8 +35,8 @@ func newDERSource(snap *certsource.Snapshot, src certsource.Source) *derSource {
 
 // der returns c's DER.
 func (d *derSource) der(c *Cert) ([]byte, error) {
-	if c.DER != nil {
-		return c.DER, nil
+	if der := c.DER(); der != nil {
+		return der, nil
 	}
 	certs := d.snap.Certificates
 	// Built on the first need only: a pass with nothing to write needs none.
@@ -49,7 +49,7 @@ func (d *derSource) der(c *Cert) ([]byte, error) {
 	})
 	i, ok := slices.BinarySearchFunc(d.byHash, c.Hash, func(i uint32, h [32]byte) int { return bytes.Compare(certs[i].Hash[:], h[:]) })
 	if !ok {
-		return nil, fmt.Errorf("serial %s: %w", c.SerialHex, errNotInStore)
+		return nil, fmt.Errorf("serial %s: %w", c.SerialHex(), errNotInStore)
 	}
 	return d.load(certs[d.byHash[i]])
 }

@@ -50,13 +50,13 @@ func twin(x *Cert, values []*Cert) bool {
 	}
 	var name string
 	for _, v := range values {
-		if v.Hash == x.Hash || v.Broken || v.SerialHex != x.SerialHex {
+		if v.Hash == x.Hash || v.Broken || v.SerialHex() != x.SerialHex() {
 			continue
 		}
 		if name == "" {
-			name = foldDN(x.IssuerName)
+			name = foldDN(x.IssuerName())
 		}
-		if foldDN(v.IssuerName) == name {
+		if foldDN(v.IssuerName()) == name {
 			return true
 		}
 	}

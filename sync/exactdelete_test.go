@@ -91,7 +91,7 @@ func TestExactDeletesCarryTheCSN(t *testing.T) {
 	if len(p.Entries) != 1 {
 		t.Fatalf("plan: %v", lines(p))
 	}
-	der := func(c *Cert) ([]byte, error) { return []byte(c.SerialHex), nil }
+	der := func(c *Cert) ([]byte, error) { return []byte(c.SerialHex()), nil }
 	for name, e := range map[string]EntryPlan{"plan": p.Entries[0], "without adds": p.Entries[0].withoutAdds()} {
 		m, err := e.Modification(der)
 		if err != nil || m.CSN != "20261206000000.000001Z#000000#000#000000" || len(m.Delete) != 1 {

@@ -41,7 +41,7 @@ func (c *calculator) userReport(u User, e *EntryPlan, skips []Change) UserReport
 	// The current key is the published certificate that lasts longest.
 	for _, x := range e.desired {
 		if r.Serial == "" || x.NotAfter().After(r.NotAfter) {
-			r.Serial, r.NotAfter = x.SerialHex, x.NotAfter()
+			r.Serial, r.NotAfter = x.SerialHex(), x.NotAfter()
 		}
 	}
 	switch {

@@ -147,7 +147,7 @@ func EncodeSMIME(certs []*Cert) ([]byte, error) { return encodeSMIME(certs, nil)
 func encodeSMIME(certs []*Cert, der func(*Cert) ([]byte, error)) ([]byte, error) {
 	var concat bytes.Buffer
 	for _, x := range certs {
-		v := x.DER
+		v := x.DER()
 		if v == nil && der != nil {
 			var err error
 			if v, err = der(x); err != nil {
@@ -155,7 +155,7 @@ func encodeSMIME(certs []*Cert, der func(*Cert) ([]byte, error)) ([]byte, error)
 			}
 		}
 		if len(v) == 0 {
-			return nil, fmt.Errorf("encode PKCS#7: certificate %s has no DER", x.SerialHex)
+			return nil, fmt.Errorf("encode PKCS#7: certificate %s has no DER", x.SerialHex())
 		}
 		concat.Write(v)
 	}
@@ -216,7 +216,7 @@ func (b *Blob) encode(der func(*Cert) ([]byte, error)) error {
 func smimeSize(certs []*Cert) int {
 	n := 0
 	for _, x := range certs {
-		n += x.Size
+		n += x.Size()
 	}
 	const (
 		version     = 3  // INTEGER 1

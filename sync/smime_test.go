@@ -118,11 +118,11 @@ func TestCalculateSMIME(t *testing.T) {
 		{"report: a foreign certificate in the blob makes it not ours", report, func(f *fx) {
 			old, cur := renewal(f)
 			self := foreignDER(t, f.foreign, leaf{serial: 0x16, emails: mail(alice)})
-			f.smimeUser("cn=alice", mail(alice), []*Cert{cur}, f.rawBlob(old.DER, self))
+			f.smimeUser("cn=alice", mail(alice), []*Cert{cur}, f.rawBlob(old.DER(), self))
 		}, nil},
 		{"report: the CA chain in a blob does not count", report, func(f *fx) {
 			old, cur := renewal(f)
-			f.smimeUser("cn=alice", mail(alice), []*Cert{cur}, f.rawBlob(old.DER, f.ours.cert.Raw))
+			f.smimeUser("cn=alice", mail(alice), []*Cert{cur}, f.rawBlob(old.DER(), f.ours.cert.Raw))
 		}, []string{"skip cn=alice alice@corp.example 10 stale_smime"}},
 		{"report: a blob of CA certificates only is nobody's", report, func(f *fx) {
 			_, cur := renewal(f)
@@ -149,7 +149,7 @@ func TestCalculateSMIME(t *testing.T) {
 		{"report: frozen issuer: a revoked blob leaves all the same, a current one stays", report, func(f *fx) {
 			r := f.revokedInIndex(leaf{serial: 0x1B, emails: mail(alice)})
 			cur := f.valid(leaf{serial: 0x1D, emails: mail("bob@corp.example")})
-			f.in.Frozen = map[certsource.IssuerID]string{r.Issuer: "stale CRL"}
+			f.in.Frozen = map[certsource.IssuerID]string{r.Issuer(): "stale CRL"}
 			f.smimeUser("cn=alice", mail(alice), nil, f.blob(r))
 			f.smimeUser("cn=bob", mail("bob@corp.example"), []*Cert{cur}, f.blob(cur))
 		}, []string{"remove cn=alice alice@corp.example 1B stale_smime"}},
@@ -250,8 +250,8 @@ func TestCalculateSMIME(t *testing.T) {
 			a := f.valid(leaf{serial: 0x36, emails: mail(alice), rsa: true, notBefore: now.Add(-2 * day)})
 			b := f.valid(leaf{serial: 0x37, emails: mail(alice), notBefore: now.Add(-day)})
 			r := f.revokedInIndex(leaf{serial: 0x38, emails: mail(alice)})
-			if len(a.DER) > 1000 || len(b.DER)+len(a.DER) < 1000 {
-				t.Fatalf("certificate sizes %d and %d do not suit the test", len(a.DER), len(b.DER))
+			if len(a.DER()) > 1000 || len(b.DER())+len(a.DER()) < 1000 {
+				t.Fatalf("certificate sizes %d and %d do not suit the test", len(a.DER()), len(b.DER()))
 			}
 			f.smimeUser("cn=alice", mail(alice), []*Cert{a, b}, f.blob(r))
 		}, []string{"remove cn=alice alice@corp.example 38 stale_smime", "skip cn=alice alice@corp.example 37 value_too_large"}},
@@ -322,10 +322,10 @@ func TestCalculateSMIME(t *testing.T) {
 
 // heldDER is the DER a test's certificates hold (see Cert.DER).
 func heldDER(c *Cert) ([]byte, error) {
-	if c.DER == nil {
+	if c.DER() == nil {
 		return nil, errors.New("no DER")
 	}
-	return c.DER, nil
+	return c.DER(), nil
 }
 
 // checkWrittenBlobs asserts what the plan would write: removed blobs are
@@ -347,12 +347,12 @@ func checkWrittenBlobs(t *testing.T, p *Plan) {
 				t.Errorf("%s: managed blob holds %d certificates, want %d", e.DN, len(certs), len(e.desired))
 			}
 			for i, x := range certs {
-				if !bytes.Equal(x.Raw, e.desired[i].DER) {
+				if !bytes.Equal(x.Raw, e.desired[i].DER()) {
 					t.Errorf("%s: managed blob certificate %d is not the desired one", e.DN, i)
 				}
 			}
 		}
-		m, err := e.Modification(func(c *Cert) ([]byte, error) { return c.DER, nil })
+		m, err := e.Modification(func(c *Cert) ([]byte, error) { return c.DER(), nil })
 		if err != nil {
 			t.Fatalf("%s: %v", e.DN, err)
 		}
@@ -374,7 +374,7 @@ func (f *fx) signedBlob(ca *testCA, certs ...*Cert) *Blob {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	signer, err := x509.ParseCertificate(certs[0].DER)
+	signer, err := x509.ParseCertificate(certs[0].DER())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func (f *fx) signedBlob(ca *testCA, certs ...*Cert) *Blob {
 		f.t.Fatal(err)
 	}
 	for _, c := range certs[1:] {
-		x, err := x509.ParseCertificate(c.DER)
+		x, err := x509.ParseCertificate(c.DER())
 		if err != nil {
 			f.t.Fatal(err)
 		}
@@ -454,13 +454,13 @@ func TestParseSMIME(t *testing.T) {
 		t.Error("EncodeSMIME is not deterministic")
 	}
 	certs, err := ParseSMIME(der)
-	if err != nil || len(certs) != 2 || !bytes.Equal(certs[0].Raw, a.DER) || !bytes.Equal(certs[1].Raw, b.DER) {
+	if err != nil || len(certs) != 2 || !bytes.Equal(certs[0].Raw, a.DER()) || !bytes.Equal(certs[1].Raw, b.DER()) {
 		t.Fatalf("round trip: %d certificates, %v", len(certs), err)
 	}
 	for name, bad := range map[string][]byte{
 		"empty":             nil,
 		"not DER":           []byte("hello"),
-		"a certificate":     a.DER,
+		"a certificate":     a.DER(),
 		"truncated":         der[:len(der)/2],
 		"trailing bytes":    append(append([]byte(nil), der...), 0),
 		"empty signed data": mustDegenerate(t, nil),
@@ -513,7 +513,7 @@ func TestManagedBlobReadsWithOpenSSL(t *testing.T) {
 		}
 		got = append(got, blk.Bytes)
 	}
-	if len(got) != 2 || !bytes.Equal(got[0], a.DER) || !bytes.Equal(got[1], b.DER) {
+	if len(got) != 2 || !bytes.Equal(got[0], a.DER()) || !bytes.Equal(got[1], b.DER()) {
 		t.Errorf("openssl printed %d certificates, want the two in order\n%s", len(got), out)
 	}
 }
@@ -556,7 +556,7 @@ func TestSMIMESizeIsTheEncodedSize(t *testing.T) {
 		var certs []*Cert
 		for i, n := range sizes {
 			der := bytes.Repeat([]byte{byte(i + 1)}, n)
-			certs = append(certs, &Cert{DER: der, Size: n})
+			certs = append(certs, certFields{DER: der, Size: n}.cert())
 		}
 		der, err := EncodeSMIME(certs)
 		if err != nil {
@@ -578,7 +578,7 @@ func TestBlobThatCannotBeEncodedFailsItsEntry(t *testing.T) {
 	f.in.Policy.SMIME = SMIMEManage
 	old := f.valid(leaf{serial: 0x10, emails: mail(alice), notBefore: now.Add(-300 * day)})
 	cur := f.valid(leaf{serial: 0x11, emails: mail(alice), notBefore: now.Add(-day)})
-	cur.DER = nil // the store's: read again when written
+	cur.issuer = &certIssuer{id: cur.Issuer(), name: cur.IssuerName()} // the store's: no DER, read again when written
 	bob := f.valid(leaf{serial: 0x12, emails: mail("bob@corp.example"), notBefore: now.Add(-day)})
 	f.smimeUser("cn=alice", mail(alice), []*Cert{old}, f.blob(old))
 	f.smimeUser("cn=bob", mail("bob@corp.example"), []*Cert{bob}, f.blob(bob))

@@ -27,7 +27,7 @@ func (c *calculator) standing(x *Cert) standing {
 		owned:   x.Owned(),
 		usable:  x.unusable == 0,
 		known:   known,
-		revoked: c.in.Revoked[x.Issuer][x.SerialHex] || (known && st == certsource.StatusRevoked),
+		revoked: c.in.Revoked[x.Issuer()][x.SerialHex()] || (known && st == certsource.StatusRevoked),
 		early:   now.Before(x.NotBefore()),
 		expired: now.After(x.NotAfter()),
 		dead:    now.After(x.NotAfter().Add(c.in.Policy.ExpiredGrace)),

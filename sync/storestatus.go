@@ -28,9 +28,9 @@ func newStoreStatus(n int) storeStatus {
 }
 
 func (s *storeStatus) find(c *Cert) (int, slots.Free) {
-	return s.index.Find(maphash.String(s.seed, c.SerialHex), func(i int) bool {
+	return s.index.Find(maphash.String(s.seed, c.SerialHex()), func(i int) bool {
 		e := s.entries[i].cert
-		return e.SerialHex == c.SerialHex && e.Issuer == c.Issuer
+		return e.SerialHex() == c.SerialHex() && e.Issuer() == c.Issuer()
 	})
 }
 
@@ -41,7 +41,7 @@ func (s *storeStatus) set(c *Cert, st certsource.Status) {
 		s.entries[pos].status = st
 		return
 	}
-	s.index.Put(free, len(s.entries), func(i int) uint64 { return maphash.String(s.seed, s.entries[i].cert.SerialHex) })
+	s.index.Put(free, len(s.entries), func(i int) uint64 { return maphash.String(s.seed, s.entries[i].cert.SerialHex()) })
 	s.entries = append(s.entries, statusEntry{cert: c, status: st})
 }
 

@@ -41,7 +41,7 @@ type view struct {
 
 // carries reports whether one of x's addresses is a.
 func carries(x *Cert, a string) bool {
-	for _, e := range x.Emails {
+	for e := range x.Emails() {
 		if mailaddr.Key(e) == a {
 			return true
 		}
@@ -79,7 +79,7 @@ func (c *calculator) judge(x *Cert, u view) fate {
 		return fateRevoked
 	case u.desired.has(x.Hash):
 		return fateCandidate
-	case c.in.Frozen[x.Issuer] != "":
+	case c.in.Frozen[x.Issuer()] != "":
 		return fateStays
 	case u.candidates.has(x.Hash):
 		return fateSuperseded
@@ -219,7 +219,7 @@ func (c *calculator) admissible(dn string, candidates []*Cert, present certSet) 
 		reason := ""
 		switch {
 		case present.has(x.Hash):
-		case c.in.Frozen[x.Issuer] != "":
+		case c.in.Frozen[x.Issuer()] != "":
 			reason = ReasonFrozen
 		case c.unaddable(x, present):
 			reason = ReasonSameIssuerSerial

@@ -332,7 +332,7 @@ func TestRenewal(t *testing.T) {
 	published := 0
 	for _, p := range res.Plan.Published {
 		for _, c := range p.Certs {
-			published += c.Size
+			published += c.Size()
 		}
 	}
 	if r.PublishedDERBytes != published || published < 400*300 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
 
+	"github.com/certgal/certgal/certsource"
 	"github.com/certgal/certgal/certsource/catest"
 	"github.com/certgal/certgal/config"
 	"github.com/certgal/certgal/lookup"
@@ -226,7 +228,18 @@ func TestLookupEntries(t *testing.T) {
 	ca := catest.New(t, "Corp S/MIME CA")
 	held := ca.Issue(t, "alice@corp.example")
 	a, b := []byte("a"), []byte("b")
-	cert := func(der []byte) *sync.Cert { return &sync.Cert{Hash: sha256.Sum256(der), SerialHex: string(der)} }
+	// A Cert of the CA's published with the hash of der, which the store gives for it: each
+	// with a serial of its own, which a log line names.
+	cert := func(der []byte) *sync.Cert {
+		x, err := x509.ParseCertificate(ca.Issue(t, "x@corp.example").DER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := sync.Classify(x, certsource.NewTrust(nil))
+		c.Hash = sha256.Sum256(der)
+		return c
+	}
+	missing := cert([]byte("c"))
 	// The index being served has held's certificate; the CA store has a and b, not c.
 	index := lookup.NewIndex([]lookup.Entry{{Addresses: []string{"alice@corp.example"}, DER: [][]byte{held.DER}}})
 	store := map[[32]byte][]byte{sha256.Sum256(a): a, sha256.Sum256(b): b}
@@ -240,7 +253,7 @@ func TestLookupEntries(t *testing.T) {
 	}
 	log, hook := test.NewNullLogger()
 	got := lookupEntries([]sync.Published{
-		{Addresses: []string{"alice@corp.example", "a.smith@corp.example"}, Certs: []*sync.Cert{cert(held.DER), cert([]byte("c")), cert(b)}},
+		{Addresses: []string{"alice@corp.example", "a.smith@corp.example"}, Certs: []*sync.Cert{cert(held.DER), missing, cert(b)}},
 		{Addresses: []string{"carol@corp.example"}},            // nothing to publish
 		{Addresses: nil, Certs: []*sync.Cert{cert(a)}},         // no address of its own
 		{Addresses: []string{"dave@corp.example"}, Certs: nil}, // nothing either
@@ -261,7 +274,7 @@ func TestLookupEntries(t *testing.T) {
 	if st := next.Stats(); st.Reused != 1 || st.Certificates != 1 || st.Unparseable != 1 {
 		t.Errorf("index stats %+v, want held's certificate reused and b unparseable", st)
 	}
-	if e := hook.LastEntry(); e == nil || e.Data["serial"] != "c" {
+	if e := hook.LastEntry(); e == nil || e.Data["serial"] != missing.SerialHex() {
 		t.Errorf("a certificate nobody has was not logged: %v", hook.AllEntries())
 	}
 }

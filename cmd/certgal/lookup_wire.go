@@ -45,7 +45,7 @@ func (e *publishedEntries) DER(i, j int) ([]byte, error) {
 	c := e.pub[e.of[i]].Certs[j]
 	v, err := e.der(c)
 	if err != nil {
-		e.log.WithFields(logrus.Fields{"serial": c.SerialHex, "error": err.Error()}).Warn("lookup: certificate left out")
+		e.log.WithFields(logrus.Fields{"serial": c.SerialHex(), "error": err.Error()}).Warn("lookup: certificate left out")
 	}
 	return v, err
 }
