@@ -237,8 +237,9 @@ func (d *cacheDecoder) header(size int64) (uint64, error) {
 // cert reads one entry into c.
 func (d *cacheDecoder) cert(c *Cert) error {
 	c.Hash = [32]byte(d.Next(32))
-	c.notBefore = d.time()
-	c.notAfter = d.time()
+	if !c.setTimes(d.time(), d.time()) {
+		d.Fail(errors.New("a certificate's time out of range"))
+	}
 	c.size = uint32(min(d.Uvarint(), math.MaxUint32))
 	issuer := d.Uvarint()
 	unusable := d.Uvarint()
@@ -280,7 +281,7 @@ func (d *cacheDecoder) str() string {
 }
 
 // time reads a time in Unix seconds; a certificate's have no fraction
-// (Cert.notBefore): a file whose nanoseconds are not zero does not decode.
+// (Cert.times): a file whose nanoseconds are not zero does not decode.
 func (d *cacheDecoder) time() int64 {
 	b := d.Next(12)
 	if d.Err() == nil && binary.BigEndian.Uint32(b[8:]) != 0 {
@@ -360,7 +361,7 @@ func encodeCache(w io.Writer, certs []*Cert) (int, error) {
 			continue
 		}
 		rec = append(rec[:0], c.Hash[:]...)
-		rec = appendTime(appendTime(rec, c.notBefore), c.notAfter)
+		rec = appendTime(appendTime(rec, c.notBefore()), c.notAfter())
 		rec = binary.AppendUvarint(rec, uint64(c.size))
 		rec = binary.AppendUvarint(rec, uint64(issuers.number(c)))
 		rec = binary.AppendUvarint(rec, uint64(c.unusable))
@@ -406,7 +407,7 @@ func (is *cacheIssuers) number(c *Cert) int {
 }
 
 // appendTime writes a time in Unix seconds, and the nanoseconds the format
-// has room for, always 0 (Cert.notBefore).
+// has room for, always 0 (Cert.times).
 func appendTime(b []byte, unix int64) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(unix))
 	return binary.BigEndian.AppendUint32(b, 0)

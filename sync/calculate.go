@@ -382,11 +382,11 @@ func (c *calculator) skip(dn, email string, x *Cert, reason string) {
 // newer orders certificates newest first: latest notBefore, then latest
 // notAfter, then by hash so the order never depends on input order.
 func newer(a, b *Cert) bool {
-	if a.notBefore != b.notBefore {
-		return a.notBefore > b.notBefore
+	if a, b := a.notBefore(), b.notBefore(); a != b {
+		return a > b
 	}
-	if a.notAfter != b.notAfter {
-		return a.notAfter > b.notAfter
+	if a, b := a.notAfter(), b.notAfter(); a != b {
+		return a > b
 	}
 	return string(a.Hash[:]) < string(b.Hash[:])
 }

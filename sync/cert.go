@@ -21,10 +21,6 @@ import (
 // classification cache in a compact form").
 type Cert struct {
 	Hash [32]byte
-	// notBefore and notAfter are Unix seconds (NotBefore, NotAfter): a
-	// certificate's times have no fraction of a second (RFC 5280 4.1.2.5),
-	// and a time.Time takes 24 bytes.
-	notBefore, notAfter int64
 	// text is SerialHex, then the Emails, each after its length as a
 	// uvarint (certText): one string, cut from a chunk the Classifier or
 	// the file cache shares among many Certs.
@@ -37,6 +33,11 @@ type Cert struct {
 	// pass is the Classifier's pass that last used the Cert (0: none yet,
 	// loaded from the file cache); guarded by the Classifier's mutex.
 	pass uint32
+	// times are NotBefore and NotAfter in Unix seconds, 40 bits each
+	// (setTimes): a certificate's times have no fraction of a second (RFC
+	// 5280 4.1.2.5) and are within the years 0 to 9999, ±2^38 seconds of
+	// 1970; a time.Time takes 24 bytes, an int64 8.
+	times [2 * timeBytes]byte
 	// unusable is why the certificate cannot carry encrypted mail, as an
 	// index of unusableReasons (Unusable).
 	unusable uint8
@@ -115,10 +116,42 @@ func (c *Cert) FirstEmail() string {
 }
 
 // NotBefore is when c becomes valid.
-func (c *Cert) NotBefore() time.Time { return time.Unix(c.notBefore, 0).UTC() }
+func (c *Cert) NotBefore() time.Time { return time.Unix(c.notBefore(), 0).UTC() }
 
 // NotAfter is when c expires.
-func (c *Cert) NotAfter() time.Time { return time.Unix(c.notAfter, 0).UTC() }
+func (c *Cert) NotAfter() time.Time { return time.Unix(c.notAfter(), 0).UTC() }
+
+// timeBytes is the size of a time in Cert.times.
+const timeBytes = 5
+
+// maxCertTime bounds the Unix seconds Cert.times holds, above year 9999.
+const maxCertTime = 1<<(8*timeBytes-1) - 1
+
+// notBefore and notAfter are NotBefore and NotAfter in Unix seconds.
+func (c *Cert) notBefore() int64 { return certTime(c.times[:timeBytes]) }
+func (c *Cert) notAfter() int64  { return certTime(c.times[timeBytes:]) }
+
+// setTimes sets NotBefore and NotAfter, in Unix seconds within
+// ±maxCertTime: false, and c unchanged, when one is not.
+func (c *Cert) setTimes(notBefore, notAfter int64) bool {
+	if max(notBefore, notAfter) > maxCertTime || min(notBefore, notAfter) < -maxCertTime {
+		return false
+	}
+	for i := range timeBytes {
+		shift := 8 * (timeBytes - 1 - i)
+		c.times[i], c.times[timeBytes+i] = byte(notBefore>>shift), byte(notAfter>>shift)
+	}
+	return true
+}
+
+// certTime reads a time setTimes wrote: big-endian, two's complement.
+func certTime(b []byte) int64 {
+	v := int64(int8(b[0]))
+	for _, x := range b[1:] {
+		v = v<<8 | int64(x)
+	}
+	return v
+}
 
 // Unusable says why the certificate cannot carry encrypted mail; "" when it can.
 func (c *Cert) Unusable() string { return unusableReasons[c.unusable] }
@@ -180,12 +213,12 @@ type classified struct {
 // classifyX509 classifies x, its text appended to buf.
 func classifyX509(x *x509.Certificate, trust *certsource.Trust, buf []byte) classified {
 	f := classified{cert: Cert{
-		Hash:      sha256.Sum256(x.Raw),
-		size:      uint32(min(len(x.Raw), math.MaxUint32)),
-		notBefore: x.NotBefore.Unix(),
-		notAfter:  x.NotAfter.Unix(),
-		unusable:  unusable(x),
+		Hash:     sha256.Sum256(x.Raw),
+		size:     uint32(min(len(x.Raw), math.MaxUint32)),
+		unusable: unusable(x),
 	}}
+	// x509 parses no year beyond 0 to 9999: always within setTimes's range.
+	f.cert.setTimes(x.NotBefore.Unix(), x.NotAfter.Unix())
 	f.text = appendCertText(buf, certsource.SerialHex(x.SerialNumber), mailAddresses(x))
 	if id, ok := trust.Issuer(x); ok {
 		// The issuer's DN is the trusted CA's subject, byte for byte: one

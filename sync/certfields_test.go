@@ -18,7 +18,10 @@ type certFields struct {
 
 // cert is the Cert of f.
 func (f certFields) cert() *Cert {
-	c := &Cert{Hash: f.Hash, size: uint32(f.Size), notBefore: f.notBefore, notAfter: f.notAfter, unusable: f.unusable, Broken: f.Broken}
+	c := &Cert{Hash: f.Hash, size: uint32(f.Size), unusable: f.unusable, Broken: f.Broken}
+	if !c.setTimes(f.notBefore, f.notAfter) {
+		panic("certFields: a time out of range")
+	}
 	if !f.Broken {
 		c.text = certText(f.SerialHex, f.Emails...)
 		c.issuer = &certIssuer{id: f.Issuer, name: f.IssuerName, der: f.DER}

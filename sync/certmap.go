@@ -153,6 +153,18 @@ func (m *certMap) each(f func(*Cert)) {
 	}
 }
 
+// growTo is s at length n, the elements past its length for the caller to
+// write: in place when it has room, else in an array of n exactly (not
+// append's quarter more: the arrays are held between passes).
+func growTo[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	out := make([]T, n)
+	copy(out, s)
+	return out
+}
+
 // compact drops the removed entries and merges the added ones into the
 // order, in place: the arrays grow only by what was added.
 func (m *certMap) compact() {
@@ -172,8 +184,7 @@ func (m *certMap) compact() {
 	}
 	slices.SortFunc(add, func(a, b *Cert) int { return bytes.Compare(a.Hash[:], b.Hash[:]) })
 	total := n + len(add)
-	m.sorted = slices.Grow(m.sorted[:n], len(add))[:total]
-	m.keys = slices.Grow(m.keys[:n], len(add))[:total]
+	m.sorted, m.keys = growTo(m.sorted[:n], total), growTo(m.keys[:n], total)
 	clear(m.sorted[total:cap(m.sorted)])
 	// Merged from the back, so that no entry is overwritten before it moved.
 	i, j := n-1, len(add)-1
