@@ -191,7 +191,7 @@ func (c *Cert) Owned() bool { return c.Issuer() != "" }
 // Classify reduces a parsed certificate to a Cert, which keeps x.Raw when a
 // trusted CA issued it.
 func Classify(x *x509.Certificate, trust *certsource.Trust) *Cert {
-	f := classifyX509(x, trust, nil)
+	f := classifyX509(x, trust)
 	c := f.cert
 	c.text = string(f.text)
 	c.issuer = &certIssuer{id: f.id, name: f.name}
@@ -210,8 +210,8 @@ type classified struct {
 	name string
 }
 
-// classifyX509 classifies x, its text appended to buf.
-func classifyX509(x *x509.Certificate, trust *certsource.Trust, buf []byte) classified {
+// classifyX509 classifies x.
+func classifyX509(x *x509.Certificate, trust *certsource.Trust) classified {
 	f := classified{cert: Cert{
 		Hash:     sha256.Sum256(x.Raw),
 		size:     uint32(min(len(x.Raw), math.MaxUint32)),
@@ -219,7 +219,7 @@ func classifyX509(x *x509.Certificate, trust *certsource.Trust, buf []byte) clas
 	}}
 	// x509 parses no year beyond 0 to 9999: always within setTimes's range.
 	f.cert.setTimes(x.NotBefore.Unix(), x.NotAfter.Unix())
-	f.text = appendCertText(buf, certsource.SerialHex(x.SerialNumber), mailAddresses(x))
+	f.text = appendCertText(nil, certsource.SerialHex(x.SerialNumber), mailAddresses(x))
 	if id, ok := trust.Issuer(x); ok {
 		// The issuer's DN is the trusted CA's subject, byte for byte: one
 		// string for all its certificates instead of one each.

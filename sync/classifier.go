@@ -149,8 +149,7 @@ func (k *Classifier) known(h [32]byte) *Cert {
 // classify classifies x; the Cert keeps x.Raw only with keepDER, and only
 // when owned (see Cert.DER).
 func (k *Classifier) classify(x *x509.Certificate, keepDER bool) *Cert {
-	var buf [128]byte
-	f := classifyX509(x, k.trust, buf[:0])
+	f := classifyX509(x, k.trust)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	c := k.arena.cert(f)
