@@ -118,9 +118,15 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	// A blocked plan's entries are what is written all the same: the
 	// removals of revoked keys (or nothing). Of what read gathered, the
 	// writes need the DER and the rules for an entry planned again: the
-	// users and the rest go before them (calculator.keepFor).
+	// users and the rest go before them (calculator.keepFor), and of the
+	// store's snapshot all but what the writes and the lookup may ask the DER
+	// of (derSource.keepOnly: a pass that writes orders the snapshot by hash
+	// for that anyway; one that does not keeps it as it is).
 	ders, calc := r.ders, r.calc
 	calc.keepFor(res.Plan.Entries)
+	if len(res.Plan.Entries) > 0 {
+		ders.keepOnly(toWriteOrServe(res.Plan, calc))
+	}
 	s.memory().writing(len(res.Plan.Entries))
 	a := s.apply(ctx, ders, calc, res.Plan.Entries)
 	errs = append(errs, a.errs...)
