@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	stdsync "sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -44,7 +45,10 @@ type Syncer struct {
 	OnePass   bool
 	passed    bool // a pass has read the store and the directory
 	lastUsers int  // how many users the last pass read
-	now       func() time.Time
+	// writtenFields holds logWritten's maps of fields (logrus.Fields), used
+	// again from one entry written to the next.
+	writtenFields stdsync.Pool
+	now           func() time.Time
 }
 
 // NewSyncer wires a Syncer.
