@@ -133,6 +133,7 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	}
 	s.memory().writing(len(res.Plan.Entries))
 	a := s.apply(ctx, ders, calc, res.Plan.Entries)
+	s.memory().written(len(res.Plan.Entries))
 	errs = append(errs, a.errs...)
 	res.Applied, res.Failed = a.entries, len(errs)
 	res.Err = errors.Join(append(errs, interrupted(ctx))...)
