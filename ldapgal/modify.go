@@ -22,39 +22,52 @@ import (
 // server refused one of them; they are reported as sync.ErrValueRejected.
 func (c *Client) Modify(ctx context.Context, m sync.Modification) error {
 	var buf [4]change
-	changes, what := c.changes(buf[:0], m)
-	a, err := c.assertCSN(m, what)
+	changes := c.changes(buf[:0], m)
+	a, err := c.assertCSN(m)
 	if err != nil {
 		return err
 	}
 	adds := len(m.Add)+len(m.SMIMEAdd) > 0
 	return c.withConn(ctx, func(conn *streamConn) error {
 		if err := conn.modify(m.DN, changes, a); err != nil {
-			return modifyError(m.DN, what, adds, err)
+			return modifyError(m.DN, c.changed(m), adds, err)
 		}
 		return nil
 	})
 }
 
 // changes appends the changes of the modify for m to out (the values are
-// m's, not copies), and says what they change for errors to name
-// ("userCertificate, replace userSMIMECertificate").
-func (c *Client) changes(out []change, m sync.Modification) ([]change, string) {
+// m's, not copies).
+func (c *Client) changes(out []change, m sync.Modification) []change {
 	d := c.dialect
-	var attrs []string
 	if len(m.Delete)+len(m.Add) > 0 {
 		out = modifyValues(out, d.CertAttr, m.Delete, m.Add)
-		attrs = append(attrs, d.CertAttr)
 	}
 	switch {
 	case m.SMIMEReplace:
 		out = append(out, change{ldap.ReplaceAttribute, d.SMIMEAttr, m.SMIMEAdd})
-		attrs = append(attrs, "replace "+d.SMIMEAttr)
 	case len(m.SMIMEDelete)+len(m.SMIMEAdd) > 0:
 		out = modifyValues(out, d.SMIMEAttr, m.SMIMEDelete, m.SMIMEAdd)
+	}
+	return out
+}
+
+// changed says what the modify for m changes, for errors to name
+// ("userCertificate, replace userSMIMECertificate"); only a failed modify
+// needs it.
+func (c *Client) changed(m sync.Modification) string {
+	d := c.dialect
+	var attrs []string
+	if len(m.Delete)+len(m.Add) > 0 {
+		attrs = append(attrs, d.CertAttr)
+	}
+	switch {
+	case m.SMIMEReplace:
+		attrs = append(attrs, "replace "+d.SMIMEAttr)
+	case len(m.SMIMEDelete)+len(m.SMIMEAdd) > 0:
 		attrs = append(attrs, d.SMIMEAttr)
 	}
-	return out, strings.Join(attrs, ", ")
+	return strings.Join(attrs, ", ")
 }
 
 // modifyValues deletes the exact values del of attr, then adds add.
@@ -71,14 +84,14 @@ func modifyValues(out []change, attr string, del, add [][]byte) []change {
 // assertCSN is the assertion of the CSN m was planned against, where the
 // server does not delete by bytes and the modify deletes or replaces; none
 // (the zero value) otherwise.
-func (c *Client) assertCSN(m sync.Modification, what string) (assertionValue, error) {
+func (c *Client) assertCSN(m sync.Modification) (assertionValue, error) {
 	attr := c.dialect.CSNAttr
 	if attr == "" || (len(m.Delete)+len(m.SMIMEDelete) == 0 && !m.SMIMEReplace) {
 		return assertionValue{}, nil
 	}
 	if m.CSN == "" {
 		return assertionValue{}, fmt.Errorf("modify %s: %s: not sent: the entry was read without %s, which a delete on this server must assert; give the bind DN read access to it",
-			m.DN, what, attr)
+			m.DN, c.changed(m), attr)
 	}
 	return assertionValue{attr: attr, value: m.CSN}, nil
 }

@@ -134,10 +134,13 @@ func (s *Syncer) write(ctx context.Context, ders *derSource, e EntryPlan) error 
 }
 
 // logWritten logs and counts each line of an entry written. The lines share
-// one map of fields, as WithFields copies it: a renewal writes 10,000
-// entries of two lines each.
+// one map of fields, as WithFields copies it, and the next entry written uses
+// the map again: a renewal writes 10,000 entries of two lines each.
 func (s *Syncer) logWritten(e EntryPlan) {
-	f := make(logrus.Fields, 7)
+	f, _ := s.writtenFields.Get().(logrus.Fields)
+	if f == nil {
+		f = make(logrus.Fields, 7)
+	}
 	for _, l := range [][]Change{e.Removes, e.Adds, e.SMIMERemoves, e.SMIMEAdds} {
 		for _, c := range l {
 			s.metrics.changes.WithLabelValues(string(c.Action)).Inc()
@@ -149,6 +152,8 @@ func (s *Syncer) logWritten(e EntryPlan) {
 			s.log.WithFields(f).Info(string(c.Action))
 		}
 	}
+	clear(f)
+	s.writtenFields.Put(f)
 }
 
 // modification is e's Modification with the DER of its values: the CA

@@ -17,16 +17,28 @@ var errNotInStore = errors.New("not in the CA store")
 
 // derSource finds the DER of the certificates of one pass, which the pass
 // does not hold (see Cert.DER): in the snapshot, or read again from the store
-// by an UnparsedSource. It is safe for concurrent use. It outlives its pass
-// while the lookup is built from it: the snapshot's certificates are found by
-// their indexes ordered by hash, a few bytes each, not a map
-// (docs/BENCHMARKS.md, "The classification cache in a dense form").
+// by an UnparsedSource. It is safe for concurrent use, once keepOnly (if
+// called) has returned. It outlives its pass while the lookup is built from
+// it: the snapshot's certificates are found by their indexes ordered by hash,
+// a few bytes each, not a map (docs/BENCHMARKS.md, "The classification cache
+// in a dense form").
 type derSource struct {
-	snap *certsource.Snapshot
+	snap *certsource.Snapshot // nil once keepOnly has trimmed it to kept
 	src  certsource.Source
 
 	once   stdsync.Once
 	byHash []uint32 // indexes of snap.Certificates, ordered by their hashes
+
+	kept derTable
+}
+
+// derTable is what a derSource keeps of the snapshot's certificates once the
+// plan is made: of those the writes and the lookup may ask for, what finds
+// their DER again, ordered by hash.
+type derTable struct {
+	hashes  [][32]byte
+	origins []string
+	ders    [][]byte // nil when the store gave none of them with its DER
 }
 
 func newDERSource(snap *certsource.Snapshot, src certsource.Source) *derSource {
@@ -38,6 +50,18 @@ func (d *derSource) der(c *Cert) ([]byte, error) {
 	if der := c.DER(); der != nil {
 		return der, nil
 	}
+	if d.snap == nil {
+		return d.kept.der(d, c)
+	}
+	i, ok := d.find(c.Hash)
+	if !ok {
+		return nil, fmt.Errorf("serial %s: %w", c.SerialHex(), errNotInStore)
+	}
+	return d.load(d.snap.Certificates[d.byHash[i]])
+}
+
+// find is the position in byHash of a certificate of the snapshot with hash h.
+func (d *derSource) find(h [32]byte) (int, bool) {
 	certs := d.snap.Certificates
 	// Built on the first need only: a pass with nothing to write needs none.
 	d.once.Do(func() {
@@ -47,11 +71,7 @@ func (d *derSource) der(c *Cert) ([]byte, error) {
 		}
 		slices.SortFunc(d.byHash, func(a, b uint32) int { return bytes.Compare(certs[a].Hash[:], certs[b].Hash[:]) })
 	})
-	i, ok := slices.BinarySearchFunc(d.byHash, c.Hash, func(i uint32, h [32]byte) int { return bytes.Compare(certs[i].Hash[:], h[:]) })
-	if !ok {
-		return nil, fmt.Errorf("serial %s: %w", c.SerialHex(), errNotInStore)
-	}
-	return d.load(certs[d.byHash[i]])
+	return slices.BinarySearchFunc(d.byHash, h, func(i uint32, h [32]byte) int { return bytes.Compare(certs[i].Hash[:], h[:]) })
 }
 
 // load is the DER of a certificate of the snapshot.
@@ -64,4 +84,84 @@ func (d *derSource) load(sc *certsource.Certificate) ([]byte, error) {
 		return nil, fmt.Errorf("%s: the CA store gave no DER", sc.Origin)
 	}
 	return u.LoadDER(sc)
+}
+
+// keepOnly trims d, once the plan is made, to the certificates each calls
+// keep with (what the writes may write and the lookup may serve): the rest of
+// the snapshot, a Certificate and a pointer to it for each of the store's,
+// would otherwise live through the writes and the lookup's rebuild after the
+// pass, the phases that hold the most (docs/BENCHMARKS.md, "The writes in the
+// renewal pass"). A certificate asked for later that was not kept is not in
+// the store, as for a value only the directory has.
+func (d *derSource) keepOnly(each func(keep func(*Cert))) {
+	if d.snap == nil {
+		return
+	}
+	certs := d.snap.Certificates
+	want := make([]bool, len(certs)) // by position in byHash
+	n := 0
+	each(func(c *Cert) {
+		if c.DER() != nil {
+			return
+		}
+		if i, ok := d.find(c.Hash); ok && !want[i] {
+			want[i] = true
+			n++
+		}
+	})
+	t := derTable{hashes: make([][32]byte, 0, n), origins: make([]string, 0, n)}
+	for i, w := range want {
+		if !w {
+			continue
+		}
+		sc := certs[d.byHash[i]]
+		if sc.DER != nil && t.ders == nil {
+			t.ders = make([][]byte, len(t.hashes), n)
+		}
+		if t.ders != nil {
+			t.ders = append(t.ders, sc.DER)
+		}
+		t.hashes, t.origins = append(t.hashes, sc.Hash), append(t.origins, sc.Origin)
+	}
+	d.snap, d.byHash, d.kept = nil, nil, t
+}
+
+// der is c's DER, of a certificate t kept.
+func (t *derTable) der(d *derSource, c *Cert) ([]byte, error) {
+	i, ok := slices.BinarySearchFunc(t.hashes, c.Hash, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	if !ok {
+		return nil, fmt.Errorf("serial %s: %w", c.SerialHex(), errNotInStore)
+	}
+	sc := certsource.Certificate{Hash: t.hashes[i], Origin: t.origins[i]}
+	if t.ders != nil {
+		sc.DER = t.ders[i]
+	}
+	return d.load(&sc)
+}
+
+// toWriteOrServe calls keep with each certificate a write of p's entries may
+// need the DER of (a conflict plans an entry again from its DN's candidates,
+// which calc keeps) and each p publishes, which the lookup may ask for.
+func toWriteOrServe(p *Plan, calc *calculator) func(keep func(*Cert)) {
+	return func(keep func(*Cert)) {
+		for _, pub := range p.Published {
+			for _, x := range pub.Certs {
+				keep(x)
+			}
+		}
+		for _, e := range p.Entries {
+			for _, l := range [][]Change{e.Adds, e.Removes} {
+				for _, c := range l {
+					if c.cert != nil {
+						keep(c.cert)
+					}
+				}
+			}
+		}
+		for _, l := range calc.candidates {
+			for _, x := range l {
+				keep(x)
+			}
+		}
+	}
 }

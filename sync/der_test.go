@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
@@ -290,6 +291,60 @@ func TestDaemonReadsTheStoreFirstOnItsFirstPass(t *testing.T) {
 		}
 		if p.both && !src.sawDir {
 			t.Errorf("%s: the store's read waited for the directory in vain: they were not read at once", p.name)
+		}
+	}
+}
+
+// originSource is an unparsedSource whose LoadDER, as OpenSSL's, finds the
+// certificate by where it came from, and checks its hash.
+type originSource struct{ unparsedSource }
+
+func (s originSource) LoadDER(c *certsource.Certificate) ([]byte, error) {
+	for _, sc := range s.snap.Certificates {
+		if sc.Origin == c.Origin && sc.Hash == c.Hash {
+			return sc.DER, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: not in the store", c.Origin)
+}
+
+// TestPassKeepsTheDEROfWhatItPublishes: a pass that writes keeps of the CA
+// store's certificates only what it may write or publish; the lookup built
+// after it still finds the DER of every certificate the pass published, those
+// it wrote and those the directory already had.
+func TestPassKeepsTheDEROfWhatItPublishes(t *testing.T) {
+	ca := newTestCA(t, "Corp Issuing CA")
+	alice := ca.issue(t, leaf{serial: 1, emails: []string{"alice@corp.example"}})
+	carol := ca.issue(t, leaf{serial: 2, emails: []string{"carol@corp.example"}})
+	nobody := ca.issue(t, leaf{serial: 3, emails: []string{"bob@corp.example"}})
+	var certs []*certsource.Certificate
+	for i, x := range []*x509.Certificate{alice, carol, nobody} {
+		certs = append(certs, certsource.NewCertificate(x, fmt.Sprintf("newcerts/%02d.pem", i)))
+	}
+	src := originSource{unparsedSource{&certsource.Snapshot{Certificates: certs}}}
+	mem := &memDir{entries: map[string]*Entry{
+		"cn=alice": {DN: "cn=alice", Addresses: []string{"alice@corp.example"}},
+		"cn=carol": {DN: "cn=carol", Addresses: []string{"carol@corp.example"}, Certificates: [][]byte{carol.Raw}},
+	}}
+	log, _ := test.NewNullLogger()
+	s := NewSyncer(src, mem, certsource.NewTrust([]*x509.Certificate{ca.cert}), Policy{MaxValues: 15, MaxDeletes: 100}, log, NewMetrics(prometheus.NewRegistry()))
+	s.now = func() time.Time { return now }
+	res, err := s.Pass(context.Background(), false)
+	if err != nil || res.Err != nil {
+		t.Fatalf("pass: %v, %v", err, res.Err)
+	}
+	if len(mem.mods) != 1 || len(res.Plan.Published) != 2 {
+		t.Fatalf("%d modifies, %d users published; want alice's add, and alice and carol published", len(mem.mods), len(res.Plan.Published))
+	}
+	for _, p := range res.Plan.Published {
+		for _, x := range p.Certs {
+			der, err := res.DER(x)
+			if err != nil {
+				t.Fatalf("%v: DER of serial %s: %v", p.Addresses, x.SerialHex(), err)
+			}
+			if want := map[string][]byte{"alice@corp.example": alice.Raw, "carol@corp.example": carol.Raw}[p.Addresses[0]]; !bytes.Equal(der, want) {
+				t.Errorf("%v: DER of serial %s is not the certificate published", p.Addresses, x.SerialHex())
+			}
 		}
 	}
 }

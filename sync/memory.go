@@ -55,4 +55,15 @@ func (m memory) writing(entries int) {
 	}
 }
 
+// written is called once a daemon's pass has written its entries: what the
+// writes allocated is garbage, and the lookup's rebuild after the pass,
+// which allocates the most while the pass's plan is still live, had better
+// start from a heap goal of what is live (docs/BENCHMARKS.md, "The writes in
+// the renewal pass"). A one-pass process is done by then.
+func (m memory) written(entries int) {
+	if entries > 0 && !m.onePass {
+		collect()
+	}
+}
+
 func collect() { runtime.GC() }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	stdsync "sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -44,7 +45,10 @@ type Syncer struct {
 	OnePass   bool
 	passed    bool // a pass has read the store and the directory
 	lastUsers int  // how many users the last pass read
-	now       func() time.Time
+	// writtenFields holds logWritten's maps of fields (logrus.Fields), used
+	// again from one entry written to the next.
+	writtenFields stdsync.Pool
+	now           func() time.Time
 }
 
 // NewSyncer wires a Syncer.
@@ -118,11 +122,18 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	// A blocked plan's entries are what is written all the same: the
 	// removals of revoked keys (or nothing). Of what read gathered, the
 	// writes need the DER and the rules for an entry planned again: the
-	// users and the rest go before them (calculator.keepFor).
+	// users and the rest go before them (calculator.keepFor), and of the
+	// store's snapshot all but what the writes and the lookup may ask the DER
+	// of (derSource.keepOnly: a pass that writes orders the snapshot by hash
+	// for that anyway; one that does not keeps it as it is).
 	ders, calc := r.ders, r.calc
 	calc.keepFor(res.Plan.Entries)
+	if len(res.Plan.Entries) > 0 {
+		ders.keepOnly(toWriteOrServe(res.Plan, calc))
+	}
 	s.memory().writing(len(res.Plan.Entries))
 	a := s.apply(ctx, ders, calc, res.Plan.Entries)
+	s.memory().written(len(res.Plan.Entries))
 	errs = append(errs, a.errs...)
 	res.Applied, res.Failed = a.entries, len(errs)
 	res.Err = errors.Join(append(errs, interrupted(ctx))...)
