@@ -19,9 +19,13 @@ type certFields struct {
 	raw, rawSubject, rawIssuer []byte
 	rawSerial                  []byte // the serialNumber INTEGER element, tag and length included
 	subject, issuer            string // as pkix.Name's String writes them
-	serial                     *big.Int
-	notBefore, notAfter        time.Time
-	skid                       []byte // the subjectKeyIdentifier's key identifier, nil when none
+	// subjectDN is the subject's attributes, when readDN read them: subject is then "" and
+	// appendFields writes the subject from them.
+	subjectDN           dn
+	hasDN               bool
+	serial              *big.Int
+	notBefore, notAfter time.Time
+	skid                []byte // the subjectKeyIdentifier's key identifier, nil when none
 }
 
 // x509Fields is what the index needs of a certificate crypto/x509 parsed.
@@ -45,22 +49,26 @@ func x509Fields(x *x509.Certificate) (certFields, error) {
 // false when the certificate has anything the walk does not expect (a string type it does not
 // read, say): prepare then parses it with crypto/x509. It does not validate what the walk
 // skips, so it is only for certificates crypto/x509 has accepted.
-func readFields(der []byte, issuers *nameCache) (f certFields, ok bool) {
-	version, tbs, ok := readTBS(der, &f)
+func readFields(der []byte, issuers *nameCache, f *certFields) bool {
+	version, tbs, ok := readTBS(der, f)
 	serial := cryptobyte.String(f.rawSerial)
 	f.serial = new(big.Int)
 	if !ok || !serial.ReadASN1Integer(f.serial) || f.serial.Sign() < 0 ||
-		!issuers.read(f.rawIssuer, &f.issuer) || !readName(f.rawSubject, &f.subject) {
-		return f, false
+		!issuers.read(f.rawIssuer, &f.issuer) {
+		return false
+	}
+	f.hasDN = readDN(f.rawSubject, &f.subjectDN)
+	if !f.hasDN && !readName(f.rawSubject, &f.subject) {
+		return false
 	}
 	if version == 2 { // v3: extensions
 		if !tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific()) ||
 			!tbs.SkipOptionalASN1(cbasn1.Tag(2).ContextSpecific()) {
-			return f, false
+			return false
 		}
-		return f, readSKID(tbs, &f.skid)
+		return readSKID(tbs, &f.skid)
 	}
-	return f, true
+	return true
 }
 
 // readTBS walks a certificate's TBSCertificate up to its subject's public key, as x509's
@@ -210,27 +218,33 @@ func readName(raw cryptobyte.String, name *string) bool {
 
 // nameString is x509's parseASN1String for the string types readName reads.
 func nameString(tag cbasn1.Tag, value []byte) (string, bool) {
+	if !validValue(tag, value) {
+		return "", false
+	}
+	return string(value), true
+}
+
+// validValue says whether value is a string of a type nameString reads, as x509 checks it.
+func validValue(tag cbasn1.Tag, value []byte) bool {
 	switch tag {
 	case cbasn1.PrintableString:
 		for _, b := range value {
 			if !printable(b) {
-				return "", false
+				return false
 			}
 		}
 	case cbasn1.UTF8String:
-		if !utf8.Valid(value) {
-			return "", false
-		}
+		return utf8.Valid(value)
 	case cbasn1.IA5String:
 		for _, b := range value {
 			if b >= utf8.RuneSelf {
-				return "", false
+				return false
 			}
 		}
 	default:
-		return "", false
+		return false
 	}
-	return string(value), true
+	return true
 }
 
 // printable is x509's isPrintable: PrintableString's alphabet, with the '*' and '&' that

@@ -26,11 +26,8 @@ type certJSON struct {
 // known to parse with crypto/x509 (Options.Parsed): it is read without the full parse
 // (readFields) when it can be, its issuer's name from issuers.
 func prepare(dst []byte, sum [32]byte, der []byte, issuers *nameCache) (cert, []byte, bool) {
-	f, ok := certFields{}, false
-	if issuers != nil {
-		f, ok = readFields(der, issuers)
-	}
-	if !ok {
+	var f certFields
+	if issuers == nil || !readFields(der, issuers, &f) {
 		x, err := x509.ParseCertificate(der)
 		if err != nil {
 			return cert{}, dst, false
@@ -39,6 +36,7 @@ func prepare(dst []byte, sum [32]byte, der []byte, issuers *nameCache) (cert, []
 			return cert{}, dst, false
 		}
 	}
+	ok := false
 	keys, hasSKID, err := f.searchKeys()
 	if err != nil {
 		return cert{}, dst, false
@@ -70,7 +68,17 @@ func prepare(dst []byte, sum [32]byte, der []byte, issuers *nameCache) (cert, []
 // json.Marshal fails: a time it cannot write.
 func appendFields(dst []byte, f *certFields, sum [32]byte) ([]byte, bool) {
 	dst = append(dst, `{"subject":`...)
-	dst = appendJSONString(dst, f.subject)
+	if f.hasDN {
+		start := len(dst)
+		dst = f.subjectDN.appendTo(append(dst, '"'))
+		if !jsonVerbatim(dst[start+1:]) {
+			dst = appendJSONString(dst[:start], string(dst[start+1:]))
+		} else {
+			dst = append(dst, '"')
+		}
+	} else {
+		dst = appendJSONString(dst, f.subject)
+	}
 	dst = append(dst, `,"issuer":`...)
 	dst = appendJSONString(dst, f.issuer)
 	dst = append(dst, `,"serial":"`...)
@@ -100,11 +108,19 @@ func appendFields(dst []byte, f *certFields, sum [32]byte) ([]byte, bool) {
 // certificates are almost always printable ASCII that JSON takes as it is; any other string
 // is handed to json.Marshal.
 func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // a string always marshals
-			return append(dst, b...)
-		}
+	if !jsonVerbatim(s) {
+		b, _ := json.Marshal(s) // a string always marshals
+		return append(dst, b...)
 	}
 	return append(append(append(dst, '"'), s...), '"')
+}
+
+// jsonVerbatim says whether json.Marshal writes s as it is, between quotes.
+func jsonVerbatim[S string | []byte](s S) bool {
+	for i := range len(s) {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }

@@ -108,8 +108,8 @@ func samePrepared(t *testing.T, der []byte) bool {
 
 // readable says whether readFields reads der.
 func readable(der []byte) bool {
-	_, ok := readFields(der, &nameCache{})
-	return ok
+	var f certFields
+	return readFields(der, &nameCache{}, &f)
 }
 
 // Certificates whose names and times take every way appendFields and readName have: the
