@@ -41,14 +41,15 @@ func x509Fields(x *x509.Certificate) (certFields, error) {
 	}, nil
 }
 
-// readFields reads what the index needs of a certificate known to parse with crypto/x509
-// (Options.Parsed), its issuer's name from issuers when they have it, walking its TBSCertificate as x509.ParseCertificate does but skipping
-// what the index does not use: the public key, the signature, every extension but the
-// subjectKeyIdentifier. A full parse allocates four times as much, and a rebuild runs while
-// the pass's data is live (docs/BENCHMARKS.md, "The lookup's rebuild without crypto/x509").
-// false when the certificate has anything the walk does not expect (a string type it does not
-// read, say): prepare then parses it with crypto/x509. It does not validate what the walk
-// skips, so it is only for certificates crypto/x509 has accepted.
+// readFields reads into f what the index needs of a certificate known to parse with
+// crypto/x509 (Options.Parsed), its issuer's name from issuers when they have it, walking its
+// TBSCertificate as x509.ParseCertificate does but skipping what the index does not use: the
+// public key, the signature, every extension but the subjectKeyIdentifier. A full parse
+// allocates many times as much, and a rebuild runs while the pass's data is live
+// (docs/BENCHMARKS.md, "The lookup's rebuild without crypto/x509"). false when the
+// certificate has anything the walk does not expect (a string type it does not read, say):
+// prepare then parses it with crypto/x509. It does not validate what the walk skips, so it is
+// only for certificates crypto/x509 has accepted.
 func readFields(der []byte, issuers *nameCache, f *certFields) bool {
 	version, tbs, ok := readTBS(der, f)
 	serial := cryptobyte.String(f.rawSerial)
