@@ -298,8 +298,8 @@ func TestCertsHeadAndConditional(t *testing.T) {
 
 func TestSearch(t *testing.T) {
 	f := newFixture(t, config.Lookup{})
-	keys, _, _ := searchKeys(f.aliceX)
-	bobKeys, _, _ := searchKeys(f.bobNewX)
+	keys, _, _ := x509Keys(f.aliceX)
+	bobKeys, _, _ := x509Keys(f.bobNewX)
 	q := func(attr string, k [20]byte) string {
 		return "/search.cgi?" + attr + "=" + url.QueryEscape(SearchKey(k))
 	}
@@ -384,7 +384,7 @@ func searchBody(t *testing.T, r response) [][]byte {
 
 func TestSearchErrors(t *testing.T) {
 	f := newFixture(t, config.Lookup{})
-	keys, _, _ := searchKeys(f.aliceX)
+	keys, _, _ := x509Keys(f.aliceX)
 	good := SearchKey(keys[keyCert])
 	for _, tc := range []struct {
 		name, query string
@@ -431,7 +431,7 @@ func TestSearchRefusesAListing(t *testing.T) {
 		entries = append(entries, Entry{Addresses: []string{addr}, DER: [][]byte{f.ca.issue(t, addr, now)}})
 	}
 	f.srv.Swap(NewIndex(entries))
-	keys, _, _ := searchKeys(f.ca.cert)
+	keys, _, _ := x509Keys(f.ca.cert)
 	r := f.get(t, "/search.cgi?iHash="+url.QueryEscape(SearchKey(keys[keySubject])))
 	if r.code != http.StatusForbidden || bytes.Contains(r.body, []byte("corp.example")) {
 		t.Errorf("%d %s, want 403", r.code, r.body)

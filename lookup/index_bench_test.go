@@ -61,3 +61,25 @@ func BenchmarkRebuildOneEntryFewer(b *testing.B) {
 		prev.Rebuild(entries[:len(entries)-1])
 	}
 }
+
+// What a new certificate costs a build: read with Options.Parsed (readFields), or parsed with
+// crypto/x509 (the entries of NewIndex and Build without it).
+func BenchmarkPrepare(b *testing.B) {
+	entries := benchEntries(b)
+	for _, tc := range []struct {
+		name    string
+		issuers func() *nameCache
+	}{{"parsed", func() *nameCache { return &nameCache{} }}, {"x509", func() *nameCache { return nil }}} {
+		b.Run(tc.name, func(b *testing.B) {
+			issuers := tc.issuers()
+			buf := make([]byte, 0, 2048)
+			b.ReportAllocs()
+			for i := range b.N {
+				der := entries[i%len(entries)].DER[0]
+				if _, _, ok := prepare(buf[:0], [32]byte{}, der, issuers); !ok {
+					b.Fatal("not prepared")
+				}
+			}
+		})
+	}
+}

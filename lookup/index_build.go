@@ -25,7 +25,16 @@ type Options struct {
 	// index does not hold it: a certificate is fetched, written to the file and dropped, one
 	// after the other. An error leaves the certificate out (Fetch logs it).
 	Fetch func(i, j int) ([]byte, error)
-	Log   logrus.FieldLogger
+	// Parsed says every certificate of the entries is known to parse with crypto/x509 (the
+	// daemon's: a pass publishes only certificates it parsed to classify them). The index
+	// then reads what it needs of a new certificate without parsing it whole, which a
+	// rebuild running beside the pass's data cannot afford at 100,000 users; a certificate
+	// it cannot read so is parsed whole. Without it, a value that is no certificate is left
+	// out as unparseable (Stats.Unparseable); with it, one crypto/x509 would refuse for what
+	// the index does not read (its public key, an extension other than the subject key
+	// identifier) may be served.
+	Parsed bool
+	Log    logrus.FieldLogger
 }
 
 // NewIndex builds an index of entries given with their DER, its bytes in os.TempDir().
@@ -61,6 +70,9 @@ func (ix *Index) RebuildFrom(src Entries, opt Options) *Index {
 		opt.Log.(*logrus.Logger).SetOutput(io.Discard)
 	}
 	b := &builder{src: src, opt: opt, prev: ix}
+	if opt.Parsed {
+		b.issuers = &nameCache{}
+	}
 	if ix != nil {
 		b.store = ix.body.store
 		b.store.closeRetired()
@@ -95,7 +107,9 @@ type builder struct {
 	prev  *Index // the index rebuilt from, or nil
 	store *bodyStore
 	bad   map[[32]byte]bool // certificates of prev whose bytes were found wrong: not reused
-	stats Stats
+	// issuers are the issuers' names prepare read, when opt.Parsed; nil otherwise.
+	issuers *nameCache
+	stats   Stats
 	// fetchFailed is set when a certificate could not be fetched: the index is not the
 	// entries', and the same entries must build again.
 	fetchFailed bool
@@ -232,6 +246,9 @@ const prepareBatch = 256
 func (b *builder) prepareNew() {
 	var batch []int32
 	ders := make([][]byte, 0, prepareBatch)
+	// Each certificate's bytes are made in a buffer of its place in the batch, reused by
+	// the next batch: the store copies them.
+	regions := make([][]byte, prepareBatch)
 	for k := range int32(len(b.cands)) {
 		if b.cands[k].reused {
 			b.stats.Reused++
@@ -239,27 +256,26 @@ func (b *builder) prepareNew() {
 		}
 		batch = append(batch, k)
 		if len(batch) == prepareBatch {
-			b.prepareBatch(batch, ders)
+			b.prepareBatch(batch, ders, regions)
 			batch = batch[:0]
 		}
 	}
-	b.prepareBatch(batch, ders)
+	b.prepareBatch(batch, ders, regions)
 	b.keepCands(func(k int32) bool { return b.cands[k].ok })
 }
 
 // prepareBatch fetches the candidates of batch one after the other, parses them in parallel,
-// and appends their bytes to the store.
-func (b *builder) prepareBatch(batch []int32, ders [][]byte) {
+// and appends their bytes to the store. regions are buffers, one for each of batch.
+func (b *builder) prepareBatch(batch []int32, ders, regions [][]byte) {
 	ders = ders[:0]
 	for _, k := range batch {
 		ders = append(ders, b.fetch(&b.cands[k], b.rec(k).sum))
 	}
-	regions := make([][]byte, len(batch))
 	parallel.Each(context.Background(), len(batch), parallel.Options{}, func(i int) {
 		if ders[i] != nil {
 			cand := &b.cands[batch[i]]
 			c := b.rec(batch[i])
-			*c, regions[i], cand.ok = prepare(c.sum, ders[i])
+			*c, regions[i], cand.ok = prepare(regions[i][:0], c.sum, ders[i], b.issuers)
 		}
 	})
 	for i, k := range batch {

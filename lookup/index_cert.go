@@ -1,16 +1,15 @@
 package lookup
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"strings"
 	"time"
 )
 
-// certJSON is the JSON form of one certificate (documented in the README).
+// certJSON is the JSON form of one certificate (documented in the README). appendFields
+// writes it, in this order, without its PEM.
 type certJSON struct {
 	Subject   string    `json:"subject"`
 	Issuer    string    `json:"issuer"`
@@ -21,51 +20,107 @@ type certJSON struct {
 	PEM       string    `json:"pem"`
 }
 
-// newCertJSON is what the JSON format says of x, but its PEM.
-func newCertJSON(x *x509.Certificate, sum [32]byte) certJSON {
-	return certJSON{
-		Subject:   x.Subject.String(),
-		Issuer:    x.Issuer.String(),
-		Serial:    strings.ToUpper(x.SerialNumber.Text(16)),
-		NotBefore: x.NotBefore.UTC(),
-		NotAfter:  x.NotAfter.UTC(),
-		SHA256:    hex.EncodeToString(sum[:]),
+// prepare reads a certificate and appends to dst the bytes the store keeps of it: its DER,
+// then the fields of its JSON element before the PEM, then its search keys. It returns the
+// record (but where it is) and dst; false when der is no certificate. With issuers, der is
+// known to parse with crypto/x509 (Options.Parsed): it is read without the full parse
+// (readFields) when it can be, its issuer's name from issuers.
+func prepare(dst []byte, sum [32]byte, der []byte, issuers *nameCache) (cert, []byte, bool) {
+	var f certFields
+	if issuers == nil || !readFields(der, issuers, &f) {
+		x, err := x509.ParseCertificate(der)
+		if err != nil {
+			return cert{}, dst, false
+		}
+		if f, err = x509Fields(x); err != nil {
+			return cert{}, dst, false
+		}
 	}
-}
-
-// prepare parses a certificate and returns its record (but where it is) and the bytes the
-// store keeps of it: its DER, then the fields of its JSON element before the PEM, then its
-// search keys. false when der is no certificate.
-func prepare(sum [32]byte, der []byte) (cert, []byte, bool) {
-	x, err := x509.ParseCertificate(der)
+	ok := false
+	keys, hasSKID, err := f.searchKeys()
 	if err != nil {
-		return cert{}, nil, false
+		return cert{}, dst, false
 	}
-	keys, hasSKID, err := searchKeys(x)
-	if err != nil {
-		return cert{}, nil, false
+	start := len(dst)
+	dst = append(dst, der...)
+	if dst, ok = appendFields(dst, &f, sum); !ok {
+		return cert{}, dst[:start], false
 	}
-	// Marshalled without its PEM, the element ends in `"pem":""}`; what precedes the
-	// value's closing quote is what appendJSON writes before the PEM.
-	elem, err := json.Marshal(newCertJSON(x, sum))
-	if err != nil {
-		return cert{}, nil, false
-	}
-	if !bytes.HasSuffix(elem, []byte(`,"pem":""}`)) {
-		panic("lookup: certJSON does not end in its pem field") // appendJSON depends on it
-	}
-	fields := elem[:len(elem)-len(jsonPEMEnd)]
-	region := append(append(make([]byte, 0, len(der)+len(fields)+keysLen), der...), fields...)
+	fields := len(dst) - start - len(der)
 	for _, key := range keys {
-		region = append(region, key[:]...)
+		dst = append(dst, key[:]...)
 	}
-	fs := sha256.Sum256(fields)
-	ks := sha256.Sum256(region[len(der)+len(fields):])
+	region := dst[start:]
+	fs := sha256.Sum256(region[len(der) : len(der)+fields])
+	ks := sha256.Sum256(region[len(der)+fields:])
 	c := cert{sum: sum, fieldsSum: [8]byte(fs[:8]), keysSum: [8]byte(ks[:8]),
-		notBefore: x.NotBefore.Unix(), notAfter: x.NotAfter.Unix(),
-		hasSKID: hasSKID, der: uint32(len(der)), fields: uint32(len(fields))}
+		notBefore: f.notBefore.Unix(), notAfter: f.notAfter.Unix(),
+		hasSKID: hasSKID, der: uint32(len(der)), fields: uint32(fields)}
 	for k, key := range keys {
 		c.keys[k] = keyPrefix(key)
 	}
-	return c, region, true
+	return c, dst, true
+}
+
+// appendFields appends what json.Marshal makes of f's certJSON up to its PEM's value:
+// `{"subject":…,"sha256":"…","pem":"`; appendJSON writes the PEM and what closes the element
+// after it. The bytes are json.Marshal's (index_cert_test.go holds them to it). false where
+// json.Marshal fails: a time it cannot write.
+func appendFields(dst []byte, f *certFields, sum [32]byte) ([]byte, bool) {
+	dst = append(dst, `{"subject":`...)
+	if f.hasDN {
+		start := len(dst)
+		dst = f.subjectDN.appendTo(append(dst, '"'))
+		if !jsonVerbatim(dst[start+1:]) {
+			dst = appendJSONString(dst[:start], string(dst[start+1:]))
+		} else {
+			dst = append(dst, '"')
+		}
+	} else {
+		dst = appendJSONString(dst, f.subject)
+	}
+	dst = append(dst, `,"issuer":`...)
+	dst = appendJSONString(dst, f.issuer)
+	dst = append(dst, `,"serial":"`...)
+	start := len(dst)
+	dst = f.serial.Append(dst, 16)
+	for i, c := range dst[start:] { // strings.ToUpper of the hex digits
+		if 'a' <= c && c <= 'f' {
+			dst[start+i] = c - 'a' + 'A'
+		}
+	}
+	dst = append(dst, `","notBefore":"`...)
+	b, err := f.notBefore.UTC().AppendText(dst)
+	if err != nil {
+		return dst, false
+	}
+	dst = append(b, `","notAfter":"`...)
+	if b, err = f.notAfter.UTC().AppendText(dst); err != nil {
+		return dst, false
+	}
+	dst = b
+	dst = append(dst, `","sha256":"`...)
+	dst = hex.AppendEncode(dst, sum[:])
+	return append(dst, `","pem":"`...), true
+}
+
+// appendJSONString appends s as json.Marshal writes it. The subjects and issuers of
+// certificates are almost always printable ASCII that JSON takes as it is; any other string
+// is handed to json.Marshal.
+func appendJSONString(dst []byte, s string) []byte {
+	if !jsonVerbatim(s) {
+		b, _ := json.Marshal(s) // a string always marshals
+		return append(dst, b...)
+	}
+	return append(append(append(dst, '"'), s...), '"')
+}
+
+// jsonVerbatim says whether json.Marshal writes s as it is, between quotes.
+func jsonVerbatim[S string | []byte](s S) bool {
+	for i := range len(s) {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }

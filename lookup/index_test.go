@@ -219,7 +219,7 @@ func TestSearchKeysRFC4387(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, hasSKID, err := searchKeys(x)
+	keys, hasSKID, err := x509Keys(x)
 	if err != nil || !hasSKID {
 		t.Fatalf("searchKeys: %v, SKID %v", err, hasSKID)
 	}

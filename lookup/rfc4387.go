@@ -2,7 +2,6 @@ package lookup
 
 import (
 	"crypto/sha1"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -48,28 +47,24 @@ var strictBase64 = base64.RawStdEncoding.Strict()
 // (RFC 4387 section 2.1).
 const searchKeyLen = 27
 
-// searchKeys computes the five hashes of x. Names and the serial are hashed as the
+// searchKeys computes the five hashes of a certificate. Names and the serial are hashed as the
 // certificate encodes them, never re-encoded: a re-encoded Name can differ in string types.
-func searchKeys(x *x509.Certificate) (keys [numKeys][20]byte, hasSKID bool, err error) {
-	serial, err := rawSerial(x.RawTBSCertificate)
-	if err != nil {
-		return keys, false, err
-	}
+func (f *certFields) searchKeys() (keys [numKeys][20]byte, hasSKID bool, err error) {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(x.RawIssuer)
-		b.AddBytes(serial)
+		b.AddBytes(f.rawIssuer)
+		b.AddBytes(f.rawSerial)
 	})
 	iands, err := b.Bytes()
 	if err != nil {
 		return keys, false, err
 	}
-	keys[keyCert] = sha1.Sum(x.Raw)
-	keys[keySubject] = sha1.Sum(x.RawSubject)
-	keys[keyIssuer] = sha1.Sum(x.RawIssuer)
+	keys[keyCert] = sha1.Sum(f.raw)
+	keys[keySubject] = sha1.Sum(f.rawSubject)
+	keys[keyIssuer] = sha1.Sum(f.rawIssuer)
 	keys[keyIAndS] = sha1.Sum(iands)
-	if len(x.SubjectKeyId) > 0 {
-		keys[keySKID] = sha1.Sum(x.SubjectKeyId)
+	if len(f.skid) > 0 {
+		keys[keySKID] = sha1.Sum(f.skid)
 		hasSKID = true
 	}
 	return keys, hasSKID, nil

@@ -58,7 +58,10 @@ func publishLookup(srv *lookup.Server, res *sync.Result, dir string, log logrus.
 		return
 	}
 	cur := srv.Current()
-	next := cur.RebuildFrom(lookupEntries(res.Plan.Published, res.DER, log), lookup.Options{Dir: dir, Log: log})
+	// Parsed: the pass published only certificates its classifier parsed with crypto/x509,
+	// and the index checks that what it reads is what the pass published (their SHA-256).
+	opt := lookup.Options{Dir: dir, Parsed: true, Log: log}
+	next := cur.RebuildFrom(lookupEntries(res.Plan.Published, res.DER, log), opt)
 	if next == cur {
 		return // the same certificates: Rebuild gave the served index back
 	}
