@@ -56,12 +56,12 @@ func (d *derSource) der(c *Cert) ([]byte, error) {
 
 // load is the DER of a certificate of the snapshot.
 func (d *derSource) load(sc *certsource.Certificate) ([]byte, error) {
-	if sc.DER != nil {
-		return sc.DER, nil
+	if der := sc.DER(); der != nil {
+		return der, nil
 	}
 	u, ok := d.src.(certsource.UnparsedSource)
 	if !ok {
-		return nil, fmt.Errorf("%s: the CA store gave no DER", sc.Origin)
+		return nil, fmt.Errorf("%s: the CA store gave no DER", sc.Origin())
 	}
 	return u.LoadDER(sc)
 }
