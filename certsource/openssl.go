@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"path/filepath"
 	"slices"
+	"strings"
 	stdsync "sync"
 	"time"
 
@@ -234,16 +235,18 @@ func (o *OpenSSL) lineProblem(e indexEntry, f fileResult) (reason string, fields
 	switch {
 	case !f.found:
 		reason = "missing_certificate"
-	case f.err != nil:
+	case f.err() != nil:
 		reason = "bad_certificate"
 	case !o.serialIs(f.at, canonicalSerial(e.SerialHex)):
 		reason = "serial_mismatch"
 	default:
 		return "", nil
 	}
-	fields = logrus.Fields{"serial": e.SerialHex, "file": o.pathOf(f)}
-	if f.err != nil {
-		fields["error"] = f.err.Error()
+	// A string of its own: the serial is part of a chunk of the read's
+	// (parseIndex), and the quick read keeps its problems.
+	fields = logrus.Fields{"serial": strings.Clone(e.SerialHex), "file": o.pathOf(f)}
+	if f.err() != nil {
+		fields["error"] = f.err().Error()
 	}
 	return reason, fields
 }

@@ -26,14 +26,29 @@ type location struct {
 	st   fileStat
 }
 
-// fileResult is where a read found a certificate file, and why it could not
-// be read (err nil: found and read). The record at at (when not -1) names
-// the file when path is ""; after a read that succeeded it is the file's.
+// fileResult is where a read found a certificate file: the cache's record
+// at at (when not -1) names it, and after a read that succeeded is the
+// file's; bad is why it could not be read, nil when it was. A read holds one
+// for each of index.txt's lines while it reads their files.
 type fileResult struct {
-	path  string
 	at    int32
 	found bool
-	err   error
+	bad   *fileError
+}
+
+// fileError is why a file could not be read, and its path when no record
+// names it.
+type fileError struct {
+	path string
+	err  error
+}
+
+// err is why the file could not be read, nil when it was.
+func (f fileResult) err() error {
+	if f.bad == nil {
+		return nil
+	}
+	return f.bad.err
 }
 
 // parseAll reads n files on every core, each found by locate (a zero
@@ -51,7 +66,10 @@ func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) location
 				return
 			}
 			at, err := o.parseFile(l, mode, &buf)
-			files[i] = fileResult{path: l.path, at: at, found: true, err: err}
+			files[i] = fileResult{at: at, found: true}
+			if err != nil {
+				files[i].bad = &fileError{path: l.path, err: err}
+			}
 		}
 	})
 	return files
@@ -129,10 +147,13 @@ func (o *OpenSSL) recordPath(pos int32) string {
 
 // pathOf is the path of the file of f, "" when none was found.
 func (o *OpenSSL) pathOf(f fileResult) string {
-	if f.path != "" || f.at < 0 {
-		return f.path
+	switch {
+	case f.bad != nil && f.bad.path != "":
+		return f.bad.path
+	case f.at >= 0:
+		return o.recordPath(f.at)
 	}
-	return o.recordPath(f.at)
+	return ""
 }
 
 // serialIs reports whether the certificate of the cache's record at pos
@@ -154,8 +175,8 @@ func (o *OpenSSL) foundDirs(files []fileResult) []string {
 	defer o.mu.Unlock()
 	for _, f := range files {
 		switch {
-		case f.path != "":
-			out = append(out, f.path)
+		case f.bad != nil && f.bad.path != "":
+			out = append(out, f.bad.path)
 		case f.at >= 0:
 			if d := o.cache.names.dir(o.cache.rec(f.at).name); d != prev || len(out) == 0 {
 				out, prev = append(out, d), d

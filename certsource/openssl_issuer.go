@@ -32,14 +32,14 @@ func (o *OpenSSL) indexRevocations(ctx context.Context, unread []indexEntry, fil
 	}
 	for _, e := range unread {
 		if issuer == "" {
-			skip("revocation_issuer_unknown", logrus.Fields{"serial": e.SerialHex, "error": why})
+			skip("revocation_issuer_unknown", logrus.Fields{"serial": strings.Clone(e.SerialHex), "error": why}) // see lineProblem
 			continue
 		}
 		serial, ok := new(big.Int).SetString(e.SerialHex, 16) // hexadecimal: parseIndexLine
 		if !ok {
 			return nil, nil, fmt.Errorf("openssl source: serial %q", e.SerialHex)
 		}
-		revs = append(revs, Revocation{Issuer: issuer, Serial: serial, RevokedAt: e.Revoked.At, Reason: e.Revoked.Reason})
+		revs = append(revs, Revocation{Issuer: issuer, Serial: serial, RevokedAt: e.Revoked().At, Reason: e.Revoked().Reason})
 	}
 	return revs, caFiles, nil
 }
@@ -183,7 +183,7 @@ func parseCnfCertificates(data []byte) []string {
 // unchanged.
 func (o *OpenSSL) foundIssuers(ctx context.Context, files []fileResult) (ids []IssuerID, untrusted int, err error) {
 	for _, f := range files {
-		if !f.found || f.err != nil {
+		if !f.found || f.err() != nil {
 			continue
 		}
 		if err := ctx.Err(); err != nil {

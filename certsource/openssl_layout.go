@@ -25,8 +25,8 @@ var revokedLayout = filepath.Join("revoked", "certs_by_serial")
 // revoked/ is looked in for a revoked line only: what lies there is known by
 // its line.
 func (o *OpenSSL) locate(e indexEntry) location {
-	if e.File != "" && e.File != "unknown" {
-		if p, ok := o.inside(e.File); ok {
+	if file := e.File(); file != "" && file != unknownFile {
+		if p, ok := o.inside(file); ok {
 			if st, err := statFile(p); err == nil && st.regular {
 				return location{path: p, at: -1, st: st}
 			}
@@ -132,8 +132,8 @@ func (o *OpenSSL) issuedBySerial(ctx context.Context, skip func(string, logrus.F
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for i, f := range files {
-		if read[i].err != nil {
-			skip("bad_certificate", logrus.Fields{"file": f, "error": read[i].err.Error()})
+		if err := read[i].err(); err != nil {
+			skip("bad_certificate", logrus.Fields{"file": f, "error": err.Error()})
 			continue
 		}
 		if read[i].found {

@@ -28,9 +28,9 @@ type readLine struct {
 // the file of index.txt's line e.
 func (r *readLines) add(file int32, e indexEntry) {
 	l := readLine{file: file, status: e.Status, rev: -1}
-	if e.Revoked != nil {
+	if rev := e.Revoked(); rev != nil {
 		l.rev = int32(len(r.revoked))
-		r.revoked = append(r.revoked, *e.Revoked)
+		r.revoked = append(r.revoked, *rev)
 	}
 	r.lines = append(r.lines, l)
 }
