@@ -126,6 +126,9 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	o.mu.Lock()
+	o.cache.reserve(len(entries))
+	o.mu.Unlock()
 	// Stamped before the files are read: a change while they are read makes
 	// the next read a full one.
 	var prev dirStamps

@@ -66,6 +66,17 @@ func newFileTable(n int) *fileTable {
 
 func (t *fileTable) len() int { return len(t.recs) }
 
+// reserve makes room for n records in all, exactly: a read reserves one
+// for each of index.txt's lines before it reads their files, and append
+// would leave a quarter of the list unused when a renewal adds a tenth.
+func (t *fileTable) reserve(n int) {
+	if n > cap(t.recs) {
+		recs := make([]fileRecord, len(t.recs), n)
+		copy(recs, t.recs)
+		t.recs = recs
+	}
+}
+
 // rec is the record at pos, to read or change in place.
 func (t *fileTable) rec(pos int32) *fileRecord { return &t.recs[pos] }
 

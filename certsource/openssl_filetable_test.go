@@ -22,6 +22,11 @@ func TestFileTable(t *testing.T) {
 				t.Fatalf("hint %d: put %d at %d, replaced %v", hint, i, at, replaced)
 			}
 		}
+		want := cap(tab.recs) + 10
+		tab.reserve(want) // records are kept, in their places
+		if cap(tab.recs) != want {
+			t.Fatalf("hint %d: reserved room for %d records, want %d", hint, cap(tab.recs), want)
+		}
 		for i := 0; i < n; i += 3 {
 			at, replaced := tab.put(fmt.Sprintf("/ca/newcerts/%04X.pem", i), "AGAIN", fileRecord{ino: uint64(i) + n})
 			if int(at) != i || !replaced {

@@ -38,8 +38,8 @@ func (s Status) String() string {
 }
 
 // UnparsedSource is a Source that can hand over certificates unparsed and
-// without their bodies: ReadUnparsed's snapshot is Read's, but without Cert,
-// and with DER nil wherever the source can read it again (LoadDER); Hash is
+// without their bodies: ReadUnparsed's snapshot is Read's, but without Cert
+// and so without DER, which the source reads again (LoadDER); Hash is
 // always set. The source keeps no parsed copies and no DER. For each
 // certificate it has not read before, it asks inspect (possibly from several
 // goroutines at once) for the serial number, which it checks against its own
