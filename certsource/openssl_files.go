@@ -175,10 +175,15 @@ func (o *OpenSSL) foundDirs(files []fileResult) []string {
 	defer o.mu.Unlock()
 	for _, f := range files {
 		switch {
+		case !f.found:
 		case f.bad != nil && f.bad.path != "":
 			out = append(out, f.bad.path)
 		case f.at >= 0:
-			if d := o.cache.names.dir(o.cache.rec(f.at).name); d != prev || len(out) == 0 {
+			d := o.cache.names.dir(o.cache.rec(f.at).name)
+			if d == "" {
+				d = "." // a path with no directory: filepath.Dir's
+			}
+			if d != prev {
 				out, prev = append(out, d), d
 			}
 		}

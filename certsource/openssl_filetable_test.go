@@ -1,7 +1,10 @@
 package certsource
 
 import (
+	"errors"
 	"fmt"
+	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -94,5 +97,30 @@ func TestFileNames(t *testing.T) {
 				t.Errorf("%+v: path %q, serial %q", c, p, s)
 			}
 		}
+	}
+}
+
+// TestFoundDirs: the directories a read must watch are those of the files
+// it found, as filepath.Dir has them, whether the cache names a file or the
+// read has its path, and none of a file not found.
+func TestFoundDirs(t *testing.T) {
+	o := &OpenSSL{cache: newFileTable(0)}
+	paths := []string{"/ca/newcerts/01.pem", "/ca/newcerts/02.pem", "x.pem", "/ca/certs/03.pem", "rel/y.pem", "/ca/newcerts/04.pem"}
+	var files []fileResult
+	for _, p := range paths {
+		at, _ := o.cache.put(p, "1", fileRecord{})
+		files = append(files, fileResult{at: at, found: true})
+	}
+	files = append(files, fileResult{at: -1, found: true, bad: &fileError{path: "/other/z.pem"}}, fileResult{at: -1},
+		fileResult{at: 0, found: true, bad: &fileError{err: errors.New("unreadable")}})
+	want, got := map[string]bool{}, map[string]bool{}
+	for _, p := range append(paths, "/other/z.pem") {
+		want[filepath.Dir(p)] = true
+	}
+	for _, p := range o.foundDirs(files) {
+		got[filepath.Dir(p)] = true
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("directories %v, want %v", got, want)
 	}
 }
