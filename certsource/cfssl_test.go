@@ -37,7 +37,7 @@ func TestCFSSLAgainstARealCFSSL(t *testing.T) {
 	}
 	for _, c := range got {
 		if c.Status != StatusValid || len(c.Cert.EmailAddresses) != 1 {
-			t.Errorf("%s: status %s, addresses %v", c.Origin, c.Status, c.Cert.EmailAddresses)
+			t.Errorf("%s: status %s, addresses %v", c.Origin(), c.Status, c.Cert.EmailAddresses)
 		}
 	}
 

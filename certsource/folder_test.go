@@ -91,8 +91,8 @@ func TestFolderReadsEveryFormat(t *testing.T) {
 		t.Errorf("problems %v, frozen %v", snap.Problems, snap.Frozen)
 	}
 	for _, c := range snap.Certificates {
-		if !strings.HasPrefix(c.Origin, dir) || c.Status != StatusValid {
-			t.Errorf("certificate %X: origin %q status %s", c.Cert.SerialNumber, c.Origin, c.Status)
+		if !strings.HasPrefix(c.Origin(), dir) || c.Status != StatusValid {
+			t.Errorf("certificate %X: origin %q status %s", c.Cert.SerialNumber, c.Origin(), c.Status)
 		}
 	}
 

@@ -18,15 +18,46 @@ import (
 // separated. The expiry and the subject are checked for form and not kept:
 // the certificate itself says both. Nothing refers to the line's text, which
 // is the reader's buffer (parseIndex). A read holds one for each line while
-// it reads the files: the revocation, of a few lines, is behind a pointer.
+// it reads the files: what few lines have, a file name and a revocation, is
+// behind a pointer.
 type indexEntry struct {
-	SerialHex string // upper case, as written: SERIAL.pem is named so
-	File      string
-	Revoked   *Revoked // an R line's date and reason
+	SerialHex string     // upper case, as written: SERIAL.pem is named so
+	more      *indexMore // nil for a line that is not revoked and names no file
 	Status    Status
 }
 
+// indexMore is what few of index.txt's lines have.
+type indexMore struct {
+	file    string   // as written: "unknown" for none, as `openssl ca` writes
+	revoked *Revoked // an R line's date and reason
+}
+
+// File is the file name the line gives, "unknown" for none.
+func (e indexEntry) File() string {
+	if e.more == nil {
+		return unknownFile
+	}
+	return e.more.file
+}
+
+// Revoked is an R line's date and reason; nil for another line.
+func (e indexEntry) Revoked() *Revoked {
+	if e.more == nil {
+		return nil
+	}
+	return e.more.revoked
+}
+
+// unknownFile is the file name of a line that gives none.
+const unknownFile = "unknown"
+
 func parseIndexLine(line string) (indexEntry, error) {
+	return parseIndexLineIn(line, nil)
+}
+
+// parseIndexLineIn is parseIndexLine that copies the serial into serials,
+// or into a string of its own when serials is nil.
+func parseIndexLineIn(line string, serials *stringChunks) (indexEntry, error) {
 	f, fields := indexFields(line)
 	if fields != 6 {
 		return indexEntry{}, fmt.Errorf("want 6 tab-separated fields, got %d", fields)
@@ -54,7 +85,7 @@ func parseIndexLine(line string) (indexEntry, error) {
 		}
 		// openssl may append a hold instruction or invalidity date after the reason.
 		reason, _, _ = strings.Cut(reason, ",")
-		e.Revoked = &Revoked{At: at, Reason: strings.Clone(reason)}
+		e.more = &indexMore{file: unknownFile, revoked: &Revoked{At: at, Reason: strings.Clone(reason)}}
 	} else if f[2] != "" {
 		return indexEntry{}, fmt.Errorf("revocation field %q on a line that is not revoked", f[2])
 	}
@@ -62,10 +93,12 @@ func parseIndexLine(line string) (indexEntry, error) {
 	if s == "" || strings.IndexFunc(s, func(r rune) bool { return !isHexDigit(r) }) >= 0 {
 		return indexEntry{}, fmt.Errorf("serial %q is not hexadecimal", s)
 	}
-	e.SerialHex = strings.Clone(strings.ToUpper(s))
-	e.File = "unknown" // what `openssl ca` writes
-	if f[4] != e.File {
-		e.File = strings.Clone(f[4])
+	e.SerialHex = serials.clone(strings.ToUpper(s))
+	if f[4] != unknownFile {
+		if e.more == nil {
+			e.more = &indexMore{}
+		}
+		e.more.file = strings.Clone(f[4])
 	}
 	return e, nil
 }
@@ -152,6 +185,7 @@ type badLine struct {
 // as the last (see quickRead) does not need it.
 func parseIndex(r io.Reader, hint int) (entries []indexEntry, bad []badLine, err error) {
 	entries = make([]indexEntry, 0, hint)
+	var serials stringChunks
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
@@ -162,7 +196,7 @@ func parseIndex(r io.Reader, hint int) (entries []indexEntry, bad []badLine, err
 		// The line is read where the scanner holds it, until its next Scan:
 		// parseIndexLine copies what it keeps, and its error is made a
 		// string here, at once.
-		e, err := parseIndexLine(unsafe.String(unsafe.SliceData(b), len(b)))
+		e, err := parseIndexLineIn(unsafe.String(unsafe.SliceData(b), len(b)), &serials)
 		if err != nil {
 			bad = append(bad, badLine{n, err.Error()})
 			continue
@@ -173,4 +207,29 @@ func parseIndex(r io.Reader, hint int) (entries []indexEntry, bad []badLine, err
 		return nil, nil, err
 	}
 	return entries, bad, nil
+}
+
+// stringChunks copies strings into a few large ones, carved from them: a
+// read holds a serial of each of index.txt's lines while it reads their
+// files, and one allocation each is as many objects for the collector.
+// What is written to a chunk is never changed: later strings go after it.
+type stringChunks struct {
+	b strings.Builder
+}
+
+// stringChunk is how much room a chunk makes.
+const stringChunk = 32 << 10
+
+// clone is s in c, or strings.Clone(s) when c is nil.
+func (c *stringChunks) clone(s string) string {
+	if c == nil {
+		return strings.Clone(s)
+	}
+	if c.b.Cap()-c.b.Len() < len(s) {
+		c.b = strings.Builder{}
+		c.b.Grow(max(stringChunk, len(s)))
+	}
+	start := c.b.Len()
+	c.b.WriteString(s)
+	return c.b.String()[start:]
 }

@@ -18,15 +18,15 @@ func TestParseIndexLine(t *testing.T) {
 		wantErr string
 	}{
 		{line: "V\t271125120000Z\t\t1000\tunknown\t/CN=alice",
-			want: indexEntry{Status: StatusValid, SerialHex: "1000", File: "unknown"}},
+			want: indexEntry{Status: StatusValid, SerialHex: "1000"}},
 		{line: "R\t271125120000Z\t261101093000Z,keyCompromise\t1A2b\tunknown\t/CN=bob",
-			want: indexEntry{Status: StatusRevoked, Revoked: &Revoked{At: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), Reason: "keyCompromise"}, SerialHex: "1A2B", File: "unknown"}},
+			want: indexEntry{Status: StatusRevoked, more: &indexMore{file: "unknown", revoked: &Revoked{At: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), Reason: "keyCompromise"}}, SerialHex: "1A2B"}},
 		{line: "R\t20501125120000Z\t261101093000Z\t01\tunknown\t/CN=c",
-			want: indexEntry{Status: StatusRevoked, Revoked: &Revoked{At: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)}, SerialHex: "01", File: "unknown"}},
+			want: indexEntry{Status: StatusRevoked, more: &indexMore{file: "unknown", revoked: &Revoked{At: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)}}, SerialHex: "01"}},
 		{line: "R\t271125120000Z\t261101093000Z,certificateHold,holdInstructionReject\t02\tunknown\t/CN=d",
-			want: indexEntry{Status: StatusRevoked, Revoked: &Revoked{At: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), Reason: "certificateHold"}, SerialHex: "02", File: "unknown"}},
+			want: indexEntry{Status: StatusRevoked, more: &indexMore{file: "unknown", revoked: &Revoked{At: time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC), Reason: "certificateHold"}}, SerialHex: "02"}},
 		{line: "E\t201125120000Z\t\t03\tunknown\t/CN=e",
-			want: indexEntry{Status: StatusExpired, SerialHex: "03", File: "unknown"}},
+			want: indexEntry{Status: StatusExpired, SerialHex: "03"}},
 		{line: "V 271125120000Z 1000 unknown /CN=x", wantErr: "want 6 tab-separated fields, got 1"},
 		{line: "V\t271125120000Z\t\t1000\tunknown", wantErr: "want 6 tab-separated fields, got 5"},
 		{line: "V\t271125120000Z\t\t1000\tunknown\t/CN=x\t", wantErr: "want 6 tab-separated fields, got 7"},
@@ -77,7 +77,7 @@ func TestReadIndex(t *testing.T) {
 		if sum != sha256.Sum256([]byte(data)) {
 			t.Errorf("hint %d: sum is not index.txt's SHA-256", hint)
 		}
-		if len(entries) != 2 || entries[0].SerialHex != "1000" || entries[1].SerialHex != "1A2B" || entries[1].Revoked.Reason != "keyCompromise" {
+		if len(entries) != 2 || entries[0].SerialHex != "1000" || entries[1].SerialHex != "1A2B" || entries[1].Revoked().Reason != "keyCompromise" {
 			t.Errorf("hint %d: entries %+v", hint, entries)
 		}
 		if len(bad) != 1 || bad[0].line != 3 || bad[0].err != "want 6 tab-separated fields, got 1" {
@@ -102,7 +102,7 @@ func FuzzParseIndexLine(f *testing.F) {
 		if _, ok := new(big.Int).SetString(e.SerialHex, 16); !ok || e.SerialHex == "" || e.SerialHex[0] == '-' {
 			t.Fatalf("accepted %q with serial %q", line, e.SerialHex)
 		}
-		if e.Status == StatusRevoked && (e.Revoked == nil || e.Revoked.At.IsZero()) {
+		if e.Status == StatusRevoked && (e.Revoked() == nil || e.Revoked().At.IsZero()) {
 			t.Fatalf("revoked line %q without a date", line)
 		}
 	})

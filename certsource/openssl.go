@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"path/filepath"
 	"slices"
+	"strings"
 	stdsync "sync"
 	"time"
 
@@ -35,55 +36,28 @@ type OpenSSL struct {
 	cache *fileTable          // by path; a file is read and parsed again only when it changes
 	crls  map[string]*crlRead // by path, likewise
 	fresh int                 // files read since the cache was last saved or loaded
-	// parsed is what Read keeps of the records of its lines (see
-	// keepParsed); ReadUnparsed adds nothing to it.
-	parsed map[*cachedFile]parsedFile
+	// parsed is what Read keeps of the records of its lines, by position
+	// in cache (see keepParsed); ReadUnparsed adds nothing to it.
+	parsed map[int32]*x509.Certificate
 }
 
-// cachedFile is what is known of one certificate file while it is unchanged:
-// the hash and serial, as a CA's certificates take as much memory as they
-// take disk, and a parsed certificate several times that; what Read parses is
-// kept beside it (OpenSSL.parsed), never by a daemon's ReadUnparsed.
-// A daemon keeps one for each file of the store (120,000 at 100,000 users):
-// the size and the issuer are packed into one word, and the record fits
-// 96 bytes.
-type cachedFile struct {
-	path   string // the cache's key: Origin shares it
-	mtime  int64  // Unix ns
-	ino    uint64 // and ctime: see statFile
-	ctime  int64
-	hash   [32]byte
-	serial string // SerialHex
-	size   uint32 // at most maxCertFile: a larger file is not read
-
-	// issuer is the trusted CA whose signature on the certificate
-	// verifies, once checked (see fileIssuer): issuerUnchecked,
-	// issuerNone, or issuerNone+1+i for the trust set's CA i. Under mu.
-	issuer uint8
-}
-
-// parsedFile is what Read keeps of a file besides its cachedFile.
-type parsedFile struct {
-	der  []byte
-	cert *x509.Certificate
-}
-
-// parsedOf is what Read kept of f; zero when nothing.
-func (o *OpenSSL) parsedOf(f *cachedFile) parsedFile {
+// parsedOf is what Read kept of the file at pos; nil when nothing.
+func (o *OpenSSL) parsedOf(pos int32) *x509.Certificate {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.parsed[f]
+	return o.parsed[pos]
 }
 
 // certificates are the Certificates of lines, with what Read parsed when
 // mode is Read's.
 func (o *OpenSSL) certificates(lines *readLines, mode readMode) []*Certificate {
-	if !mode.parsed {
-		return lines.certificates(nil)
-	}
+	var parsed map[int32]*x509.Certificate
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return lines.certificates(o.parsed)
+	if mode.parsed {
+		parsed = o.parsed
+	}
+	return lines.certificates(o.cache, parsed)
 }
 
 // keepParsed keeps what Read parsed of the records of lines, those of the
@@ -93,7 +67,7 @@ func (o *OpenSSL) keepParsed(lines *readLines) {
 	if len(o.parsed) == 0 {
 		return
 	}
-	kept := map[*cachedFile]parsedFile{}
+	kept := map[int32]*x509.Certificate{}
 	for _, l := range lines.lines {
 		if p, ok := o.parsed[l.file]; ok {
 			kept[l.file] = p
@@ -152,6 +126,9 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	o.mu.Lock()
+	o.cache.reserve(len(entries))
+	o.mu.Unlock()
 	// Stamped before the files are read: a change while they are read makes
 	// the next read a full one.
 	var prev dirStamps
@@ -166,15 +143,13 @@ func (o *OpenSSL) read(ctx context.Context, mode readMode) (*Snapshot, error) {
 		o.skip(snap, reason, fields)
 	}
 
-	files, errs, err := o.readFiles(ctx, entries, mode, skip)
+	files, err := o.readFiles(ctx, entries, mode, skip)
 	if err != nil {
 		return nil, err
 	}
-	lines, unread := o.addCertificates(entries, files, errs, skip)
+	lines, unread := o.addCertificates(entries, files, skip)
 	snap.Certificates = o.certificates(lines, mode)
-	for _, fe := range errs {
-		stamps.add(fe.path)
-	}
+	stamps.add(o.foundDirs(files)...)
 	revs, caFiles, err := o.indexRevocations(ctx, unread, files, skip)
 	if err != nil {
 		return nil, err
@@ -205,31 +180,31 @@ func indexHint(last *quickRead) int {
 // lines, by line (see parseAll), on every core; only the lines whose file is
 // in none of openssl's layouts wait for easy-rsa's issued/ to be read (a
 // file there that does not read is reported with skip).
-func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode readMode, skip func(string, logrus.Fields)) ([]*cachedFile, []fileError, error) {
-	files, errs := o.parseAll(ctx, len(entries), func(i int) (string, fileStat) { return o.locate(entries[i]) }, mode)
+func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode readMode, skip func(string, logrus.Fields)) ([]fileResult, error) {
+	files := o.parseAll(ctx, len(entries), func(i int) location { return o.locate(entries[i]) }, mode)
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var missing []int
 	for i := range entries {
-		if errs[i].path == "" {
+		if !files[i].found {
 			missing = append(missing, i)
 		}
 	}
 	if len(missing) == 0 {
-		return files, errs, nil
+		return files, nil
 	}
 	bySerial := o.issuedBySerial(ctx, skip) // easy-rsa issued/: serial → file
-	more, moreErrs := o.parseAll(ctx, len(missing), func(k int) (string, fileStat) {
-		return bySerial[canonicalSerial(entries[missing[k]].SerialHex)], fileStat{}
+	more := o.parseAll(ctx, len(missing), func(k int) location {
+		return location{path: bySerial[canonicalSerial(entries[missing[k]].SerialHex)], at: -1}
 	}, mode)
 	for k, i := range missing {
-		files[i], errs[i] = more[k], moreErrs[k]
+		files[i] = more[k]
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return files, errs, nil
+	return files, nil
 }
 
 // addCertificates returns the certificate of each of index.txt's lines with
@@ -238,13 +213,13 @@ func (o *OpenSSL) readFiles(ctx context.Context, entries []indexEntry, mode read
 // missing, does not read or holds another serial is skipped, except that a
 // missing file of an R line is no problem: a revoked certificate's file may
 // well be gone (revoked/ cleaned up), and its revocation is used.
-func (o *OpenSSL) addCertificates(entries []indexEntry, files []*cachedFile, errs []fileError,
+func (o *OpenSSL) addCertificates(entries []indexEntry, files []fileResult,
 	skip func(string, logrus.Fields)) (lines *readLines, unread []indexEntry) {
 	lines = &readLines{lines: make([]readLine, 0, len(entries))}
 	for i, e := range entries {
-		reason, fields := lineProblem(e, files[i], errs[i])
+		reason, fields := o.lineProblem(e, files[i])
 		if reason == "" {
-			lines.add(files[i], e)
+			lines.add(files[i].at, e)
 			continue
 		}
 		if e.Status == StatusRevoked {
@@ -258,23 +233,23 @@ func (o *OpenSSL) addCertificates(entries []indexEntry, files []*cachedFile, err
 }
 
 // lineProblem is why the certificate of index.txt's line e is not used, ""
-// when it is, with the fields to log; f and fe are its file, as readFiles
-// found it.
-func lineProblem(e indexEntry, f *cachedFile, fe fileError) (reason string, fields logrus.Fields) {
-	path, readErr := fe.path, fe.err
+// when it is, with the fields to log; f is its file, as readFiles found it.
+func (o *OpenSSL) lineProblem(e indexEntry, f fileResult) (reason string, fields logrus.Fields) {
 	switch {
-	case path == "":
+	case !f.found:
 		reason = "missing_certificate"
-	case readErr != nil:
+	case f.err() != nil:
 		reason = "bad_certificate"
-	case f.serial != canonicalSerial(e.SerialHex):
+	case !o.serialIs(f.at, canonicalSerial(e.SerialHex)):
 		reason = "serial_mismatch"
 	default:
 		return "", nil
 	}
-	fields = logrus.Fields{"serial": e.SerialHex, "file": path}
-	if readErr != nil {
-		fields["error"] = readErr.Error()
+	// A string of its own: the serial is part of a chunk of the read's
+	// (parseIndex), and the quick read keeps its problems.
+	fields = logrus.Fields{"serial": strings.Clone(e.SerialHex), "file": o.pathOf(f)}
+	if f.err() != nil {
+		fields["error"] = f.err().Error()
 	}
 	return reason, fields
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"unsafe"
 
 	"github.com/certgal/certgal/certsource/cacheio"
 )
@@ -59,33 +60,52 @@ func (o *OpenSSL) CacheChanged() bool {
 	return o.fresh > 0
 }
 
-// WriteCache implements CachingSource.
+// WriteCache implements CachingSource. The records are encoded a batch at
+// a time under the lock, and written without it.
 func (o *OpenSSL) WriteCache(w io.Writer) error {
 	o.mu.Lock()
 	o.fresh = 0
-	files := make([]*cachedFile, 0, o.cache.len())
-	o.cache.each(func(f *cachedFile) { files = append(files, f) })
+	n := o.cache.len()
 	o.mu.Unlock()
 
-	b := binary.BigEndian.AppendUint32(make([]byte, 0, 256), opensslCacheFormat)
-	b = binary.AppendUvarint(b, uint64(len(files)))
-	if _, err := w.Write(b); err != nil {
-		return fmt.Errorf("openssl source cache: %w", err)
-	}
-	for _, f := range files {
+	b := binary.BigEndian.AppendUint32(make([]byte, 0, 64*1024), opensslCacheFormat)
+	b = binary.AppendUvarint(b, uint64(n))
+	for pos := 0; pos < n; {
+		o.mu.Lock()
+		for ; pos < n && len(b) < 60*1024; pos++ {
+			b = o.appendRecord(b, int32(pos))
+		}
+		o.mu.Unlock()
+		if _, err := w.Write(b); err != nil {
+			return fmt.Errorf("openssl source cache: %w", err)
+		}
 		b = b[:0]
-		b = appendString(b, f.path)
-		b = binary.BigEndian.AppendUint64(b, uint64(f.size))
-		b = binary.BigEndian.AppendUint64(b, uint64(f.mtime))
-		b = binary.BigEndian.AppendUint64(b, f.ino)
-		b = binary.BigEndian.AppendUint64(b, uint64(f.ctime))
-		b = append(b, f.hash[:]...)
-		b = appendString(b, f.serial)
+	}
+	if len(b) > 0 { // no records
 		if _, err := w.Write(b); err != nil {
 			return fmt.Errorf("openssl source cache: %w", err)
 		}
 	}
 	return nil
+}
+
+// appendRecord appends the cache's record at pos as WriteCache writes it.
+// Under mu.
+func (o *OpenSSL) appendRecord(b []byte, pos int32) []byte {
+	f := o.cache.rec(pos)
+	dir, name, serial := o.cache.names.entry(f.name)
+	b = binary.AppendUvarint(b, uint64(len(dir)+len(name)))
+	b = append(append(b, dir...), name...)
+	b = binary.BigEndian.AppendUint64(b, uint64(f.size()))
+	b = binary.BigEndian.AppendUint64(b, uint64(f.mtime))
+	b = binary.BigEndian.AppendUint64(b, f.ino)
+	b = binary.BigEndian.AppendUint64(b, uint64(f.ctime))
+	b = append(b, f.hash[:]...)
+	if serial == nil {
+		serial = nameSerialBytes(name)
+	}
+	b = binary.AppendUvarint(b, uint64(len(serial)))
+	return append(b, serial...)
 }
 
 func appendString(b []byte, v string) []byte {
@@ -110,25 +130,23 @@ func (o *OpenSSL) UnmarshalCache(body io.Reader, size int64) (int, error) {
 		return 0, errors.New("openssl source cache: more entries than the data holds")
 	}
 	cache := newFileTable(int(n))
-	files := make([]cachedFile, n)
-	for i := range files {
-		f := &files[i]
-		path := string(d.Bytes())
-		f.path = path
+	var path, serial []byte // the reader's bytes are valid until its next read
+	for range n {
+		path = append(path[:0], d.Bytes()...)
 		size := binary.BigEndian.Uint64(d.Next(8))
-		f.mtime = int64(binary.BigEndian.Uint64(d.Next(8)))
-		f.ino = binary.BigEndian.Uint64(d.Next(8))
-		f.ctime = int64(binary.BigEndian.Uint64(d.Next(8)))
-		f.hash = [32]byte(d.Next(32))
-		f.serial = string(d.Bytes())
+		st := fileStat{mtime: int64(binary.BigEndian.Uint64(d.Next(8))), ino: binary.BigEndian.Uint64(d.Next(8)),
+			ctime: int64(binary.BigEndian.Uint64(d.Next(8)))}
+		hash := [32]byte(d.Next(32))
+		serial = append(serial[:0], d.Bytes()...)
 		if d.Err() != nil {
 			break
 		}
 		if size > maxCertFile {
 			continue // never read: a file that large is refused
 		}
-		f.size = uint32(size)
-		cache.put(f)
+		st.size = int64(size)
+		// put keeps neither string.
+		cache.put(unsafe.String(unsafe.SliceData(path), len(path)), unsafe.String(unsafe.SliceData(serial), len(serial)), newRecord(st, hash))
 	}
 	if err := d.End(); err != nil {
 		return 0, fmt.Errorf("openssl source cache: %w", err)

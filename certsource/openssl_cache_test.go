@@ -262,7 +262,7 @@ func TestOpenSSLQuickReadSeesIndexRewrittenInPlace(t *testing.T) {
 	status := func(snap *Snapshot) Status {
 		t.Helper()
 		for _, c := range snap.Certificates {
-			if c.Origin == issued[0].CertFile {
+			if c.Origin() == issued[0].CertFile {
 				return c.Status
 			}
 		}

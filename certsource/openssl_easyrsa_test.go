@@ -27,7 +27,7 @@ func newEasyRSASource(t *testing.T, pki *catest.EasyRSA) (*OpenSSL, *test.Hook) 
 // byOrigin is the snapshot's certificate read from path, nil for none.
 func byOrigin(snap *Snapshot, path string) *Certificate {
 	for _, c := range snap.Certificates {
-		if c.Origin == path {
+		if c.Origin() == path {
 			return c
 		}
 	}
@@ -87,8 +87,8 @@ func TestOpenSSLEasyRSARevokeMovesTheCertificate(t *testing.T) {
 				t.Errorf("after revoke: %d certificates, problems %v, log %d lines", len(snap.Certificates), snap.Problems, len(hook.Entries))
 			}
 			for _, c := range snap.Certificates {
-				if strings.Contains(c.Origin, "private") || strings.Contains(c.Origin, "reqs") {
-					t.Errorf("read %s", c.Origin)
+				if strings.Contains(c.Origin(), "private") || strings.Contains(c.Origin(), "reqs") {
+					t.Errorf("read %s", c.Origin())
 				}
 			}
 		})

@@ -21,7 +21,7 @@ import (
 // taken for another's. files are the certificate files the read found.
 // caFiles are the CA certificate files looked at, whose directories a quick
 // read must watch.
-func (o *OpenSSL) indexRevocations(ctx context.Context, unread []indexEntry, files []*cachedFile,
+func (o *OpenSSL) indexRevocations(ctx context.Context, unread []indexEntry, files []fileResult,
 	skip func(string, logrus.Fields)) (revs []Revocation, caFiles []string, err error) {
 	if len(unread) == 0 {
 		return nil, nil, nil
@@ -32,14 +32,14 @@ func (o *OpenSSL) indexRevocations(ctx context.Context, unread []indexEntry, fil
 	}
 	for _, e := range unread {
 		if issuer == "" {
-			skip("revocation_issuer_unknown", logrus.Fields{"serial": e.SerialHex, "error": why})
+			skip("revocation_issuer_unknown", logrus.Fields{"serial": strings.Clone(e.SerialHex), "error": why}) // see lineProblem
 			continue
 		}
 		serial, ok := new(big.Int).SetString(e.SerialHex, 16) // hexadecimal: parseIndexLine
 		if !ok {
 			return nil, nil, fmt.Errorf("openssl source: serial %q", e.SerialHex)
 		}
-		revs = append(revs, Revocation{Issuer: issuer, Serial: serial, RevokedAt: e.Revoked.At, Reason: e.Revoked.Reason})
+		revs = append(revs, Revocation{Issuer: issuer, Serial: serial, RevokedAt: e.Revoked().At, Reason: e.Revoked().Reason})
 	}
 	return revs, caFiles, nil
 }
@@ -50,7 +50,7 @@ func (o *OpenSSL) indexRevocations(ctx context.Context, unread []indexEntry, fil
 //  2. else the one trusted CA that the certificates found verify to;
 //  3. else, when nothing in the directory names a CA (no CA certificate file,
 //     no certificate found), the one CA of trust, if it holds only one.
-func (o *OpenSSL) directoryIssuer(ctx context.Context, files []*cachedFile) (id IssuerID, caFiles []string, why string, err error) {
+func (o *OpenSSL) directoryIssuer(ctx context.Context, files []fileResult) (id IssuerID, caFiles []string, why string, err error) {
 	ids, caFiles, other := o.caCertificates()
 	switch {
 	case len(ids) == 1:
@@ -181,15 +181,15 @@ func parseCnfCertificates(data []byte) []string {
 // (it stops at two: more is no more certain), and how many verify to none.
 // Each file's answer is kept with it: a file is checked once while it is
 // unchanged.
-func (o *OpenSSL) foundIssuers(ctx context.Context, files []*cachedFile) (ids []IssuerID, untrusted int, err error) {
+func (o *OpenSSL) foundIssuers(ctx context.Context, files []fileResult) (ids []IssuerID, untrusted int, err error) {
 	for _, f := range files {
-		if f == nil {
+		if !f.found || f.err() != nil {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
-		id, ok := o.fileIssuer(f)
+		id, ok := o.fileIssuer(f.at)
 		switch {
 		case !ok:
 			continue // changed since it was read: the next read sees it
@@ -204,20 +204,20 @@ func (o *OpenSSL) foundIssuers(ctx context.Context, files []*cachedFile) (ids []
 	return ids, untrusted, nil
 }
 
-// fileIssuer is the trusted CA whose signature on f's certificate verifies,
-// "" for none; ok is false when the file no longer holds the certificate
-// that was read.
-func (o *OpenSSL) fileIssuer(f *cachedFile) (id IssuerID, ok bool) {
+// fileIssuer is the trusted CA whose signature on the certificate of the
+// file of the cache's record at pos verifies, "" for none; ok is false when
+// the file no longer holds the certificate that was read.
+func (o *OpenSSL) fileIssuer(pos int32) (id IssuerID, ok bool) {
 	o.mu.Lock()
-	code := f.issuer
+	rec := *o.cache.rec(pos)
 	o.mu.Unlock()
-	if code != issuerUnchecked {
+	if code := rec.issuer(); code != issuerUnchecked {
 		return o.issuerOf(code), true
 	}
-	cert := o.parsedOf(f).cert
+	cert := o.parsedOf(pos)
 	if cert == nil {
 		// Read by ReadUnparsed: read it again, as a publish would.
-		der, err := o.LoadDER(&Certificate{Origin: f.path, Hash: f.hash})
+		der, err := o.LoadDER(&Certificate{origin: o.recordPath(pos), Hash: rec.hash})
 		if err != nil {
 			return "", false
 		}
@@ -226,25 +226,27 @@ func (o *OpenSSL) fileIssuer(f *cachedFile) (id IssuerID, ok bool) {
 		}
 	}
 	id, _ = o.trust.Issuer(cert)
-	code = issuerNone
+	code := uint8(issuerNone)
 	if i := slices.Index(o.trust.ids, id); id != "" && i >= 0 && i < 0xff-issuerNone {
 		code = issuerNone + 1 + uint8(i)
 	} else if id != "" {
 		return id, true // a trust set of 254 CAs and more: not kept
 	}
 	o.mu.Lock()
-	f.issuer = code
+	if r := o.cache.rec(pos); r.hash == rec.hash {
+		r.setIssuer(code) // unless the file was read again meanwhile
+	}
 	o.mu.Unlock()
 	return id, true
 }
 
-// The codes of cachedFile.issuer but those of the trust set's CAs.
+// The codes of fileRecord.issuer but those of the trust set's CAs.
 const (
 	issuerUnchecked = 0
 	issuerNone      = 1
 )
 
-// issuerOf is the IssuerID of a checked cachedFile.issuer.
+// issuerOf is the IssuerID of a checked fileRecord.issuer.
 func (o *OpenSSL) issuerOf(code uint8) IssuerID {
 	if code <= issuerNone {
 		return ""

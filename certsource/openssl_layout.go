@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/sirupsen/logrus"
 )
@@ -20,13 +21,14 @@ var serialLayouts = [...]string{"newcerts", "certs", "certs_by_serial"}
 var revokedLayout = filepath.Join("revoked", "certs_by_serial")
 
 // locate finds the certificate file of an index line among the layouts openssl
-// and easy-rsa use. It returns "" when none exists. easy-rsa's revoked/ is
-// looked in for a revoked line only: what lies there is known by its line.
-func (o *OpenSSL) locate(e indexEntry) (string, fileStat) {
-	if e.File != "" && e.File != "unknown" {
-		if p, ok := o.inside(e.File); ok {
+// and easy-rsa use; none found, it returns no path and at -1. easy-rsa's
+// revoked/ is looked in for a revoked line only: what lies there is known by
+// its line.
+func (o *OpenSSL) locate(e indexEntry) location {
+	if file := e.File(); file != "" && file != unknownFile {
+		if p, ok := o.inside(file); ok {
 			if st, err := statFile(p); err == nil && st.regular {
-				return p, st
+				return location{path: p, at: -1, st: st}
 			}
 		}
 	}
@@ -34,31 +36,34 @@ func (o *OpenSSL) locate(e indexEntry) (string, fileStat) {
 	// layout as it is, with none of inside's work.
 	var name [128]byte
 	for _, d := range o.layouts.serial {
-		p := o.cachedPath(append(append(append(name[:0], d...), e.SerialHex...), ".pem"...))
-		if st, err := statFile(p); err == nil && st.regular {
-			return p, st
+		if l, ok := o.locateName(append(append(append(name[:0], d...), e.SerialHex...), ".pem"...)); ok {
+			return l
 		}
 	}
 	if e.Status == StatusRevoked {
-		p := o.cachedPath(append(append(append(name[:0], o.layouts.revoked...), e.SerialHex...), ".crt"...))
-		if st, err := statFile(p); err == nil && st.regular {
-			return p, st
+		if l, ok := o.locateName(append(append(append(name[:0], o.layouts.revoked...), e.SerialHex...), ".crt"...)); ok {
+			return l
 		}
 	}
-	return "", fileStat{}
+	return location{at: -1}
 }
 
-// cachedPath is the path p as a string: the cache's, when it has a record
-// of the file, so that a full read of a store it knows makes no string for
-// each of its files.
-func (o *OpenSSL) cachedPath(p []byte) string {
-	o.mu.Lock()
-	f := o.cache.getBytes(p)
-	o.mu.Unlock()
-	if f != nil {
-		return f.path
+// locateName is the location of the file at p when it is a regular file:
+// by the cache's record, when it has one of p, so that a full read of a
+// store it knows makes no string for each of its files.
+func (o *OpenSSL) locateName(p []byte) (location, bool) {
+	// p is only looked at while stat runs (see stat).
+	st, err := stat(unsafe.String(unsafe.SliceData(p), len(p)))
+	if err != nil || !st.regular {
+		return location{}, false
 	}
-	return string(p)
+	o.mu.Lock()
+	at := o.cache.findBytes(p)
+	o.mu.Unlock()
+	if at >= 0 {
+		return location{at: at, st: st}, true
+	}
+	return location{path: string(p), at: -1, st: st}, true
 }
 
 // layoutDirs are the directories locate looks in for SERIAL.pem and
@@ -123,14 +128,16 @@ func keyFile(name string) bool {
 func (o *OpenSSL) issuedBySerial(ctx context.Context, skip func(string, logrus.Fields)) map[string]string {
 	m := map[string]string{}
 	files, _ := filepath.Glob(filepath.Join(o.dir, "issued", "*.crt"))
-	certs, errs := o.parseAll(ctx, len(files), func(i int) (string, fileStat) { return files[i], fileStat{} }, readMode{})
+	read := o.parseAll(ctx, len(files), func(i int) location { return location{path: files[i], at: -1} }, readMode{})
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	for i, f := range files {
-		if errs[i].err != nil {
-			skip("bad_certificate", logrus.Fields{"file": f, "error": errs[i].err.Error()})
+		if err := read[i].err(); err != nil {
+			skip("bad_certificate", logrus.Fields{"file": f, "error": err.Error()})
 			continue
 		}
-		if certs[i] != nil {
-			m[certs[i].serial] = f
+		if read[i].found {
+			m[o.cache.serial(read[i].at)] = f
 		}
 	}
 	return m

@@ -153,7 +153,7 @@ func TestOpenSSLNeverOpensPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(snap.Certificates) != 1 || !strings.HasSuffix(snap.Certificates[0].Origin, "newcerts/"+a.Serial+".pem") {
+	if len(snap.Certificates) != 1 || !strings.HasSuffix(snap.Certificates[0].Origin(), "newcerts/"+a.Serial+".pem") {
 		t.Errorf("certificate read from %v", snap.Certificates)
 	}
 	if snap.Problems["bad_crl"] != 2 {
@@ -232,11 +232,11 @@ func TestOpenSSLParsesEachCertificateOnce(t *testing.T) {
 	}
 	byOrigin := map[string]*x509.Certificate{}
 	for _, c := range first.Certificates {
-		byOrigin[c.Origin] = c.Cert
+		byOrigin[c.Origin()] = c.Cert
 	}
 	for _, c := range second.Certificates {
-		if byOrigin[c.Origin] != c.Cert {
-			t.Errorf("%s parsed again on the second read", c.Origin)
+		if byOrigin[c.Origin()] != c.Cert {
+			t.Errorf("%s parsed again on the second read", c.Origin())
 		}
 	}
 }

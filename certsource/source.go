@@ -17,7 +17,7 @@ type Source interface {
 }
 
 // Status is what the CA's own database says of a certificate.
-type Status int
+type Status uint8
 
 // The statuses a CA database records.
 const (
@@ -38,8 +38,8 @@ func (s Status) String() string {
 }
 
 // UnparsedSource is a Source that can hand over certificates unparsed and
-// without their bodies: ReadUnparsed's snapshot is Read's, but without Cert,
-// and with DER nil wherever the source can read it again (LoadDER); Hash is
+// without their bodies: ReadUnparsed's snapshot is Read's, but without Cert
+// and so without DER, which the source reads again (LoadDER); Hash is
 // always set. The source keeps no parsed copies and no DER. For each
 // certificate it has not read before, it asks inspect (possibly from several
 // goroutines at once) for the serial number, which it checks against its own
@@ -63,23 +63,44 @@ type UnparsedSource interface {
 // keeps a copy.
 type Inspect func(der []byte, hash [32]byte) (serial string, err error)
 
-// Certificate is one issued certificate as the CA store reports it.
+// Certificate is one issued certificate as the CA store reports it. A pass
+// holds one for each of the store's, so it is kept small: its DER is its
+// Cert's, and an OpenSSL store's file is named only when asked (Origin).
 type Certificate struct {
 	// Cert is parsed once; Cert.Raw is the DER that gets published. It is nil
 	// only in a snapshot of ReadUnparsed.
 	Cert *x509.Certificate
-	// DER is the certificate as issued: Cert.Raw when Cert is set; nil in a
-	// snapshot of ReadUnparsed that leaves it in the store (LoadDER).
-	DER    []byte
-	Hash   [32]byte // SHA-256 of DER
-	Status Status
+	Hash [32]byte // SHA-256 of the DER
 	// Revoked is when and why, where the CA's database says: of a revoked
 	// certificate only, and shared, never changed. A pass holds one
 	// Certificate for each of the store's, so the few revoked ones' data is
 	// behind a pointer.
 	Revoked *Revoked
-	// Origin tells an admin where it came from (a file path, a table row).
-	Origin string
+	// origin is Origin, but for a certificate of the OpenSSL source, whose
+	// file's name is its names' entry at name, shared with the source's
+	// memory of the file rather than a string of its own.
+	origin string
+	names  *fileNames
+	name   uint32
+	Status Status
+}
+
+// DER is the certificate as issued: Cert.Raw; nil in a snapshot of
+// ReadUnparsed, which leaves it in the store (LoadDER).
+func (c *Certificate) DER() []byte {
+	if c.Cert == nil {
+		return nil
+	}
+	return c.Cert.Raw
+}
+
+// Origin tells an admin where the certificate came from (a file path, a
+// table row).
+func (c *Certificate) Origin() string {
+	if c.names != nil {
+		return c.names.path(c.name)
+	}
+	return c.origin
 }
 
 // Revoked is a CA database's record of a certificate's revocation.
@@ -90,7 +111,7 @@ type Revoked struct {
 
 // NewCertificate wraps a parsed certificate.
 func NewCertificate(c *x509.Certificate, origin string) *Certificate {
-	return &Certificate{Cert: c, DER: c.Raw, Hash: sha256.Sum256(c.Raw), Origin: origin}
+	return &Certificate{Cert: c, Hash: sha256.Sum256(c.Raw), origin: origin}
 }
 
 // Revocation is one entry of a CRL whose signature verified against a trusted

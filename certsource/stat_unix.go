@@ -13,6 +13,16 @@ import (
 // time, which nothing but the kernel sets (`cp -p` and rsync restore an
 // mtime, not a ctime).
 func statFile(path string) (fileStat, error) {
+	st, err := stat(path)
+	if err != nil {
+		return fileStat{}, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return st, nil
+}
+
+// stat is statFile whose error does not name the path: path is not kept, so
+// that it may be a buffer of the caller's that is used again (locateName).
+func stat(path string) (fileStat, error) {
 	var s syscall.Stat_t
 	for {
 		err := syscall.Stat(path, &s)
@@ -20,7 +30,7 @@ func statFile(path string) (fileStat, error) {
 			continue
 		}
 		if err != nil {
-			return fileStat{}, &fs.PathError{Op: "stat", Path: path, Err: err}
+			return fileStat{}, err
 		}
 		break
 	}

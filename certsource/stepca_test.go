@@ -70,10 +70,10 @@ func TestStepCAAgainstARealStepCA(t *testing.T) {
 	}
 	for _, c := range got {
 		if c.Status != StatusValid {
-			t.Errorf("%s: status %s", c.Origin, c.Status)
+			t.Errorf("%s: status %s", c.Origin(), c.Status)
 		}
 		if _, ok := trust.Issuer(c.Cert); !ok {
-			t.Errorf("%s does not verify against the step-ca intermediate", c.Origin)
+			t.Errorf("%s does not verify against the step-ca intermediate", c.Origin())
 		}
 	}
 	if len(snap.Problems) != 0 {

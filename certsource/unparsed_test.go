@@ -24,13 +24,10 @@ func describe(t *testing.T, snap *Snapshot) []string {
 	t.Helper()
 	var out []string
 	for _, c := range snap.Certificates {
-		if c.DER != nil && c.Hash != sha256.Sum256(c.DER) {
-			t.Errorf("%s: Hash is not the SHA-256 of DER", c.Origin)
+		if c.DER() != nil && c.Hash != sha256.Sum256(c.DER()) {
+			t.Errorf("%s: Hash is not the SHA-256 of DER", c.Origin())
 		}
-		if c.Cert != nil && !bytes.Equal(c.Cert.Raw, c.DER) {
-			t.Errorf("%s: DER is not Cert.Raw", c.Origin)
-		}
-		out = append(out, fmt.Sprintf("%s %x %s %s %v", c.Origin, c.Hash[:8], c.Status, revokedOf(c).Reason, revokedOf(c).At.Unix()))
+		out = append(out, fmt.Sprintf("%s %x %s %s %v", c.Origin(), c.Hash[:8], c.Status, revokedOf(c).Reason, revokedOf(c).At.Unix()))
 	}
 	sort.Strings(out)
 	for reason, n := range snap.Problems {
@@ -89,13 +86,13 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 			t.Fatalf("read %d: ReadUnparsed\n%q\nRead\n%q", pass, got, w)
 		}
 		for _, c := range snap.Certificates {
-			if c.Cert != nil || c.DER != nil {
-				t.Errorf("read %d: %s came parsed (%v) or with its DER (%v)", pass, c.Origin, c.Cert != nil, c.DER != nil)
+			if c.Cert != nil || c.DER() != nil {
+				t.Errorf("read %d: %s came parsed (%v) or with its DER (%v)", pass, c.Origin(), c.Cert != nil, c.DER() != nil)
 			}
 			// LoadDER reads the file again, as Read has it.
 			der, err := src.LoadDER(c)
 			if err != nil || sha256.Sum256(der) != c.Hash {
-				t.Errorf("read %d: LoadDER(%s): %d bytes of another hash, %v", pass, c.Origin, len(der), err)
+				t.Errorf("read %d: LoadDER(%s): %d bytes of another hash, %v", pass, c.Origin(), len(der), err)
 			}
 		}
 	}
@@ -121,7 +118,7 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 	}
 	for i, c := range first.Certificates {
 		if c.Cert == nil || c.Cert != second.Certificates[i].Cert {
-			t.Errorf("%s: parsed %v, parsed again on the next Read %v", c.Origin, c.Cert != nil, c.Cert != second.Certificates[i].Cert)
+			t.Errorf("%s: parsed %v, parsed again on the next Read %v", c.Origin(), c.Cert != nil, c.Cert != second.Certificates[i].Cert)
 		}
 	}
 
@@ -143,14 +140,14 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 	}
 	// What an earlier read found there is not what LoadDER finds now.
 	for _, c := range kept.Certificates {
-		if c.Origin != issued[0].CertFile {
+		if c.Origin() != issued[0].CertFile {
 			continue
 		}
 		if der, err := src.LoadDER(c); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
 			t.Errorf("LoadDER of a replaced file: %d bytes, %v", len(der), err)
 		}
 	}
-	if _, err := src.LoadDER(&Certificate{Origin: filepath.Join(ca.Dir, "private", "ca.key")}); err == nil {
+	if _, err := src.LoadDER(&Certificate{origin: filepath.Join(ca.Dir, "private", "ca.key")}); err == nil {
 		t.Error("LoadDER read a file under private/")
 	}
 }
@@ -174,7 +171,7 @@ func TestOpenSSLLoadDERWithARelativeDirectory(t *testing.T) {
 	if der, err := src.LoadDER(snap.Certificates[0]); err != nil || sha256.Sum256(der) != snap.Certificates[0].Hash {
 		t.Errorf("LoadDER: %d bytes, %v", len(der), err)
 	}
-	key := &Certificate{Origin: filepath.Join(filepath.Base(ca.Dir), "private", "ca.key")}
+	key := &Certificate{origin: filepath.Join(filepath.Base(ca.Dir), "private", "ca.key")}
 	if _, err := src.LoadDER(key); err == nil || !strings.Contains(err.Error(), "not a certificate file") {
 		t.Errorf("LoadDER under private/: %v", err)
 	}
@@ -204,7 +201,7 @@ func TestOpenSSLLoadDERReadsAtTheReadsSize(t *testing.T) {
 	}
 	byOrigin := map[string]*Certificate{}
 	for _, c := range snap.Certificates {
-		byOrigin[c.Origin] = c
+		byOrigin[c.Origin()] = c
 	}
 	load := func(i int) ([]byte, error) {
 		t.Helper()

@@ -31,11 +31,11 @@ func (s unparsedSource) Read(context.Context) (*certsource.Snapshot, error) { re
 func (s unparsedSource) ReadUnparsed(_ context.Context, inspect certsource.Inspect) (*certsource.Snapshot, error) {
 	out := &certsource.Snapshot{Revocations: s.snap.Revocations}
 	for _, c := range s.snap.Certificates {
-		if _, err := inspect(c.DER, c.Hash); err != nil {
+		if _, err := inspect(c.DER(), c.Hash); err != nil {
 			return nil, err
 		}
 		cp := *c
-		cp.Cert, cp.DER = nil, nil
+		cp.Cert = nil
 		out.Certificates = append(out.Certificates, &cp)
 	}
 	return out, nil
@@ -45,7 +45,7 @@ func (s unparsedSource) ReadUnparsed(_ context.Context, inspect certsource.Inspe
 func (s unparsedSource) LoadDER(c *certsource.Certificate) ([]byte, error) {
 	for _, sc := range s.snap.Certificates {
 		if sc.Hash == c.Hash {
-			return sc.DER, nil
+			return sc.DER(), nil
 		}
 	}
 	return nil, fmt.Errorf("%x: not in the store", c.Hash[:4])

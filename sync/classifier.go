@@ -56,7 +56,7 @@ func (k *Classifier) Source(c *certsource.Certificate, load func(*certsource.Cer
 	if x := k.known(c.Hash); x != nil {
 		return x, nil
 	}
-	der := c.DER
+	der := c.DER()
 	if der == nil {
 		var err error
 		if der, err = load(c); err != nil {

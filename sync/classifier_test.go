@@ -33,16 +33,14 @@ func TestClassifierSourceParsesWhatComesUnparsed(t *testing.T) {
 		}
 		x := ca.issue(t, leaf{serial: int64(i + 1), emails: []string{"a@corp.example"}})
 		parsed = append(parsed, certsource.NewCertificate(x, "test"))
-		// Every other one comes without its DER, which load reads.
-		u := &certsource.Certificate{DER: x.Raw, Hash: sha256.Sum256(x.Raw)}
-		if i%2 == 0 {
-			u.DER = nil
-			stored[u.Hash] = x.Raw
-		}
+		// Each comes without its DER, which load reads.
+		u := &certsource.Certificate{Hash: sha256.Sum256(x.Raw)}
+		stored[u.Hash] = x.Raw
 		unparsed = append(unparsed, u)
 	}
 	broken := []byte("not a certificate")
-	unparsed = append(unparsed, &certsource.Certificate{DER: broken, Hash: sha256.Sum256(broken)})
+	stored[sha256.Sum256(broken)] = broken
+	unparsed = append(unparsed, &certsource.Certificate{Hash: sha256.Sum256(broken)})
 	// 601 certificates are fewer than parallelMin: make them go to every core.
 	defer func(n int) { parallelMin = n }(parallelMin)
 	parallelMin = 1
@@ -143,7 +141,7 @@ func TestClassifierForgetsWhatTwoPassesDidNotUse(t *testing.T) {
 func TestClassifierSourceFailsWhenTheStoreCannotGiveTheDERAgain(t *testing.T) {
 	ca := newTestCA(t, "Corp CA")
 	x := ca.issue(t, leaf{serial: 7, emails: []string{"a@corp.example"}})
-	c := &certsource.Certificate{Hash: sha256.Sum256(x.Raw), Origin: "newcerts/07.pem"}
+	c := &certsource.Certificate{Hash: sha256.Sum256(x.Raw)}
 	k := NewClassifier(certsource.NewTrust([]*x509.Certificate{ca.cert}))
 	gone := errors.New("newcerts/07.pem: no such file")
 	if _, err := k.SourceAll([]*certsource.Certificate{c}, func(*certsource.Certificate) ([]byte, error) { return nil, gone }); !errors.Is(err, gone) {

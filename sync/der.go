@@ -36,9 +36,7 @@ type derSource struct {
 // plan is made: of those the writes and the lookup may ask for, what finds
 // their DER again, ordered by hash.
 type derTable struct {
-	hashes  [][32]byte
-	origins []string
-	ders    [][]byte // nil when the store gave none of them with its DER
+	certs []certsource.Certificate // copies: the snapshot's are one array
 }
 
 func newDERSource(snap *certsource.Snapshot, src certsource.Source) *derSource {
@@ -76,12 +74,12 @@ func (d *derSource) find(h [32]byte) (int, bool) {
 
 // load is the DER of a certificate of the snapshot.
 func (d *derSource) load(sc *certsource.Certificate) ([]byte, error) {
-	if sc.DER != nil {
-		return sc.DER, nil
+	if der := sc.DER(); der != nil {
+		return der, nil
 	}
 	u, ok := d.src.(certsource.UnparsedSource)
 	if !ok {
-		return nil, fmt.Errorf("%s: the CA store gave no DER", sc.Origin)
+		return nil, fmt.Errorf("%s: the CA store gave no DER", sc.Origin())
 	}
 	return u.LoadDER(sc)
 }
@@ -109,34 +107,22 @@ func (d *derSource) keepOnly(each func(keep func(*Cert))) {
 			n++
 		}
 	})
-	t := derTable{hashes: make([][32]byte, 0, n), origins: make([]string, 0, n)}
+	t := derTable{certs: make([]certsource.Certificate, 0, n)}
 	for i, w := range want {
-		if !w {
-			continue
+		if w {
+			t.certs = append(t.certs, *certs[d.byHash[i]])
 		}
-		sc := certs[d.byHash[i]]
-		if sc.DER != nil && t.ders == nil {
-			t.ders = make([][]byte, len(t.hashes), n)
-		}
-		if t.ders != nil {
-			t.ders = append(t.ders, sc.DER)
-		}
-		t.hashes, t.origins = append(t.hashes, sc.Hash), append(t.origins, sc.Origin)
 	}
 	d.snap, d.byHash, d.kept = nil, nil, t
 }
 
 // der is c's DER, of a certificate t kept.
 func (t *derTable) der(d *derSource, c *Cert) ([]byte, error) {
-	i, ok := slices.BinarySearchFunc(t.hashes, c.Hash, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	i, ok := slices.BinarySearchFunc(t.certs, c.Hash, func(a certsource.Certificate, h [32]byte) int { return bytes.Compare(a.Hash[:], h[:]) })
 	if !ok {
 		return nil, fmt.Errorf("serial %s: %w", c.SerialHex(), errNotInStore)
 	}
-	sc := certsource.Certificate{Hash: t.hashes[i], Origin: t.origins[i]}
-	if t.ders != nil {
-		sc.DER = t.ders[i]
-	}
-	return d.load(&sc)
+	return d.load(&t.certs[i])
 }
 
 // toWriteOrServe calls keep with each certificate a write of p's entries may

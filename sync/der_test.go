@@ -301,11 +301,11 @@ type originSource struct{ unparsedSource }
 
 func (s originSource) LoadDER(c *certsource.Certificate) ([]byte, error) {
 	for _, sc := range s.snap.Certificates {
-		if sc.Origin == c.Origin && sc.Hash == c.Hash {
-			return sc.DER, nil
+		if sc.Origin() == c.Origin() && sc.Hash == c.Hash {
+			return sc.DER(), nil
 		}
 	}
-	return nil, fmt.Errorf("%s: not in the store", c.Origin)
+	return nil, fmt.Errorf("%s: not in the store", c.Origin())
 }
 
 // TestPassKeepsTheDEROfWhatItPublishes: a pass that writes keeps of the CA
