@@ -50,7 +50,12 @@ func (t *userTable) size() tableSize { return tableSize{len(t.recs), len(t.addrs
 
 // usersOf is a table of users.
 func usersOf(users []User) *userTable {
-	t := newUserTable(tableSize{len(users), len(users), len(users)})
+	size := tableSize{users: len(users)}
+	for _, u := range users {
+		size.addrs += len(u.Addresses)
+		size.values += len(u.Values)
+	}
+	t := newUserTable(size)
 	for _, u := range users {
 		t.add(u)
 	}
