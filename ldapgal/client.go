@@ -288,8 +288,9 @@ func (c *Client) Users(ctx context.Context, fn func(sync.Entry) error) error {
 	defer stop()
 	defer conn.Close()
 	var fnErr error
+	var arena entryArena
 	err = conn.searchAll(c.cfg.BaseDN, c.filter, c.entries.requested, c.cfg.PageSize, func(dn, attrs []byte) error {
-		e, err := c.entries.fromStream(dn, attrs)
+		e, err := c.entries.fromStream(dn, attrs, &arena)
 		if err != nil {
 			return ldap.NewError(ldap.ErrorUnexpectedResponse, err)
 		}
@@ -315,7 +316,7 @@ func (c *Client) User(ctx context.Context, dn string) (sync.Entry, error) {
 	err := c.withConn(ctx, func(conn *streamConn) error {
 		n := 0
 		err := conn.searchBase(dn, "(objectClass=*)", c.entries.requested, func(name, attrs []byte) error {
-			e, err := c.entries.fromStream(name, attrs)
+			e, err := c.entries.fromStream(name, attrs, nil)
 			if err != nil {
 				return ldap.NewError(ldap.ErrorUnexpectedResponse, err)
 			}

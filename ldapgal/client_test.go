@@ -54,17 +54,20 @@ func dirConfig(s *ldaptest.Slapd) config.Directory {
 	return cfg
 }
 
-// keepEntry copies what Users' fn may keep of an entry: its values are the
-// directory's buffer, read into again after fn returns.
+// keepEntry copies what Users' fn may keep of an entry: its lists and values
+// are the directory's, used again after fn returns.
 func keepEntry(e sync.Entry) sync.Entry {
 	clone := func(vs [][]byte) [][]byte {
+		if vs == nil {
+			return nil
+		}
 		out := make([][]byte, len(vs))
 		for i, v := range vs {
 			out[i] = bytes.Clone(v)
 		}
 		return out
 	}
-	e.Certificates, e.SMIME = clone(e.Certificates), clone(e.SMIME)
+	e.Addresses, e.Certificates, e.SMIME = slices.Clone(e.Addresses), clone(e.Certificates), clone(e.SMIME)
 	return e
 }
 

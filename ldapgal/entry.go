@@ -54,8 +54,9 @@ func (vs values) each(fn func(v []byte)) error {
 
 // add puts the values of the attribute called name into out. Certificates
 // and blobs are kept as given (on the streaming path, slices of the
-// message's buffer); addresses and the CSN are copied into strings.
-func (m *entryMapper) add(out *sync.Entry, name string, vs values) error {
+// message's buffer); addresses and the CSN are copied into strings, from a's
+// chunks when a is not nil.
+func (m *entryMapper) add(out *sync.Entry, name string, vs values, a *entryArena) error {
 	name = withoutOptions(name)
 	switch {
 	case strings.EqualFold(name, m.cert):
@@ -68,13 +69,13 @@ func (m *entryMapper) add(out *sync.Entry, name string, vs values) error {
 		err := vs.each(func(v []byte) { n, csn = n+1, v })
 		out.CSN = ""
 		if n == 1 {
-			out.CSN = string(csn)
+			out.CSN = a.csn(csn)
 		}
 		return err
 	}
-	for _, a := range m.match {
-		if strings.EqualFold(name, a) {
-			if err := vs.each(func(v []byte) { out.Addresses = append(out.Addresses, string(v)) }); err != nil {
+	for _, attr := range m.match {
+		if strings.EqualFold(name, attr) {
+			if err := vs.each(func(v []byte) { out.Addresses = append(out.Addresses, a.addr(v)) }); err != nil {
 				return err
 			}
 		}
@@ -83,14 +84,33 @@ func (m *entryMapper) add(out *sync.Entry, name string, vs values) error {
 }
 
 // fromStream maps a SearchResultEntry the streaming reader decoded in place:
-// its DN and the content of its attribute list.
-func (m *entryMapper) fromStream(dn, attrs []byte) (sync.Entry, error) {
-	out := sync.Entry{DN: string(dn)}
+// its DN and the content of its attribute list. With an arena (Users), the
+// entry's strings are carved from it, and its lists are a's, used again for
+// the next entry (sync.Directory's Users says so); without one (User),
+// everything the entry holds but its values is its own.
+func (m *entryMapper) fromStream(dn, attrs []byte, a *entryArena) (sync.Entry, error) {
+	out := sync.Entry{DN: a.name(dn)}
+	if a != nil {
+		out.Addresses, out.Certificates, out.SMIME = a.addrList[:0], a.certs[:0], a.smime[:0]
+	}
 	err := eachAttribute(attrs, func(name, vals []byte) error {
-		return m.add(&out, string(name), values{set: vals})
+		return m.add(&out, string(name), values{set: vals}, a)
 	})
 	if err != nil {
 		return sync.Entry{}, fmt.Errorf("entry %q: %w", dn, err)
 	}
+	if a != nil {
+		a.addrList, a.certs, a.smime = out.Addresses, out.Certificates, out.SMIME
+		out.Addresses, out.Certificates, out.SMIME = orNil(out.Addresses), orNil(out.Certificates), orNil(out.SMIME)
+	}
 	return out, nil
+}
+
+// orNil is l, or nil when it is empty: an entry without a value of an
+// attribute has no list of them, whichever way it was read.
+func orNil[T any](l []T) []T {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
 }

@@ -31,9 +31,10 @@ func BenchmarkStreamEntry(b *testing.B) {
 		b.Run(tc.dialect, func(b *testing.B) {
 			c := testClientOf(tc.dialect)
 			dn, attrs := entryParts(b, searchEntry(2, "CN=Alice Example,OU=People,DC=corp,DC=example", tc.attrs))
+			var arena entryArena
 			b.ReportAllocs()
 			for b.Loop() {
-				e, err := c.entries.fromStream(dn, attrs)
+				e, err := c.entries.fromStream(dn, attrs, &arena)
 				if err != nil || len(e.Certificates) != 2 || len(e.SMIME) != 1 {
 					b.Fatalf("%+v, %v", e, err)
 				}

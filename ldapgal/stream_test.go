@@ -200,9 +200,11 @@ func searchDone(id int64, code int64, cookie []byte) []byte {
 }
 
 // decodeAll runs the decoder over one response stream as page does: every
-// message, every entry turned into a sync.Entry, the cookie of the last done.
+// message, every entry turned into a sync.Entry with the arena Users uses
+// (and its values copied, as sync's reader does), the cookie of the last done.
 func decodeAll(c *Client, stream []byte) (entries []sync.Entry, cookie []byte, err error) {
 	r := &streamConn{r: bufioReader(stream)}
+	var arena entryArena
 	for {
 		m, err := r.read()
 		if err != nil {
@@ -217,11 +219,11 @@ func decodeAll(c *Client, stream []byte) (entries []sync.Entry, cookie []byte, e
 			if tag, attrs, _, err = tlv(attrs); err != nil || tag != 0x30 {
 				return entries, cookie, fmt.Errorf("attrs: %v", err)
 			}
-			e, err := c.entries.fromStream(dn, attrs)
+			e, err := c.entries.fromStream(dn, attrs, &arena)
 			if err != nil {
 				return entries, cookie, err
 			}
-			entries = append(entries, e)
+			entries = append(entries, keepEntry(e))
 		case ldap.ApplicationSearchResultDone:
 			if err := m.result(); err != nil {
 				return entries, cookie, err
@@ -313,7 +315,7 @@ func fromGoLDAP(t testing.TB, m *entryMapper, e *ldap.Entry) sync.Entry {
 		for _, v := range a.ByteValues {
 			set.AddASN1OctetString(v)
 		}
-		if err := m.add(&out, a.Name, values{set: set.BytesOrPanic()}); err != nil {
+		if err := m.add(&out, a.Name, values{set: set.BytesOrPanic()}, nil); err != nil {
 			t.Fatalf("%s %s: %v", e.DN, a.Name, err)
 		}
 	}

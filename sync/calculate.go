@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/certgal/certgal/certsource"
@@ -78,7 +79,7 @@ func (c *calculator) plan() *Plan {
 	in := c.in
 	p := &Plan{Skips: append([]Change(nil), c.skips...)}
 	taken := 0
-	n := len(in.Users)
+	n := c.users.len()
 	// Nearly every user of a directory certgal serves has a certificate:
 	// sized up front, the list is not copied as it grows (docs/BENCHMARKS.md,
 	// "Figures moved out of code comments").
@@ -100,6 +101,7 @@ func (c *calculator) plan() *Plan {
 				}
 			}
 		}
+		r.detach()
 		p.Skips = append(p.Skips, r.skips...)
 		p.Published = appendPublished(p.Published, &r.e)
 		taken += r.e.keysTaken()
@@ -125,6 +127,26 @@ type userPlan struct {
 	report *UserReport // with Input.Report: a pointer, as a pass plans 100,000 users without it
 }
 
+// detach gives the lines the plan keeps of a user (its entry's, its skips)
+// a DN of their own: the user's is a slice of the chunks the directory's
+// read carved it from (Directory.Users), which would otherwise all stay in
+// memory through the writes for the few entries written.
+func (r *userPlan) detach() {
+	dn := r.e.DN
+	if r.e.empty() && len(r.skips) == 0 {
+		return
+	}
+	own := strings.Clone(dn)
+	r.e.DN = own
+	for _, l := range [][]Change{r.e.Adds, r.e.Removes, r.e.SMIMEAdds, r.e.SMIMERemoves, r.skips} {
+		for i := range l {
+			if l[i].DN == dn {
+				l[i].DN = own
+			}
+		}
+	}
+}
+
 // parallelMin is the amount of work (users to plan, certificates to
 // classify) from which everyCore uses every core.
 var parallelMin = 1000
@@ -138,13 +160,16 @@ const planChunk = 4096
 // planUser only reads the calculator, so large inputs are planned on every
 // core, a chunk at a time.
 func (c *calculator) planUsers(take func(*userPlan)) {
-	users := c.in.Users
-	out := make([]userPlan, min(planChunk, len(users)))
-	for start := 0; start < len(users); start += len(out) {
-		chunk := out[:min(len(out), len(users)-start)]
+	users := c.users
+	out := make([]userPlan, min(planChunk, users.len()))
+	for start := 0; start < users.len(); start += len(out) {
+		chunk := out[:min(len(out), users.len()-start)]
 		parallel.Each(context.Background(), len(chunk), everyCore(len(chunk)), func(i int) {
-			r, u := &chunk[i], users[start+i]
+			r, u := &chunk[i], users.at(start+i)
 			r.e, r.skips = c.planUserWith(u, c.candidates[c.canon[start+i]])
+			if !r.e.empty() {
+				r.e.CSN = users.csn(start + i)
+			}
 			r.report = nil
 			if c.in.Report {
 				rep := c.userReport(u, &r.e, r.skips)
@@ -167,7 +192,8 @@ func everyCore(n int) parallel.Options {
 // calculator holds what planning one user needs from the whole input, so a
 // user re-read after a conflict is planned by the same rules.
 type calculator struct {
-	in          Input
+	in          Input       // but Users: users
+	users       *userTable  // nil once planned (keepFor)
 	storeCerts  int         // len(in.Known), which forgetKnown drops
 	known       storeStatus // of the store's owned certificates
 	candidates  [][]*Cert   // by canon index, newest first
@@ -175,8 +201,8 @@ type calculator struct {
 	byDN        *dnIndex    // DN → its canon index
 	skips       []Change
 	ownedValues int
-	byAddress   map[string]int // normalized address → the user claiming it, or manyUsers
-	eligibles   []*Cert        // the store's certificates some user may get
+	byAddress   *addrIndex // normalized address → the user claiming it, or manyUsers
+	eligibles   []*Cert    // the store's certificates some user may get
 	// onlyRevocations is set once the plan is blocked by max_deletes.
 	onlyRevocations bool
 }
@@ -184,12 +210,14 @@ type calculator struct {
 // newCalculator is startCalculator, the users indexed, finish: a pass runs
 // the first while it reads the directory and the second on each user read.
 func newCalculator(in Input) *calculator {
+	users := usersOf(in.Users)
+	in.Users = nil
 	c := startCalculator(in)
-	idx := newUserIndex(len(in.Users), func(i int) string { return in.Users[i].DN })
-	for i, u := range in.Users {
-		idx.add(i, u)
+	idx := newUserIndex(users.size(), users.dn)
+	for i := range users.len() {
+		idx.add(i, users.at(i))
 	}
-	c.finish(in.Users, idx)
+	c.finish(users, idx)
 	return c
 }
 
@@ -226,16 +254,16 @@ func startCalculator(in Input) *calculator {
 const manyUsers = -1
 
 type userIndex struct {
-	byAddress   map[string]int
+	byAddress   *addrIndex
 	ownedValues int
 	byDN        *dnIndex
 	canon       []int
 }
 
-// newUserIndex is a userIndex for about users users; dnAt reads the DN of
-// a user added (see dnIndex.add).
-func newUserIndex(users int, dnAt func(i int) string) *userIndex {
-	return &userIndex{byAddress: make(map[string]int, users), byDN: newDNIndex(users, dnAt), canon: make([]int, 0, users)}
+// newUserIndex is a userIndex for a table of about size; dnAt reads the DN
+// of a user added (see dnIndex.add).
+func newUserIndex(size tableSize, dnAt func(i int) string) *userIndex {
+	return &userIndex{byAddress: newAddrIndex(size.addrs), byDN: newDNIndex(size.users, dnAt), canon: make([]int, 0, size.users)}
 }
 
 // add indexes u, the i-th user; users are added in order.
@@ -243,13 +271,8 @@ func (x *userIndex) add(i int, u User) {
 	x.canon = append(x.canon, x.byDN.add(u.DN, i))
 	for _, a := range u.Addresses {
 		n := mailaddr.Normalize(a)
-		if n == "" {
-			continue
-		}
-		if other, ok := x.byAddress[n]; !ok {
-			x.byAddress[n] = i
-		} else if other != i {
-			x.byAddress[n] = manyUsers
+		if n != "" {
+			x.byAddress.claim(n, i)
 		}
 	}
 	for _, v := range u.Values {
@@ -260,10 +283,10 @@ func (x *userIndex) add(i int, u User) {
 }
 
 // finish gives each eligible certificate its user; idx indexes users.
-func (c *calculator) finish(users []User, idx *userIndex) {
-	c.in.Users, c.byAddress, c.ownedValues = users, idx.byAddress, idx.ownedValues
+func (c *calculator) finish(users *userTable, idx *userIndex) {
+	c.users, c.byAddress, c.ownedValues = users, idx.byAddress, idx.ownedValues
 	c.byDN, c.canon = idx.byDN, idx.canon
-	c.candidates = make([][]*Cert, len(users))
+	c.candidates = make([][]*Cert, users.len())
 	// Finding each certificate's user is a map lookup per address, done on
 	// every core a chunk at a time (see planChunk); the results are taken in
 	// order, as matching in turn would.
@@ -311,7 +334,7 @@ func (c *calculator) keepFor(entries []EntryPlan) {
 		candidates = append(candidates, c.candidates[k])
 	}
 	c.byDN, c.candidates = byDN, candidates
-	c.in.Users, c.canon, c.eligibles, c.skips = nil, nil, nil, nil
+	c.users, c.canon, c.eligibles, c.skips = nil, nil, nil, nil
 }
 
 // ownAddresses lists u's normalized addresses no other user claims.
@@ -319,7 +342,7 @@ func (c *calculator) ownAddresses(u User) []string {
 	var out []string
 	for _, a := range u.Addresses {
 		n := mailaddr.Normalize(a)
-		if user, ok := c.byAddress[n]; n != "" && ok && user != manyUsers && !slices.Contains(out, n) {
+		if user, ok := c.byAddress.user(n); n != "" && ok && user != manyUsers && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
@@ -360,7 +383,7 @@ type owner struct {
 func (c *calculator) owner(x *Cert) owner {
 	user := -1
 	for e := range x.Emails() {
-		claimed, ok := c.byAddress[mailaddr.Key(e)]
+		claimed, ok := c.byAddress.user(mailaddr.Key(e))
 		switch {
 		case !ok:
 			continue

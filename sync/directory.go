@@ -54,8 +54,9 @@ var ErrValueRejected = errors.New("directory refused a value")
 // Directory is what a pass needs from the directory; ldapgal implements it.
 type Directory interface {
 	// Users streams every user to fn, page by page; fn's error stops the read.
-	// An Entry's Certificates and SMIME values may be memory the directory
-	// reads into again once fn returns: fn copies what it keeps.
+	// An Entry's lists (Addresses, Certificates, SMIME) and its values may be
+	// memory the directory reads into again once fn returns: fn copies what
+	// it keeps. Its strings are its own.
 	Users(ctx context.Context, fn func(Entry) error) error
 	// User reads one entry again.
 	User(ctx context.Context, dn string) (Entry, error)

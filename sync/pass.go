@@ -43,8 +43,8 @@ type Syncer struct {
 	// OnePass says this process runs one pass (`certgal sync`): see memory,
 	// and read, which then reads the store before the directory.
 	OnePass   bool
-	passed    bool // a pass has read the store and the directory
-	lastUsers int  // how many users the last pass read
+	passed    bool      // a pass has read the store and the directory
+	lastTable tableSize // how many users, addresses and values the last pass read
 	// writtenFields holds logWritten's maps of fields (logrus.Fields), used
 	// again from one entry written to the next.
 	writtenFields stdsync.Pool
@@ -97,14 +97,14 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	if failure == ResultSourceError {
 		return &Result{Status: failure}, err
 	}
-	res := &Result{Certificates: len(r.snap.Certificates), Users: len(r.users), DER: r.ders.der}
+	res := &Result{Certificates: len(r.snap.Certificates), Users: r.users.len(), DER: r.ders.der}
 	s.metrics.countProblems(r.snap.Problems)
 	if err != nil {
 		res.Status = failure
 		return res, err
 	}
-	s.metrics.directoryUsers.Set(float64(len(r.users)))
-	s.lastUsers, s.passed = len(r.users), true // not before: a pass that could not read both leaves the next one cold
+	s.metrics.directoryUsers.Set(float64(r.users.len()))
+	s.lastTable, s.passed = r.users.size(), true // not before: a pass that could not read both leaves the next one cold
 	s.memory().directoryRead()
 
 	var errs []error

@@ -19,7 +19,7 @@ func (s *Syncer) plan(r *readResult) (*Plan, []error) {
 		s.metrics.entryErrors.Inc()
 		s.log.WithField("error", err.Error()).Error("entry not written")
 	}
-	s.metrics.countPlan(p, len(r.users))
+	s.metrics.countPlan(p, r.users.len())
 	for _, c := range p.Skips {
 		if c.Attribute != "" {
 			// policy.smime_attribute report: say which blob, as nothing changes it.

@@ -13,7 +13,7 @@ import (
 // the directory's.
 type readResult struct {
 	storeResult
-	users []User
+	users *userTable
 	idx   *userIndex
 	// When each part ended, from start: which one to look at when a pass is slow.
 	start         time.Time
@@ -133,16 +133,16 @@ func revokedSerials(revs []certsource.Revocation) map[certsource.IssuerID]map[st
 }
 
 // readDirectory reads every user, classifying its values as they arrive.
-// Its lists are sized for as many users as the last pass read: growing maps
+// Its lists are sized as the last pass's were: growing maps
 // of 100k entries rehashes them over and over.
-func (s *Syncer) readDirectory(ctx context.Context, classesLoaded, storeDone <-chan struct{}) ([]User, *userIndex, error) {
-	users := make([]User, 0, s.lastUsers)
-	idx := newUserIndex(s.lastUsers, func(i int) string { return users[i].DN })
+func (s *Syncer) readDirectory(ctx context.Context, classesLoaded, storeDone <-chan struct{}) (*userTable, *userIndex, error) {
+	users := newUserTable(s.lastTable)
+	idx := newUserIndex(s.lastTable, users.dn)
 	err := s.dir.Users(ctx, func(e Entry) error {
 		<-classesLoaded
-		u := s.user(e, storeDone)
-		idx.add(len(users), u)
-		users = append(users, u)
+		u := s.userOf(e, storeDone, users.newValues(len(e.Certificates)))
+		idx.add(users.len(), u)
+		users.addRead(u)
 		if s.Progress != nil {
 			s.Progress.UsersRead.Add(1)
 		}
@@ -154,7 +154,12 @@ func (s *Syncer) readDirectory(ctx context.Context, classesLoaded, storeDone <-c
 // user classifies e's values. A value the classifier has not cached waits
 // until storeDone is closed (nil: no wait) before it is parsed.
 func (s *Syncer) user(e Entry, storeDone <-chan struct{}) User {
-	u := User{DN: e.DN, Addresses: e.Addresses, Values: make([]*Cert, len(e.Certificates)), CSN: e.CSN}
+	return s.userOf(e, storeDone, make([]*Cert, len(e.Certificates)))
+}
+
+// userOf is user, its values put in values (one for each of e's).
+func (s *Syncer) userOf(e Entry, storeDone <-chan struct{}, values []*Cert) User {
+	u := User{DN: e.DN, Addresses: e.Addresses, Values: values, CSN: e.CSN}
 	for i, v := range e.Certificates {
 		h := sha256.Sum256(v)
 		if u.Values[i] = s.classes.known(h); u.Values[i] == nil {

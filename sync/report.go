@@ -45,7 +45,7 @@ func (c *calculator) userReport(u User, e *EntryPlan, skips []Change) UserReport
 		}
 	}
 	switch {
-	case slices.ContainsFunc(u.Addresses, func(a string) bool { return c.byAddress[mailaddr.Normalize(a)] == manyUsers }):
+	case slices.ContainsFunc(u.Addresses, func(a string) bool { return c.byAddress.claimedByMany(mailaddr.Normalize(a)) }):
 		r.Status = StatusAmbiguous
 	case r.Serial == "":
 		r.Status = StatusNone
