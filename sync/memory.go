@@ -33,6 +33,17 @@ func (m memory) storeRead() {
 	}
 }
 
+// storeParsed is called once the CA store is read and classified when its
+// read parsed files it had not read before (newFiles). A daemon's directory
+// read waited for it: the parsing's garbage goes before the users arrive, or
+// the heap grows to twice what was live while both were (docs/BENCHMARKS.md,
+// "Issue 17, session 10"). A one-pass process has storeRead.
+func (m memory) storeParsed() {
+	if !m.onePass {
+		collect()
+	}
+}
+
 // directoryRead is called once the directory is read and classified: each
 // Cert the pass holds stays, the classifier's index of them goes.
 func (m memory) directoryRead() {

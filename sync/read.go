@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	stdsync "sync"
 	"time"
 
 	"github.com/certgal/certgal/certsource"
@@ -44,10 +45,11 @@ func (s *Syncer) read(ctx context.Context, now time.Time) (*readResult, string, 
 	r := &readResult{start: time.Now()}
 	storeDone := make(chan struct{})
 	stored := make(chan storeResult, 1)
+	fresh := &newFiles{c: make(chan struct{})}
 	go func() {
 		defer close(storeDone)
 		<-sourceLoaded
-		sr := s.readStore(readCtx, now, classesLoaded, r.start)
+		sr := s.readStore(readCtx, now, classesLoaded, fresh, r.start)
 		if sr.err != nil {
 			cancel() // the directory's half is of no use now
 		}
@@ -61,7 +63,7 @@ func (s *Syncer) read(ctx context.Context, now time.Time) (*readResult, string, 
 		<-storeDone
 	}
 	var dirErr error
-	r.users, r.idx, dirErr = s.readDirectory(readCtx, classesLoaded, storeDone)
+	r.users, r.idx, dirErr = s.readDirectory(readCtx, classesLoaded, storeDone, fresh)
 	r.directoryRead = time.Since(r.start)
 	r.storeResult = <-stored
 	switch {
@@ -75,8 +77,8 @@ func (s *Syncer) read(ctx context.Context, now time.Time) (*readResult, string, 
 
 // readStore reads the CA store and classifies it, then applies the rules
 // that need the store alone while the directory streams.
-func (s *Syncer) readStore(ctx context.Context, now time.Time, classesLoaded <-chan struct{}, start time.Time) storeResult {
-	snap, err := s.readSource(ctx, classesLoaded)
+func (s *Syncer) readStore(ctx context.Context, now time.Time, classesLoaded <-chan struct{}, fresh *newFiles, start time.Time) storeResult {
+	snap, err := s.readSource(ctx, classesLoaded, fresh)
 	r := storeResult{snap: snap, err: err, read: time.Since(start)}
 	if err != nil {
 		return r
@@ -96,17 +98,42 @@ func (s *Syncer) readStore(ctx context.Context, now time.Time, classesLoaded <-c
 	r.calc = startCalculator(in)
 	s.metrics.countSource(r.calc.sourceStates())
 	r.calc.forgetKnown()
+	if fresh.any() {
+		s.memory().storeParsed()
+	}
 	return r
+}
+
+// newFiles is closed by the store's read when it reads a file it had not
+// read (a renewal's certificates, each parsed and verified while the pass
+// holds the most): the directory's read then waits for the store's, and what
+// the parsing left is collected in between (memory.storeParsed), so that the
+// users do not arrive on top of it.
+type newFiles struct {
+	once stdsync.Once
+	c    chan struct{}
+}
+
+func (n *newFiles) seen() { n.once.Do(func() { close(n.c) }) }
+
+func (n *newFiles) any() bool {
+	select {
+	case <-n.c:
+		return true
+	default:
+		return false
+	}
 }
 
 // readSource reads the CA store; what it parses is classified right there,
 // on the source's goroutines, and nothing is parsed twice. The store reads
 // while the classification cache is still loading; classifying waits for it.
-func (s *Syncer) readSource(ctx context.Context, loaded <-chan struct{}) (*certsource.Snapshot, error) {
+func (s *Syncer) readSource(ctx context.Context, loaded <-chan struct{}, fresh *newFiles) (*certsource.Snapshot, error) {
 	var snap *certsource.Snapshot
 	var err error
 	if u, ok := s.source.(certsource.UnparsedSource); ok {
 		snap, err = u.ReadUnparsed(ctx, func(der []byte, h [32]byte) (string, error) {
+			fresh.seen()
 			<-loaded
 			return s.classes.Inspect(der, h)
 		})
@@ -135,11 +162,14 @@ func revokedSerials(revs []certsource.Revocation) map[certsource.IssuerID]map[st
 // readDirectory reads every user, classifying its values as they arrive.
 // Its lists are sized as the last pass's were: growing maps
 // of 100k entries rehashes them over and over.
-func (s *Syncer) readDirectory(ctx context.Context, classesLoaded, storeDone <-chan struct{}) (*userTable, *userIndex, error) {
+func (s *Syncer) readDirectory(ctx context.Context, classesLoaded, storeDone <-chan struct{}, fresh *newFiles) (*userTable, *userIndex, error) {
 	users := newUserTable(s.lastTable)
 	idx := newUserIndex(s.lastTable, users.dn)
 	err := s.dir.Users(ctx, func(e Entry) error {
 		<-classesLoaded
+		if fresh.any() {
+			<-storeDone
+		}
 		u := s.userOf(e, storeDone, users.newValues(len(e.Certificates)))
 		idx.add(users.len(), u)
 		users.addRead(u)
