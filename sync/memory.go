@@ -37,7 +37,7 @@ func (m memory) storeRead() {
 // read parsed files it had not read before (newFiles). A daemon's directory
 // read waited for it: the parsing's garbage goes before the users arrive, or
 // the heap grows to twice what was live while both were (docs/BENCHMARKS.md,
-// "Issue 17, session 10"). A one-pass process has storeRead.
+// "Goal 1: the daemon's memory, session 10"). A one-pass process has storeRead.
 func (m memory) storeParsed() {
 	if !m.onePass {
 		collect()

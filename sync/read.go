@@ -33,8 +33,9 @@ type storeResult struct {
 
 // read is the pass's first phase: the CA store and the directory, read at
 // once, but for a one-pass process and a daemon's first pass, which read the
-// store first (below). A daemon's pass finds every value in the classifier's
-// cache, and the store's files are read while the directory sends its pages.
+// store first (below), and a pass whose store has files it had not read
+// (newFiles). A daemon's pass finds every value in the classifier's cache,
+// and the store's files are read while the directory sends its pages.
 // A value not in the cache waits for the store's certificates (it is most
 // likely one of them) before it is parsed, so a first pass verifies each
 // certificate once. On failure, the string is the pass's result.

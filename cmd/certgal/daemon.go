@@ -244,7 +244,7 @@ func (d *daemon) pass(ctx context.Context, cfg *config.Config, p *pipeline, why 
 	// What the pass read and planned, and what the lookup's rebuild took
 	// from it, is garbage now: the collector's next heap goal is set by
 	// what lives between passes, not by a pass whose plan was still held
-	// (docs/BENCHMARKS.md, "Issue 17, session 10").
+	// (docs/BENCHMARKS.md, "Goal 1: the daemon's memory, session 10").
 	runtime.GC()
 	return p
 }
