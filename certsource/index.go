@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unsafe"
+
+	"github.com/certgal/certgal/internal/strchunks"
 )
 
 // indexEntry is what certgal keeps of a line of an OpenSSL CA's index.txt:
@@ -57,7 +59,7 @@ func parseIndexLine(line string) (indexEntry, error) {
 
 // parseIndexLineIn is parseIndexLine that copies the serial into serials,
 // or into a string of its own when serials is nil.
-func parseIndexLineIn(line string, serials *stringChunks) (indexEntry, error) {
+func parseIndexLineIn(line string, serials *strchunks.Chunks) (indexEntry, error) {
 	f, fields := indexFields(line)
 	if fields != 6 {
 		return indexEntry{}, fmt.Errorf("want 6 tab-separated fields, got %d", fields)
@@ -93,7 +95,7 @@ func parseIndexLineIn(line string, serials *stringChunks) (indexEntry, error) {
 	if s == "" || strings.IndexFunc(s, func(r rune) bool { return !isHexDigit(r) }) >= 0 {
 		return indexEntry{}, fmt.Errorf("serial %q is not hexadecimal", s)
 	}
-	e.SerialHex = serials.clone(strings.ToUpper(s))
+	e.SerialHex = serials.String(strings.ToUpper(s))
 	if f[4] != unknownFile {
 		if e.more == nil {
 			e.more = &indexMore{}
@@ -185,7 +187,7 @@ type badLine struct {
 // as the last (see quickRead) does not need it.
 func parseIndex(r io.Reader, hint int) (entries []indexEntry, bad []badLine, err error) {
 	entries = make([]indexEntry, 0, hint)
-	var serials stringChunks
+	var serials strchunks.Chunks
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
@@ -207,29 +209,4 @@ func parseIndex(r io.Reader, hint int) (entries []indexEntry, bad []badLine, err
 		return nil, nil, err
 	}
 	return entries, bad, nil
-}
-
-// stringChunks copies strings into a few large ones, carved from them: a
-// read holds a serial of each of index.txt's lines while it reads their
-// files, and one allocation each is as many objects for the collector.
-// What is written to a chunk is never changed: later strings go after it.
-type stringChunks struct {
-	b strings.Builder
-}
-
-// stringChunk is how much room a chunk makes.
-const stringChunk = 32 << 10
-
-// clone is s in c, or strings.Clone(s) when c is nil.
-func (c *stringChunks) clone(s string) string {
-	if c == nil {
-		return strings.Clone(s)
-	}
-	if c.b.Cap()-c.b.Len() < len(s) {
-		c.b = strings.Builder{}
-		c.b.Grow(max(stringChunk, len(s)))
-	}
-	start := c.b.Len()
-	c.b.WriteString(s)
-	return c.b.String()[start:]
 }

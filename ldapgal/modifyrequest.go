@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/certgal/certgal/internal/asn1len"
 )
 
 // A pass writes thousands of modifies, each carrying certificates. go-ldap
@@ -153,32 +155,10 @@ func appendInt(b []byte, v int64) []byte {
 
 // tlvSize is the size of an element whose content is n bytes long.
 func tlvSize(n int) int {
-	return 1 + lengthSize(n) + n
-}
-
-// lengthSize is the size of the length octets of n: one up to 127, else one
-// more than the bytes of n.
-func lengthSize(n int) int {
-	if n < 0x80 {
-		return 1
-	}
-	k := 1
-	for ; n > 0xff; n >>= 8 {
-		k++
-	}
-	return 1 + k
+	return 1 + asn1len.Size(n) + n
 }
 
 // appendHeader appends an element's identifier and the length n of its content.
 func appendHeader(b []byte, tag byte, n int) []byte {
-	b = append(b, tag)
-	if n < 0x80 {
-		return append(b, byte(n))
-	}
-	k := lengthSize(n) - 1
-	b = append(b, 0x80|byte(k))
-	for i := k - 1; i >= 0; i-- {
-		b = append(b, byte(n>>(8*i)))
-	}
-	return b
+	return asn1len.Append(append(b, tag), n)
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certgal/certgal/internal/asn1len"
 )
 
 // view is what an address resolves to, in the bytes and strings served, for the tests to
@@ -270,7 +272,7 @@ func TestP7CIsACertsOnlySignedData(t *testing.T) {
 	}
 	// Lengths that need two and three length octets.
 	for _, n := range []int{0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000} {
-		l := appendTLVLen(nil, n)
+		l := asn1len.Append(nil, n)
 		var v asn1.RawValue
 		enc := append([]byte{0x04}, l...)
 		enc = append(enc, make([]byte, n)...)

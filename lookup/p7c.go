@@ -1,6 +1,10 @@
 package lookup
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/certgal/certgal/internal/asn1len"
+)
 
 // p7cSegments renders a degenerate, certs-only PKCS#7 SignedData (RFC 5652 section 5; the
 // .p7c of RFC 5751) holding ders, as a header, the certificates themselves (shared, not
@@ -43,42 +47,17 @@ const p7cMaxHeader = 4*5 + 11 + 18
 
 // appendP7CHeader appends everything a p7c holds before certsLen bytes of certificates.
 func appendP7CHeader(h []byte, certsLen int) []byte {
-	certsTLV := lenOctets(certsLen)
+	certsTLV := asn1len.Size(certsLen)
 	sdLen := len(p7cFixed) + 1 + certsTLV + certsLen + len(p7cTrailer)
-	explicitLen := 1 + lenOctets(sdLen) + sdLen
-	ciLen := len(p7cOIDSignedData) + 1 + lenOctets(explicitLen) + explicitLen
+	explicitLen := 1 + asn1len.Size(sdLen) + sdLen
+	ciLen := len(p7cOIDSignedData) + 1 + asn1len.Size(explicitLen) + explicitLen
 
-	h = appendTLVLen(append(h, 0x30), ciLen)
+	h = asn1len.Append(append(h, 0x30), ciLen)
 	h = append(h, p7cOIDSignedData...)
-	h = appendTLVLen(append(h, 0xa0), explicitLen)
-	h = appendTLVLen(append(h, 0x30), sdLen)
+	h = asn1len.Append(append(h, 0xa0), explicitLen)
+	h = asn1len.Append(append(h, 0x30), sdLen)
 	h = append(h, p7cFixed...)
-	return appendTLVLen(append(h, 0xa0), certsLen)
-}
-
-// lenOctets is how many octets DER takes to encode the length n.
-func lenOctets(n int) int {
-	if n < 0x80 {
-		return 1
-	}
-	k := 1
-	for v := n; v > 0; v >>= 8 {
-		k++
-	}
-	return k
-}
-
-// appendTLVLen appends the DER length octets of n.
-func appendTLVLen(b []byte, n int) []byte {
-	if n < 0x80 {
-		return append(b, byte(n))
-	}
-	k := lenOctets(n) - 1
-	b = append(b, 0x80|byte(k))
-	for i := k - 1; i >= 0; i-- {
-		b = append(b, byte(n>>(8*i)))
-	}
-	return b
+	return asn1len.Append(append(h, 0xa0), certsLen)
 }
 
 // sortDER orders encodings as DER's SET OF wants: as octet strings, the shorter padded with

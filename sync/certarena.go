@@ -1,9 +1,8 @@
 package sync
 
 import (
-	"strings"
-
 	"github.com/certgal/certgal/certsource"
+	"github.com/certgal/certgal/internal/strchunks"
 )
 
 // certArena is where the Classifier keeps the Certs it makes: in slabs of
@@ -15,7 +14,7 @@ import (
 // of them, spread over all.
 type certArena struct {
 	slab  []Cert
-	chunk strings.Builder
+	texts strchunks.Chunks
 	// trusted are the trust set's issuers; foreign the names of the others
 	// the Certs met, forgotten with the last Cert that names one
 	// (forgetIssuers).
@@ -32,7 +31,7 @@ const (
 )
 
 func newCertArena(trust *certsource.Trust) certArena {
-	return certArena{trust: trust, trusted: map[certsource.IssuerID]*certIssuer{}, foreign: map[string]*certIssuer{}}
+	return certArena{texts: strchunks.Chunks{Size: textChunk}, trust: trust, trusted: map[certsource.IssuerID]*certIssuer{}, foreign: map[string]*certIssuer{}}
 }
 
 // cert is a new Cert for f.
@@ -43,25 +42,9 @@ func (a *certArena) cert(f classified) *Cert {
 	c := &a.slab[0]
 	a.slab = a.slab[1:]
 	*c = f.cert
-	c.text = a.text(f.text)
+	c.text = a.texts.Bytes(f.text)
 	c.issuer = a.issuer(f.id, f.name)
 	return c
-}
-
-// text is b as a string cut from the current chunk: a strings.Builder is
-// never written over, only appended to, and one grown once does not move
-// what it holds, so the strings cut from it stay what they were.
-func (a *certArena) text(b []byte) string {
-	if len(b) > textChunk/4 {
-		return string(b)
-	}
-	if a.chunk.Cap()-a.chunk.Len() < len(b) {
-		a.chunk = strings.Builder{}
-		a.chunk.Grow(textChunk)
-	}
-	start := a.chunk.Len()
-	a.chunk.Write(b)
-	return a.chunk.String()[start:]
 }
 
 // issuer is the certIssuer of a certificate issued by the trusted CA id, or
