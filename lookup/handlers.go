@@ -91,7 +91,8 @@ func (s *Server) serveCerts(w http.ResponseWriter, r *http.Request) int {
 }
 
 // writeSet answers with set sn's body in format f, read from the store and rendered into a
-// pooled buffer: a 304 reads nothing.
+// pooled buffer: a 304 reads nothing. A HEAD reads the bytes as a GET would, so that it
+// answers as the GET would when they cannot be served.
 func (s *Server) writeSet(w http.ResponseWriter, r *http.Request, ix *Index, sn uint32, f int) int {
 	sum := ix.setSum(sn)
 	if f == fmtDER {
@@ -108,8 +109,8 @@ func (s *Server) writeSet(w http.ResponseWriter, r *http.Request, ix *Index, sn 
 	if *buf, body, err = ix.appendBody((*buf)[:0], sn, f); err != nil {
 		return s.storeFailed(w, ix, err)
 	}
-	code, withBody := writeHead(w, r, etag, ix.lengths.header(len(body)), contentTypes[f])
-	if withBody {
+	code := writeOK(w, etag, ix.lengths.header(len(body)), contentTypes[f])
+	if r.Method != http.MethodHead {
 		_, _ = w.Write(body) // an error is the client leaving; nothing to tell it
 	}
 	return code
@@ -239,12 +240,17 @@ func writeHead(w http.ResponseWriter, r *http.Request, etag, length, contentType
 	if notModified(w, r, etag) {
 		return http.StatusNotModified, false
 	}
+	return writeOK(w, etag, length, contentType), r.Method != http.MethodHead
+}
+
+// writeOK writes a 200's status and headers.
+func writeOK(w http.ResponseWriter, etag, length, contentType []string) int {
 	h := w.Header()
 	h["Etag"] = etag
 	h["Content-Type"] = contentType
 	h["Content-Length"] = length
 	w.WriteHeader(http.StatusOK)
-	return http.StatusOK, r.Method != http.MethodHead
+	return http.StatusOK
 }
 
 // writeText writes a short plain-text answer, an error or a refusal.

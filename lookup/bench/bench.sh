@@ -210,13 +210,21 @@ ctxsw() { # pid...: "voluntary involuntary" context switches of the processes' t
 runtime_stats() { # server: a Go server's runtime figures since the last call (certgal's only)
 	if [ -n "${stats[$1]:-}" ]; then curl -fsS "${stats[$1]}"; fi
 }
-run() { # server conns secs: one wrk run, one RESULT line with the server's CPU and runtime
-	local t0 line
+idle_ms() { # the machine's idle time so far, all cores, in ms
+	awk -v clk="$clk" '$1 == "cpu" { print int(($5 + $6) * 1000 / clk); exit }' /proc/stat
+}
+run() { # server conns secs: one wrk run, one RESULT line with the CPU of server and wrk, the idle
+	local t0 i0 line wcpu TIMEFORMAT='%U %S'
 	runtime_stats "$1" >/dev/null
 	t0=$(cpu_ms ${spids[$1]})
-	line=$(wrk -t2 -c"$2" -d"$3"s --latency -s lookup/bench/bench.lua "${urls[$1]}" | grep '^RESULT')
-	echo "$line server_cpu_ms=$(($(cpu_ms ${spids[$1]}) - t0)) $(runtime_stats "$1")"
+	i0=$(idle_ms)
+	{ time wrk -t2 -c"$2" -d"$3"s --latency -s lookup/bench/bench.lua "${urls[$1]}" >"$tmp/wrk.out"; } 2>"$tmp/wrk.time"
+	line=$(grep '^RESULT' "$tmp/wrk.out")
+	wcpu=$(tail -n 1 "$tmp/wrk.time" | awk '{ printf "%.0f", ($1 + $2) * 1000 }')
+	echo "$line server_cpu_ms=$(($(cpu_ms ${spids[$1]}) - t0)) wrk_cpu_ms=$wcpu idle_ms=$(($(idle_ms) - i0)) $(runtime_stats "$1")"
 }
+syscost=$("$tmp/bench" syscost)
+echo "bench: system calls: $syscost"
 echo "bench: warming up the servers"
 for s in certgal nginx go-bare; do run "$s" 32 3 >/dev/null; done
 
@@ -289,7 +297,7 @@ echo "GET /certs/{email}, $N random addresses, $(nproc) cores, load average befo
 echo "medians over the rounds"
 echo
 echo "Saturation: wrk -t2 (closed loop), $ROUNDS rounds of ${SECS}s per server and connection count"
-printf '%-6s %-8s %10s %10s %10s %8s %12s\n' conns server "req/s" "p50 ms" "p99 ms" errors "CPU µs/req"
+printf '%-6s %-8s %10s %10s %10s %8s %12s %12s %7s\n' conns server "req/s" "p50 ms" "p99 ms" errors "CPU µs/req" "wrk µs/req" "idle %"
 for c in $CONNS; do
 	declare -A rps p50 p99
 	for s in "${servers[@]}"; do
@@ -299,7 +307,9 @@ for c in $CONNS; do
 		errs=$(($(total "$c" "$s" socket_errors) + $(total "$c" "$s" non_2xx)))
 		awk -v c="$c" -v s="$s" -v r="${rps[$s]}" -v a="${p50[$s]}" -v b="${p99[$s]}" -v e="$errs" \
 			-v cpu="$(total "$c" "$s" server_cpu_ms)" -v req="$(total "$c" "$s" requests)" \
-			'BEGIN { printf "%-6s %-8s %10d %10.3f %10.3f %8d %12.1f\n", c, s, r, a / 1000, b / 1000, e, cpu * 1000 / req }'
+			-v wcpu="$(total "$c" "$s" wrk_cpu_ms)" -v idle="$(total "$c" "$s" idle_ms)" -v secs="$((ROUNDS * SECS))" -v cores="$(nproc)" \
+			'BEGIN { printf "%-6s %-8s %10d %10.3f %10.3f %8d %12.1f %12.1f %7.1f\n", c, s, r, a / 1000, b / 1000, e,
+				cpu * 1000 / req, wcpu * 1000 / req, idle / (secs * cores * 10) }'
 	done
 	for ref in nginx go-bare; do
 		name=c/nginx
@@ -311,7 +321,10 @@ for c in $CONNS; do
 done
 echo "c/nginx = certgal / nginx; c/bare = certgal / a bare net/http handler serving a map (no rate limit,"
 echo "ETag, metrics or timeouts). Above 1 is better for req/s, below 1 is better for latency. CPU: the"
-echo "server's user + system time per request."
+echo "server's user + system time per request; wrk: the generator's, on the same cores; idle: the"
+echo "machine's idle time during the runs, in % of all its cores (0 when the two share them all)."
+awk -v l="$syscost" 'BEGIN { split(l, f, /[ =]/); printf "A system call costs %.1f µs here (getpid); reading a certificate, %.1f µs (a pread of 1,300 bytes from\n", f[3] / 1000, f[5] / 1000
+	print "the page cache): certgal makes one per answer, its bytes kept out of its memory; go-bare none." }'
 echo
 echo "Open loop: vegeta attack -rate $rate/s -max-connections $OPEN_CONNS -keepalive, $OPEN_ROUNDS rounds of ${OPEN_SECS}s"
 echo "per server, $OPEN_TARGETS targets drawn from the $N addresses; latency in ms"

@@ -6,6 +6,7 @@
 //	bench bare -dir DIR -listen 127.0.0.1:18082   # reference: a bare net/http handler and a map
 //	bench targets -n 100000 -count 100000 -base http://127.0.0.1:18080   # vegeta's targets
 //	vegeta encode --to json RESULTS | bench summarize                     # one RESULT line
+//	bench syscost                    # what a system call and a certificate's pread cost here
 package main
 
 import (
@@ -42,7 +43,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench gen|serve|bare|targets|summarize [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench gen|serve|bare|targets|summarize|syscost [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -57,6 +58,8 @@ func main() {
 		err = targets(os.Args[2:])
 	case "summarize":
 		err = summarize(os.Args[2:])
+	case "syscost":
+		err = syscost(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
