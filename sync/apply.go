@@ -59,6 +59,9 @@ type writer struct {
 	// of each was a good part of what the writes allocated
 	// (docs/BENCHMARKS.md, "The writes in the renewal pass, session 11").
 	der []byte
+	// fields and line log the changes of the entries written (logWritten).
+	fields logrus.Fields
+	line   *logrus.Entry
 }
 
 // derKept is the most of its DER buffer a writer keeps for the next entry:
@@ -148,18 +151,18 @@ func (s *Syncer) write(ctx context.Context, w *writer, e EntryPlan) error {
 	if err := s.dir.Modify(ctx, m); err != nil {
 		return err
 	}
-	s.logWritten(e)
+	s.logWritten(w, e)
 	return nil
 }
 
-// logWritten logs and counts each line of an entry written. The lines share
-// one map of fields, as WithFields copies it, and the next entry written uses
-// the map again: a renewal writes 10,000 entries of two lines each.
-func (s *Syncer) logWritten(e EntryPlan) {
-	f, _ := s.writtenFields.Get().(logrus.Fields)
-	if f == nil {
-		f = make(logrus.Fields, 7)
+// logWritten logs and counts each line of an entry written. Every line of
+// w's entries has its fields in w's one map, as logrus copies what it keeps
+// of them: a renewal writes 10,000 entries of two lines each.
+func (s *Syncer) logWritten(w *writer, e EntryPlan) {
+	if w.fields == nil {
+		w.fields = make(logrus.Fields, 7)
 	}
+	f := w.fields
 	for _, l := range [][]Change{e.Removes, e.Adds, e.SMIMERemoves, e.SMIMEAdds} {
 		for _, c := range l {
 			s.metrics.changes.WithLabelValues(string(c.Action)).Inc()
@@ -168,11 +171,27 @@ func (s *Syncer) logWritten(e EntryPlan) {
 			if c.Attribute != "" {
 				f["attribute"], f["sha256"] = c.Attribute, c.SHA256
 			}
-			s.log.WithFields(f).Info(string(c.Action))
+			w.withFields(s.log).Info(string(c.Action))
 		}
 	}
 	clear(f)
-	s.writtenFields.Put(f)
+}
+
+// withFields is log.WithFields(w.fields), but for a *logrus.Logger (the
+// daemon's) w's own Entry of the map: the line is what WithFields's Entry
+// would write, without WithFields's copies of the Entry and the map (a
+// third of the garbage of each line: docs/BENCHMARKS.md, "The writes in the
+// renewal pass, session 11").
+func (w *writer) withFields(log logrus.FieldLogger) *logrus.Entry {
+	l, ok := log.(*logrus.Logger)
+	if !ok {
+		return log.WithFields(w.fields)
+	}
+	if w.line == nil || w.line.Logger != l {
+		w.line = &logrus.Entry{Logger: l}
+	}
+	w.line.Data = w.fields
+	return w.line
 }
 
 // modification is e's Modification with the DER of its values: the CA
