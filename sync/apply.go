@@ -28,10 +28,11 @@ func (s *Syncer) apply(ctx context.Context, ders *derSource, calc *calculator, e
 	}
 	wrote := make([]bool, len(entries))
 	errs := make([]error, len(entries))
+	started := context.WithoutCancel(ctx)
 	parallel.For(ctx, len(entries), parallel.Options{Workers: max(s.Workers, 1)}, func() func(int) {
 		w := &writer{ders: ders}
 		return func(i int) {
-			wrote[i], errs[i] = s.applyEntry(context.WithoutCancel(ctx), w, calc, entries[i])
+			wrote[i], errs[i] = s.applyEntry(started, w, calc, entries[i])
 			if s.Progress != nil {
 				s.Progress.EntriesDone.Add(1)
 			}
