@@ -89,7 +89,7 @@ func FuzzParseCRL(f *testing.F) {
 
 // FuzzDecodeCertificate: whatever a certificate file holds, finding the certificate in it
 // does not panic, never hands over a file with a private key in it, and what it hands over
-// goes to x509.ParseCertificate, as parseFile and LoadDER do.
+// goes to x509.ParseCertificate, as parseFile and AppendDER do.
 func FuzzDecodeCertificate(f *testing.F) {
 	trust, _, _ := crlFixture(f, time.Now().Add(time.Hour))
 	f.Add(trust.cas[0].Raw)

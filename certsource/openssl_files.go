@@ -239,16 +239,16 @@ func identify(der, data []byte, hash [32]byte, mode readMode) (string, *x509.Cer
 	return SerialHex(cert.SerialNumber), cert, nil
 }
 
-// LoadDER implements UnparsedSource: it reads c's file again.
-func (o *OpenSSL) LoadDER(c *Certificate) ([]byte, error) {
+// AppendDER implements UnparsedSource: it reads c's file again.
+func (o *OpenSSL) AppendDER(dst []byte, c *Certificate) ([]byte, error) {
 	if der := c.DER(); der != nil {
-		return der, nil
+		return append(dst, der...), nil
 	}
 	// Origin is a path under the CA directory that a read found; never anything else.
 	origin := c.Origin()
 	rel, err := filepath.Rel(o.dir, origin)
 	if _, ok := o.inside(rel); err != nil || !ok {
-		return nil, fmt.Errorf("openssl source: %s: not a certificate file of %s", origin, o.dir)
+		return dst, fmt.Errorf("openssl source: %s: not a certificate file of %s", origin, o.dir)
 	}
 	// The size the read found, when it found this certificate there: a
 	// publish loads every file it writes, and a stat each was a good part of
@@ -263,7 +263,7 @@ func (o *OpenSSL) LoadDER(c *Certificate) ([]byte, error) {
 	if size == 0 {
 		st, err := statFile(origin)
 		if err != nil {
-			return nil, fmt.Errorf("openssl source: %w", err)
+			return dst, fmt.Errorf("openssl source: %w", err)
 		}
 		size = st.size
 	}
@@ -271,25 +271,22 @@ func (o *OpenSSL) LoadDER(c *Certificate) ([]byte, error) {
 	defer loadBuffers.Put(buf)
 	data, err := readFile(origin, size, buf)
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("openssl source: %s changed since it was read", origin)
+		return dst, fmt.Errorf("openssl source: %s changed since it was read", origin)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("openssl source: %s: %w", origin, err)
+		return dst, fmt.Errorf("openssl source: %s: %w", origin, err)
 	}
-	der, err := decodeCertificate(data)
+	out, err := appendCertificate(dst, data)
 	if err != nil {
-		return nil, fmt.Errorf("openssl source: %s: %w", origin, err)
+		return dst, fmt.Errorf("openssl source: %s: %w", origin, err)
 	}
-	if len(der) == 0 || sha256.Sum256(der) != c.Hash {
-		return nil, fmt.Errorf("openssl source: %s changed since it was read", origin)
+	if der := out[len(dst):]; len(der) == 0 || sha256.Sum256(der) != c.Hash {
+		return dst, fmt.Errorf("openssl source: %s changed since it was read", origin)
 	}
-	if &der[0] == &data[0] {
-		der = bytes.Clone(der) // a DER file: data is the pool's buffer
-	}
-	return der, nil
+	return out, nil
 }
 
-// loadBuffers are LoadDER's read buffers: the writes of a pass load each
+// loadBuffers are AppendDER's read buffers: the writes of a pass load each
 // certificate they publish, on every worker at once.
 var loadBuffers = stdsync.Pool{New: func() any { return new([]byte) }}
 
@@ -325,7 +322,7 @@ const maxCertFile = 1 << 20
 // parsing it. Text before the PEM block (openssl's -text output) is ignored; a
 // file with a private key in it is refused without being decoded.
 func decodeCertificate(data []byte) ([]byte, error) {
-	if bytes.Contains(data, []byte("PRIVATE KEY-----")) {
+	if bytes.Contains(data, privateKeyEnd) {
 		return nil, errors.New("file contains a private key; refused")
 	}
 	if block, _ := pem.Decode(data); block != nil {

@@ -217,7 +217,7 @@ func (o *OpenSSL) fileIssuer(pos int32) (id IssuerID, ok bool) {
 	cert := o.parsedOf(pos)
 	if cert == nil {
 		// Read by ReadUnparsed: read it again, as a publish would.
-		der, err := o.LoadDER(&Certificate{origin: o.recordPath(pos), Hash: rec.hash})
+		der, err := o.AppendDER(nil, &Certificate{origin: o.recordPath(pos), Hash: rec.hash})
 		if err != nil {
 			return "", false
 		}

@@ -39,7 +39,7 @@ func (s Status) String() string {
 
 // UnparsedSource is a Source that can hand over certificates unparsed and
 // without their bodies: ReadUnparsed's snapshot is Read's, but without Cert
-// and so without DER, which the source reads again (LoadDER); Hash is
+// and so without DER, which the source reads again (AppendDER); Hash is
 // always set. The source keeps no parsed copies and no DER. For each
 // certificate it has not read before, it asks inspect (possibly from several
 // goroutines at once) for the serial number, which it checks against its own
@@ -53,9 +53,11 @@ func (s Status) String() string {
 type UnparsedSource interface {
 	Source
 	ReadUnparsed(ctx context.Context, inspect Inspect) (*Snapshot, error)
-	// LoadDER returns the DER of c, a certificate of the last ReadUnparsed,
-	// checked against c.Hash: a file changed since is an error.
-	LoadDER(c *Certificate) ([]byte, error)
+	// AppendDER appends the DER of c, a certificate of the last
+	// ReadUnparsed, to dst, checked against c.Hash: a file changed since is
+	// an error. A caller that reads many passes a buffer it reuses (nil for a
+	// slice of the DER's own); on error dst is returned as it was.
+	AppendDER(dst []byte, c *Certificate) ([]byte, error)
 }
 
 // Inspect returns the serial number of the certificate der, whose SHA-256 is
@@ -86,7 +88,7 @@ type Certificate struct {
 }
 
 // DER is the certificate as issued: Cert.Raw; nil in a snapshot of
-// ReadUnparsed, which leaves it in the store (LoadDER).
+// ReadUnparsed, which leaves it in the store (AppendDER).
 func (c *Certificate) DER() []byte {
 	if c.Cert == nil {
 		return nil

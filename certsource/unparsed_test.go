@@ -89,10 +89,10 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 			if c.Cert != nil || c.DER() != nil {
 				t.Errorf("read %d: %s came parsed (%v) or with its DER (%v)", pass, c.Origin(), c.Cert != nil, c.DER() != nil)
 			}
-			// LoadDER reads the file again, as Read has it.
-			der, err := src.LoadDER(c)
+			// AppendDER reads the file again, as Read has it.
+			der, err := src.AppendDER(nil, c)
 			if err != nil || sha256.Sum256(der) != c.Hash {
-				t.Errorf("read %d: LoadDER(%s): %d bytes of another hash, %v", pass, c.Origin(), len(der), err)
+				t.Errorf("read %d: AppendDER(%s): %d bytes of another hash, %v", pass, c.Origin(), len(der), err)
 			}
 		}
 	}
@@ -138,24 +138,24 @@ func TestOpenSSLReadUnparsedIsReadWithoutParsedCopies(t *testing.T) {
 	if snap.Problems["serial_mismatch"] != 1 {
 		t.Errorf("a file replaced by another certificate: problems %v", snap.Problems)
 	}
-	// What an earlier read found there is not what LoadDER finds now.
+	// What an earlier read found there is not what AppendDER finds now.
 	for _, c := range kept.Certificates {
 		if c.Origin() != issued[0].CertFile {
 			continue
 		}
-		if der, err := src.LoadDER(c); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
-			t.Errorf("LoadDER of a replaced file: %d bytes, %v", len(der), err)
+		if der, err := src.AppendDER(nil, c); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
+			t.Errorf("AppendDER of a replaced file: %d bytes, %v", len(der), err)
 		}
 	}
-	if _, err := src.LoadDER(&Certificate{origin: filepath.Join(ca.Dir, "private", "ca.key")}); err == nil {
-		t.Error("LoadDER read a file under private/")
+	if _, err := src.AppendDER(nil, &Certificate{origin: filepath.Join(ca.Dir, "private", "ca.key")}); err == nil {
+		t.Error("AppendDER read a file under private/")
 	}
 }
 
-// TestOpenSSLLoadDERWithARelativeDirectory: a CA directory configured as a
+// TestOpenSSLAppendDERWithARelativeDirectory: a CA directory configured as a
 // relative path reads its files again as well, and still nothing under
 // private/.
-func TestOpenSSLLoadDERWithARelativeDirectory(t *testing.T) {
+func TestOpenSSLAppendDERWithARelativeDirectory(t *testing.T) {
 	ca := catest.New(t, "Corp S/MIME CA")
 	ca.Issue(t, "a@corp.example")
 	trust, err := LoadTrust([]string{ca.CertFile})
@@ -168,19 +168,20 @@ func TestOpenSSLLoadDERWithARelativeDirectory(t *testing.T) {
 	if err != nil || len(snap.Certificates) != 1 {
 		t.Fatalf("read: %v, %d certificates", err, len(snap.Certificates))
 	}
-	if der, err := src.LoadDER(snap.Certificates[0]); err != nil || sha256.Sum256(der) != snap.Certificates[0].Hash {
-		t.Errorf("LoadDER: %d bytes, %v", len(der), err)
+	if der, err := src.AppendDER(nil, snap.Certificates[0]); err != nil || sha256.Sum256(der) != snap.Certificates[0].Hash {
+		t.Errorf("AppendDER: %d bytes, %v", len(der), err)
 	}
 	key := &Certificate{origin: filepath.Join(filepath.Base(ca.Dir), "private", "ca.key")}
-	if _, err := src.LoadDER(key); err == nil || !strings.Contains(err.Error(), "not a certificate file") {
-		t.Errorf("LoadDER under private/: %v", err)
+	if _, err := src.AppendDER(nil, key); err == nil || !strings.Contains(err.Error(), "not a certificate file") {
+		t.Errorf("AppendDER under private/: %v", err)
 	}
 }
 
-// TestOpenSSLLoadDERReadsAtTheReadsSize: LoadDER reads a file at the size the
+// TestOpenSSLAppendDERReadsAtTheReadsSize: AppendDER reads a file at the size the
 // read found, into a buffer it reuses. What it returns for a DER file is its
-// own, and a file cut short since the read is reported as changed.
-func TestOpenSSLLoadDERReadsAtTheReadsSize(t *testing.T) {
+// own, the caller's buffer's when it gives one, and a file cut short since
+// the read is reported as changed, the caller's buffer left as it was.
+func TestOpenSSLAppendDERReadsAtTheReadsSize(t *testing.T) {
 	ca := catest.New(t, "Corp S/MIME CA")
 	now := time.Now()
 	issued := ca.IssueMany(t, []string{"a@corp.example", "b@corp.example", "c@corp.example"}, now.Add(-time.Hour), now.Add(time.Hour))
@@ -209,19 +210,27 @@ func TestOpenSSLLoadDERReadsAtTheReadsSize(t *testing.T) {
 		if c == nil {
 			t.Fatalf("%s not in the snapshot", issued[i].CertFile)
 		}
-		return src.LoadDER(c)
+		return src.AppendDER(nil, c)
 	}
 	// b first: its PEM is the largest file, so the DER files after it are
 	// read into the buffer it grew.
 	var got [3][]byte
 	for _, i := range []int{1, 0, 2} {
 		if got[i], err = load(i); err != nil || !bytes.Equal(got[i], issued[i].DER) {
-			t.Fatalf("LoadDER of %s: %d bytes, %v", issued[i].CertFile, len(got[i]), err)
+			t.Fatalf("AppendDER of %s: %d bytes, %v", issued[i].CertFile, len(got[i]), err)
 		}
 	}
 	for i := range got {
 		if !bytes.Equal(got[i], issued[i].DER) {
-			t.Errorf("what LoadDER returned for %s changed with the loads after it", issued[i].CertFile)
+			t.Errorf("what AppendDER returned for %s changed with the loads after it", issued[i].CertFile)
+		}
+	}
+	held := []byte("held before")
+	buf := append(make([]byte, 0, 4096), held...)
+	for _, i := range []int{1, 0} {
+		out, err := src.AppendDER(buf, byOrigin[issued[i].CertFile])
+		if err != nil || !bytes.Equal(out, append(held, issued[i].DER...)) || &out[0] != &buf[0] {
+			t.Errorf("AppendDER of %s after %q: %q, %v; want it appended in the buffer given", issued[i].CertFile, held, out, err)
 		}
 	}
 
@@ -237,7 +246,7 @@ func TestOpenSSLLoadDERReadsAtTheReadsSize(t *testing.T) {
 	}
 	f.Close()
 	if der, err := load(0); err != nil || !bytes.Equal(der, issued[0].DER) {
-		t.Errorf("LoadDER of a file grown since the read: %d bytes, %v; want the certificate read", len(der), err)
+		t.Errorf("AppendDER of a file grown since the read: %d bytes, %v; want the certificate read", len(der), err)
 	}
 	// b cut short: the size the read found is not there any more.
 	data, err := os.ReadFile(issued[1].CertFile)
@@ -248,7 +257,10 @@ func TestOpenSSLLoadDERReadsAtTheReadsSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	if der, err := load(1); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
-		t.Errorf("LoadDER of a file cut short: %d bytes, %v", len(der), err)
+		t.Errorf("AppendDER of a file cut short: %d bytes, %v", len(der), err)
+	}
+	if out, err := src.AppendDER(held, byOrigin[issued[1].CertFile]); err == nil || !bytes.Equal(out, held) {
+		t.Errorf("AppendDER of a file cut short after %q: %q, %v; want the buffer as it was", held, out, err)
 	}
 	// c with other bytes of its size: they hash otherwise.
 	other := bytes.Clone(issued[2].DER)
@@ -257,6 +269,6 @@ func TestOpenSSLLoadDERReadsAtTheReadsSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	if der, err := load(2); err == nil || !strings.Contains(err.Error(), "changed since it was read") {
-		t.Errorf("LoadDER of a file rewritten at its size: %d bytes, %v", len(der), err)
+		t.Errorf("AppendDER of a file rewritten at its size: %d bytes, %v", len(der), err)
 	}
 }

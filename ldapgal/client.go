@@ -256,7 +256,14 @@ func (c *Client) withConn(ctx context.Context, op func(*streamConn) error) error
 
 // run runs op on conn, which is closed if ctx ends meanwhile, since its
 // reads and writes take no context; conn goes back to the idle set after.
+// A ctx that never ends (a pass's writes, which finish each entry they
+// start) needs no watch, which costs an allocation or three each time.
 func (c *Client) run(ctx context.Context, conn *streamConn, dc string, op func(*streamConn) error) error {
+	if ctx.Done() == nil {
+		err := op(conn)
+		c.put(conn, dc)
+		return err
+	}
 	stop := context.AfterFunc(ctx, func() { conn.conn.Close() })
 	err := op(conn)
 	if stop() {

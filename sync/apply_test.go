@@ -18,7 +18,8 @@ import (
 )
 
 // memDir is a directory in memory that records every modify and refuses the
-// values in refuse, as a server refuses a value beyond a limit it has.
+// values in refuse, as a server refuses a value beyond a limit it has. What
+// it keeps of a modify is a copy, as the pass uses its values' memory again.
 type memDir struct {
 	entries map[string]*Entry
 	mods    []Modification
@@ -49,6 +50,12 @@ func (d *memDir) User(_ context.Context, dn string) (Entry, error) {
 }
 
 func (d *memDir) Modify(_ context.Context, m Modification) error {
+	for _, l := range []*[][]byte{&m.Add, &m.Delete, &m.SMIMEAdd, &m.SMIMEDelete} {
+		*l = slices.Clone(*l)
+		for i, v := range *l {
+			(*l)[i] = bytes.Clone(v)
+		}
+	}
 	d.mods = append(d.mods, m)
 	for _, v := range append(append([][]byte(nil), m.Add...), m.SMIMEAdd...) {
 		if slices.ContainsFunc(d.refuse, func(r []byte) bool { return bytes.Equal(r, v) }) {

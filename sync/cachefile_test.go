@@ -41,14 +41,14 @@ func (s unparsedSource) ReadUnparsed(_ context.Context, inspect certsource.Inspe
 	return out, nil
 }
 
-// LoadDER finds c in the snapshot by hash, as the OpenSSL source reads its file again.
-func (s unparsedSource) LoadDER(c *certsource.Certificate) ([]byte, error) {
+// AppendDER finds c in the snapshot by hash, as the OpenSSL source reads its file again.
+func (s unparsedSource) AppendDER(dst []byte, c *certsource.Certificate) ([]byte, error) {
 	for _, sc := range s.snap.Certificates {
 		if sc.Hash == c.Hash {
-			return sc.DER(), nil
+			return append(dst, sc.DER()...), nil
 		}
 	}
-	return nil, fmt.Errorf("%x: not in the store", c.Hash[:4])
+	return dst, fmt.Errorf("%x: not in the store", c.Hash[:4])
 }
 
 // cacheWorld is a store and a directory with one certificate of every kind the

@@ -44,18 +44,22 @@ func newDERSource(snap *certsource.Snapshot, src certsource.Source) *derSource {
 }
 
 // der returns c's DER.
-func (d *derSource) der(c *Cert) ([]byte, error) {
+func (d *derSource) der(c *Cert) ([]byte, error) { return d.derInto(nil, c) }
+
+// derInto is der, but a DER read again from the store is appended to *buf
+// (when buf is not nil), a write's buffer that it uses again for the next.
+func (d *derSource) derInto(buf *[]byte, c *Cert) ([]byte, error) {
 	if der := c.DER(); der != nil {
 		return der, nil
 	}
 	if d.snap == nil {
-		return d.kept.der(d, c)
+		return d.kept.der(d, buf, c)
 	}
 	i, ok := d.find(c.Hash)
 	if !ok {
 		return nil, fmt.Errorf("serial %s: %w", c.SerialHex(), errNotInStore)
 	}
-	return d.load(d.snap.Certificates[d.byHash[i]])
+	return d.loadInto(buf, d.snap.Certificates[d.byHash[i]])
 }
 
 // find is the position in byHash of a certificate of the snapshot with hash h.
@@ -73,7 +77,10 @@ func (d *derSource) find(h [32]byte) (int, bool) {
 }
 
 // load is the DER of a certificate of the snapshot.
-func (d *derSource) load(sc *certsource.Certificate) ([]byte, error) {
+func (d *derSource) load(sc *certsource.Certificate) ([]byte, error) { return d.loadInto(nil, sc) }
+
+// loadInto is load, into buf as derInto's.
+func (d *derSource) loadInto(buf *[]byte, sc *certsource.Certificate) ([]byte, error) {
 	if der := sc.DER(); der != nil {
 		return der, nil
 	}
@@ -81,7 +88,16 @@ func (d *derSource) load(sc *certsource.Certificate) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: the CA store gave no DER", sc.Origin())
 	}
-	return u.LoadDER(sc)
+	if buf == nil {
+		return u.AppendDER(nil, sc)
+	}
+	n := len(*buf)
+	out, err := u.AppendDER(*buf, sc)
+	if err != nil {
+		return nil, err
+	}
+	*buf = out
+	return out[n:len(out):len(out)], nil
 }
 
 // keepOnly trims d, once the plan is made, to the certificates each calls
@@ -116,13 +132,13 @@ func (d *derSource) keepOnly(each func(keep func(*Cert))) {
 	d.snap, d.byHash, d.kept = nil, nil, t
 }
 
-// der is c's DER, of a certificate t kept.
-func (t *derTable) der(d *derSource, c *Cert) ([]byte, error) {
+// der is c's DER, of a certificate t kept (see derInto for buf).
+func (t *derTable) der(d *derSource, buf *[]byte, c *Cert) ([]byte, error) {
 	i, ok := slices.BinarySearchFunc(t.certs, c.Hash, func(a certsource.Certificate, h [32]byte) int { return bytes.Compare(a.Hash[:], h[:]) })
 	if !ok {
 		return nil, fmt.Errorf("serial %s: %w", c.SerialHex(), errNotInStore)
 	}
-	return d.load(&t.certs[i])
+	return d.loadInto(buf, &t.certs[i])
 }
 
 // toWriteOrServe calls keep with each certificate a write of p's entries may

@@ -110,12 +110,12 @@ func TestPassWritesWhatItDoesNotHold(t *testing.T) {
 	}
 }
 
-// changedSource is a store whose files changed after the read: LoadDER fails,
-// as OpenSSL.LoadDER does when a file's hash is no longer the one read.
+// changedSource is a store whose files changed after the read: AppendDER fails,
+// as OpenSSL.AppendDER does when a file's hash is no longer the one read.
 type changedSource struct{ unparsedSource }
 
-func (changedSource) LoadDER(c *certsource.Certificate) ([]byte, error) {
-	return nil, errors.New("changed since it was read")
+func (changedSource) AppendDER(dst []byte, c *certsource.Certificate) ([]byte, error) {
+	return dst, errors.New("changed since it was read")
 }
 
 // TestPassWritesNothingItCannotReadAgain: a certificate whose file changed
@@ -295,17 +295,17 @@ func TestDaemonReadsTheStoreFirstOnItsFirstPass(t *testing.T) {
 	}
 }
 
-// originSource is an unparsedSource whose LoadDER, as OpenSSL's, finds the
+// originSource is an unparsedSource whose AppendDER, as OpenSSL's, finds the
 // certificate by where it came from, and checks its hash.
 type originSource struct{ unparsedSource }
 
-func (s originSource) LoadDER(c *certsource.Certificate) ([]byte, error) {
+func (s originSource) AppendDER(dst []byte, c *certsource.Certificate) ([]byte, error) {
 	for _, sc := range s.snap.Certificates {
 		if sc.Origin() == c.Origin() && sc.Hash == c.Hash {
-			return sc.DER(), nil
+			return append(dst, sc.DER()...), nil
 		}
 	}
-	return nil, fmt.Errorf("%s: not in the store", c.Origin())
+	return dst, fmt.Errorf("%s: not in the store", c.Origin())
 }
 
 // TestPassKeepsTheDEROfWhatItPublishes: a pass that writes keeps of the CA

@@ -60,6 +60,8 @@ type Directory interface {
 	Users(ctx context.Context, fn func(Entry) error) error
 	// User reads one entry again.
 	User(ctx context.Context, dn string) (Entry, error)
-	// Modify applies one entry's changes in one modify operation.
+	// Modify applies one entry's changes in one modify operation. m's values
+	// may be memory the pass writes the next entry's into once Modify
+	// returns: Modify copies what it keeps.
 	Modify(ctx context.Context, m Modification) error
 }

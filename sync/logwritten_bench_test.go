@@ -21,8 +21,9 @@ func BenchmarkLogWritten(b *testing.B) {
 	add.Action, add.Reason = ActionAdd, ReasonSuperseded
 	remove.Action, remove.Reason = ActionRemove, ReasonSuperseded
 	e := EntryPlan{DN: line.DN, Adds: []Change{add}, Removes: []Change{remove}}
+	w := &writer{}
 	b.ReportAllocs()
 	for b.Loop() {
-		s.logWritten(e)
+		s.logWritten(w, e)
 	}
 }

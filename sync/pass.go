@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	stdsync "sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -45,10 +44,7 @@ type Syncer struct {
 	OnePass   bool
 	passed    bool      // a pass has read the store and the directory
 	lastTable tableSize // how many users, addresses and values the last pass read
-	// writtenFields holds logWritten's maps of fields (logrus.Fields), used
-	// again from one entry written to the next.
-	writtenFields stdsync.Pool
-	now           func() time.Time
+	now       func() time.Time
 }
 
 // NewSyncer wires a Syncer.
