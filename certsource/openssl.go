@@ -96,6 +96,13 @@ func (o *OpenSSL) ReadUnparsed(ctx context.Context, inspect Inspect) (*Snapshot,
 	return o.read(ctx, readMode{inspect: inspect})
 }
 
+// NewFilesFirst reports that a read meets the files it has not read before
+// the others (parseAll reads index.txt's newest lines first) and, when it
+// finds nothing changed, returns without reading any (quickRead): a
+// consumer that holds back other work until the read has met a new file or
+// ended (sync's directory read) waits for little.
+func (o *OpenSSL) NewFilesFirst() bool { return true }
+
 // readMode says what Read and ReadUnparsed do with a parsed certificate.
 type readMode struct {
 	parsed  bool    // keep it and return it (Read)

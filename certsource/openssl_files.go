@@ -55,11 +55,19 @@ func (f fileResult) err() error {
 // fileStat makes it stat the path itself), using the cache for unchanged
 // files. A file's result is not found when locate found none. With
 // mode.parsed, every file read is kept parsed.
+//
+// The last file comes first: a CA appends the lines of what it issues to
+// index.txt, so the files a read has not seen are at its end, and meeting
+// them early tells a daemon's pass at once that the directory's read must
+// wait for the store's (sync's newFiles), before it has taken users that
+// would be held while the new files are parsed (docs/BENCHMARKS.md, "The
+// renewal pass's read and planning").
 func (o *OpenSSL) parseAll(ctx context.Context, n int, locate func(int) location, mode readMode) []fileResult {
 	files := make([]fileResult, n)
 	parallel.For(ctx, n, parallel.Options{Batch: parseBatch}, func() func(int) {
 		var buf []byte // one read buffer per worker: the files are small
-		return func(i int) {
+		return func(j int) {
+			i := n - 1 - j
 			l := locate(i)
 			if l.path == "" && l.at < 0 {
 				files[i] = fileResult{at: -1}

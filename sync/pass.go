@@ -93,8 +93,8 @@ func (s *Syncer) pass(ctx context.Context, dryRun bool) (*Result, error) {
 	if failure == ResultSourceError {
 		return &Result{Status: failure}, err
 	}
-	res := &Result{Certificates: len(r.snap.Certificates), Users: r.users.len(), DER: r.ders.der}
-	s.metrics.countProblems(r.snap.Problems)
+	res := &Result{Certificates: r.certificates, Users: r.users.len(), DER: r.ders.der}
+	s.metrics.countProblems(r.problems)
 	if err != nil {
 		res.Status = failure
 		return res, err

@@ -23,8 +23,11 @@ type readResult struct {
 
 // storeResult is the CA store's half of the read.
 type storeResult struct {
-	snap *certsource.Snapshot
-	ders *derSource
+	// certificates is how many the store returned; problems what it skipped
+	// (Snapshot.Problems). The snapshot itself goes once it is classified.
+	certificates int
+	problems     map[string]int
+	ders         *derSource
 	// calc has applied the rules that need the store alone (startCalculator).
 	calc            *calculator
 	err             error
@@ -34,8 +37,10 @@ type storeResult struct {
 // read is the pass's first phase: the CA store and the directory, read at
 // once, but for a one-pass process and a daemon's first pass, which read the
 // store first (below), and a pass whose store has files it had not read
-// (newFiles). A daemon's pass finds every value in the classifier's cache,
-// and the store's files are read while the directory sends its pages.
+// (newFiles; with a newFirstSource, the directory's first user waits until
+// the store's read has met such a file or ended). A daemon's pass finds every value in the
+// classifier's cache, and the store's files are read while the directory
+// sends its pages.
 // A value not in the cache waits for the store's certificates (it is most
 // likely one of them) before it is parsed, so a first pass verifies each
 // certificate once. On failure, the string is the pass's result.
@@ -46,7 +51,7 @@ func (s *Syncer) read(ctx context.Context, now time.Time) (*readResult, string, 
 	r := &readResult{start: time.Now()}
 	storeDone := make(chan struct{})
 	stored := make(chan storeResult, 1)
-	fresh := &newFiles{c: make(chan struct{})}
+	fresh := &newFiles{c: make(chan struct{}), read: make(chan struct{})}
 	go func() {
 		defer close(storeDone)
 		<-sourceLoaded
@@ -80,12 +85,14 @@ func (s *Syncer) read(ctx context.Context, now time.Time) (*readResult, string, 
 // that need the store alone while the directory streams.
 func (s *Syncer) readStore(ctx context.Context, now time.Time, classesLoaded <-chan struct{}, fresh *newFiles, start time.Time) storeResult {
 	snap, err := s.readSource(ctx, classesLoaded, fresh)
-	r := storeResult{snap: snap, err: err, read: time.Since(start)}
+	close(fresh.read)
+	r := storeResult{err: err, read: time.Since(start)}
 	if err != nil {
 		return r
 	}
+	r.certificates, r.problems = len(snap.Certificates), snap.Problems
 	s.memory().storeRead()
-	r.ders = newDERSource(snap, s.source)
+	r.ders = newDERSource(s.source)
 	in := Input{Policy: s.policy, Now: now, Revoked: revokedSerials(snap.Revocations), Frozen: snap.Frozen, Report: s.Report}
 	certs, err := s.classes.SourceAll(snap.Certificates, r.ders.load)
 	if err != nil {
@@ -96,6 +103,7 @@ func (s *Syncer) readStore(ctx context.Context, now time.Time, classesLoaded <-c
 	for i, x := range certs {
 		in.Known[i] = Known{Cert: x, Status: snap.Certificates[i].Status}
 	}
+	r.ders.classified(snap, certs)
 	r.calc = startCalculator(in)
 	s.metrics.countSource(r.calc.sourceStates())
 	r.calc.forgetKnown()
@@ -113,6 +121,30 @@ func (s *Syncer) readStore(ctx context.Context, now time.Time, classesLoaded <-c
 type newFiles struct {
 	once stdsync.Once
 	c    chan struct{}
+	// read is closed once the store's read has returned.
+	read chan struct{}
+}
+
+// known waits until it is known whether the store's read meets files it
+// had not read: it has met one, or it has ended. The directory's read of a
+// store that meets such files first (newFirstSource) waits for it before it
+// takes its first user, which would otherwise be held, with the lists made
+// for all, while the new files are parsed (docs/BENCHMARKS.md, "The renewal
+// pass's read and planning").
+func (n *newFiles) known() {
+	select {
+	case <-n.c:
+	case <-n.read:
+	}
+}
+
+// newFirstSource is a CA store whose read meets the files it had not read
+// before the others, and ends at once when it finds nothing changed
+// (certsource.OpenSSL): the directory's read waits for little when it
+// waits until the store's read has met one or ended. Another store's read
+// runs beside the directory's as it always has.
+type newFirstSource interface {
+	NewFilesFirst() bool
 }
 
 func (n *newFiles) seen() { n.once.Do(func() { close(n.c) }) }
@@ -164,13 +196,28 @@ func revokedSerials(revs []certsource.Revocation) map[certsource.IssuerID]map[st
 // Its lists are sized as the last pass's were: growing maps
 // of 100k entries rehashes them over and over.
 func (s *Syncer) readDirectory(ctx context.Context, classesLoaded, storeDone <-chan struct{}, fresh *newFiles) (*userTable, *userIndex, error) {
-	users := newUserTable(s.lastTable)
-	idx := newUserIndex(s.lastTable, users.dn)
+	var users *userTable
+	var idx *userIndex
+	// Made when the first user is taken, not before: a pass whose store has
+	// new files takes none until the store's read is done, and the lists,
+	// as large as the last pass's, would be held while the store parses.
+	start := func() {
+		if users == nil {
+			users = newUserTable(s.lastTable)
+			idx = newUserIndex(s.lastTable, users.dn)
+		}
+	}
+	src, _ := s.source.(newFirstSource)
+	waitKnown := src != nil && src.NewFilesFirst()
 	err := s.dir.Users(ctx, func(e Entry) error {
 		<-classesLoaded
+		if users == nil && waitKnown {
+			fresh.known()
+		}
 		if fresh.any() {
 			<-storeDone
 		}
+		start()
 		u := s.userOf(e, storeDone, users.newValues(len(e.Certificates)))
 		idx.add(users.len(), u)
 		users.addRead(u)
@@ -179,6 +226,7 @@ func (s *Syncer) readDirectory(ctx context.Context, classesLoaded, storeDone <-c
 		}
 		return nil
 	})
+	start()
 	return users, idx, err
 }
 

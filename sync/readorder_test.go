@@ -110,3 +110,43 @@ func TestDaemonReadsNewFilesBeforeTheUsers(t *testing.T) {
 		}
 	}
 }
+
+// newFirstFileSource is a newFileSource that meets its new files first, as
+// the OpenSSL source does.
+type newFirstFileSource struct{ *newFileSource }
+
+func (newFirstFileSource) NewFilesFirst() bool { return true }
+
+// TestDaemonReadsANewFirstStoreBeforeTheUsers: with a store that meets its
+// new files first, a daemon's pass takes its first user only once the
+// store's read has met one or ended, whether it has new files or not, and
+// plans as any other.
+func TestDaemonReadsANewFirstStoreBeforeTheUsers(t *testing.T) {
+	ca := newTestCA(t, "Corp Issuing CA")
+	alice := ca.issue(t, leaf{serial: 1, emails: []string{"alice@corp.example"}})
+	files := &newFileSource{unparsedSource: unparsedSource{&certsource.Snapshot{Certificates: []*certsource.Certificate{certsource.NewCertificate(alice, "test")}}}}
+	dir := &entryDir{memDir: &memDir{entries: map[string]*Entry{"cn=alice": {DN: "cn=alice", Addresses: []string{"alice@corp.example"}}}}, src: files}
+	log, _ := test.NewNullLogger()
+	s := NewSyncer(newFirstFileSource{files}, dir, certsource.NewTrust([]*x509.Certificate{ca.cert}), Policy{MaxValues: 15, MaxDeletes: 100}, log, NewMetrics(prometheus.NewRegistry()))
+	s.now = func() time.Time { return now }
+	for _, p := range []struct {
+		name     string
+		newFiles bool
+	}{
+		{"first pass", true},
+		{"a pass whose store has new files", true},
+		{"a pass whose store has nothing new", false},
+	} {
+		files.newFiles, files.entryHandedOn, files.entryDuringRead = p.newFiles, make(chan struct{}), false
+		files.inspected = make(chan struct{})
+		files.metNew = files.inspected
+		files.wait = 100 * time.Millisecond // an entry that cannot come while the read lasts
+		res, err := s.Pass(context.Background(), true)
+		if err != nil || len(res.Plan.Entries) != 1 {
+			t.Fatalf("%s: %v, plan %+v", p.name, err, res.Plan)
+		}
+		if files.entryDuringRead {
+			t.Errorf("%s: an entry handed on during the store's read", p.name)
+		}
+	}
+}
