@@ -108,10 +108,6 @@ func (o *OpenSSL) appendRecord(b []byte, pos int32) []byte {
 	return append(b, serial...)
 }
 
-func appendString(b []byte, v string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
-}
-
 // DropCache implements CachingSource.
 func (o *OpenSSL) DropCache() {
 	o.mu.Lock()

@@ -175,16 +175,6 @@ var unusableReasons = [...]string{
 	keyCannotEncrypt:  "key_cannot_encrypt",
 }
 
-// unusableCode is the index of reason in unusableReasons; false when it is none of them.
-func unusableCode(reason string) (uint8, bool) {
-	for i, r := range unusableReasons {
-		if r == reason {
-			return uint8(i), true
-		}
-	}
-	return 0, false
-}
-
 // Owned reports whether a trusted CA issued c, which makes its values certgal's.
 func (c *Cert) Owned() bool { return c.Issuer() != "" }
 
