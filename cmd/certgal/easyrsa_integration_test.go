@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -118,4 +121,24 @@ func TestDaemonEasyRSARevoke(t *testing.T) {
 	if log := d.logText(); !strings.Contains(log, "revoked") {
 		t.Errorf("the removal's reason is not logged:\n%s", log)
 	}
+
+	// Her new key, signed by easy-rsa while the daemon runs: the pass that meets a file it
+	// had not read reads the store before the users, and publishes and serves it.
+	a2 := pki.Issue(t, "alice-2", "alice@corp.example")
+	served := func() []byte {
+		resp, err := http.Get("http://" + w.lookupListen + "/certs/alice@corp.example")
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		return body
+	}
+	eventually(t, 15*time.Second, "alice's new certificate published and served", func() bool {
+		return len(w.slapd.Certs(t, alice)) == 1 && bytes.Equal(served(), a2.DER)
+	})
+	w.assertCerts(alice, a2.DER)
 }
